@@ -1,14 +1,319 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Vigil's persistence: one [`Store`] contract, two implementations.
+//!
+//! - `sqlite` (module [`sqlite`]): the embedded default. rusqlite with the bundled SQLite, WAL
+//!   journal, one writer thread that batches concurrent writes into one transaction (group
+//!   commit), and a small pool of read connections used from blocking threads.
+//! - `postgres` (module [`postgres`]): tokio-postgres with a deadpool pool; event batches go in
+//!   with binary `COPY ... FROM STDIN`.
+//!
+//! Both run versioned migrations at open, and both pass the same conformance suite
+//! ([`testsuite`], behind the `testsuite` feature and in this crate's tests), which is how the
+//! contract is kept: the SQL is not shared, the tests are.
+//!
+//! **Tenant isolation lives here.** Every read or change of organization-owned data takes a
+//! [`Scope`]; the implementations put the scope into the query's `WHERE` clause. A record of
+//! another organization is reported exactly like one that does not exist (`None` or `false`),
+//! so callers cannot even learn that it exists.
+//!
+//! Only this crate contains SQL.
+
+use async_trait::async_trait;
+use vigil_model::{
+    Alert, AlertId, AlertSource, AlertStatus, ApiToken, Asset, AssetId, AssetKind, AuditOutcome,
+    AuditRecord, Event, EventId, Grade, Importance, Incident, IncidentId, IncidentStatus, Locale,
+    NewAlert, NewAsset, NewAuditRecord, NewEvent, NewIncident, NewOrganization, NewUser, OrgId,
+    Organization, Page, Scope, Severity, Timestamp, TokenId, User, UserId, ValidationError,
+};
+
+mod cursor;
+pub use cursor::Cursor;
+
+/// Largest page a list query returns, whatever the caller asks for.
+pub const MAX_PAGE: usize = 1_000;
+/// Page size when the caller does not say.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The input breaks a model rule; names the field.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationError),
+    /// A referenced record (organization, asset, alert) does not exist within the scope.
+    #[error("{0} not found")]
+    MissingReference(String),
+    /// The change conflicts with what is stored (duplicate name, dependent records).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A cursor that this store did not hand out.
+    #[error("bad cursor: {0}")]
+    BadCursor(String),
+    /// The database failed; the message is for logs, not for clients.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Opening or migrating the store failed.
+    #[error("cannot open store: {0}")]
+    Open(String),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Filters for listing organizations.
+#[derive(Debug, Clone, Default)]
+pub struct OrgQuery {
+    /// Substring of the name, case-insensitive.
+    pub text: Option<String>,
+    pub sector: Option<String>,
+    /// Region code prefix: `33` for the province, `3301` for the city.
+    pub region_prefix: Option<String>,
+    pub mlps_level: Option<u8>,
+    pub cii: Option<bool>,
+}
+
+/// Filters for listing assets.
+#[derive(Debug, Clone, Default)]
+pub struct AssetQuery {
+    pub org_id: Option<OrgId>,
+    pub kind: Option<AssetKind>,
+    /// Only industrial control devices (PLC, SCADA, HMI, DCS, RTU, other).
+    pub industrial: Option<bool>,
+    pub importance: Option<Importance>,
+    /// Substring of name, hostnames, domains, IPs, vendor or model, case-insensitive.
+    pub text: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// One field condition of an event search: `field` equals `value` (compared as text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldFilter {
+    pub field: String,
+    pub value: String,
+}
+
+/// An event search. Results come newest first.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub org_id: Option<OrgId>,
+    pub asset_id: Option<AssetId>,
+    /// Inclusive lower bound on event time.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound on event time.
+    pub to: Option<Timestamp>,
+    /// All must match.
+    pub filters: Vec<FieldFilter>,
+    /// Case-insensitive substring of the message (or raw text).
+    pub text: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// Filters for listing alerts. Results come newest first (by creation).
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub org_id: Option<OrgId>,
+    pub status: Option<AlertStatus>,
+    pub severity: Option<Severity>,
+    pub source: Option<AlertSource>,
+    pub incident_id: Option<IncidentId>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// Filters for listing incidents. Results come newest first (by creation).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentQuery {
+    pub org_id: Option<OrgId>,
+    pub status: Option<IncidentStatus>,
+    /// Only incidents that are not closed.
+    pub open: Option<bool>,
+    pub grade: Option<Grade>,
+    pub category: Option<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// A change to an incident. `None` leaves a field as it is. Every applied change is added to
+/// the timeline with the actor.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentUpdate {
+    pub status: Option<IncidentStatus>,
+    pub grade: Option<Grade>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub subcategory: Option<Option<String>>,
+    /// Added to the timeline as a `comment` entry.
+    pub comment: Option<String>,
+}
+
+/// Filters for reading the audit log, oldest first from `after_seq`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub after_seq: Option<i64>,
+    pub actor: Option<String>,
+    pub action_prefix: Option<String>,
+    pub org_id: Option<OrgId>,
+    pub limit: usize,
+}
+
+/// A browser session. The session id itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Counts for the situation overview, all within a scope and since a time.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Overview {
+    /// Open incidents per (category code, grade).
+    pub incidents_by_category_grade: Vec<(String, Grade, u64)>,
+    /// Alerts per UTC day (`YYYY-MM-DD`), oldest first, days with none left out.
+    pub alerts_per_day: Vec<(String, u64)>,
+    /// Organizations with the most open incidents: (id, name, count), most first, at most 10.
+    pub top_orgs_open_incidents: Vec<(OrgId, String, u64)>,
+    pub open_incidents: u64,
+    pub new_alerts: u64,
+    pub organizations: u64,
+    pub assets: u64,
+    pub events: u64,
+}
+
+/// Reference counts that make an organization impossible to delete.
+pub fn org_in_use(assets: u64, users: u64) -> Option<StoreError> {
+    (assets + users > 0).then(|| {
+        StoreError::Conflict(format!(
+            "organization still has {assets} assets and {users} users"
+        ))
+    })
+}
+
+/// The persistence contract. Everything organization-owned is scoped; see the crate docs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Answers when the database does (readiness).
+    async fn ping(&self) -> Result<()>;
+
+    // Organizations. Creating or deleting one needs Scope::All (callers check the role);
+    // reads and updates are scoped.
+    async fn create_org(&self, spec: NewOrganization) -> Result<Organization>;
+    async fn get_org(&self, scope: Scope, id: OrgId) -> Result<Option<Organization>>;
+    async fn list_orgs(&self, scope: Scope, q: &OrgQuery) -> Result<Vec<Organization>>;
+    async fn update_org(
+        &self,
+        scope: Scope,
+        id: OrgId,
+        spec: NewOrganization,
+    ) -> Result<Option<Organization>>;
+    /// Refuses with `Conflict` while assets or users still belong to it; events, alerts and
+    /// incidents go with it.
+    async fn delete_org(&self, scope: Scope, id: OrgId) -> Result<bool>;
+
+    // Assets.
+    /// Creates all or none: every spec's organization must exist within the scope.
+    async fn create_assets(&self, scope: Scope, specs: Vec<NewAsset>) -> Result<Vec<Asset>>;
+    async fn get_asset(&self, scope: Scope, id: AssetId) -> Result<Option<Asset>>;
+    async fn list_assets(&self, scope: Scope, q: &AssetQuery) -> Result<Page<Asset>>;
+    /// The new spec's organization must be within the scope too (no moving assets out).
+    async fn update_asset(
+        &self,
+        scope: Scope,
+        id: AssetId,
+        spec: NewAsset,
+    ) -> Result<Option<Asset>>;
+    async fn delete_asset(&self, scope: Scope, id: AssetId) -> Result<bool>;
+    /// Every asset, for attribution of events to assets (IP and hostname lookup tables).
+    async fn all_assets(&self) -> Result<Vec<Asset>>;
+
+    // Events.
+    /// Appends a batch; when this returns `Ok` every event is durable. Ids come back in input
+    /// order. The caller has already checked the principal may write to each event's
+    /// organization.
+    async fn append_events(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>>;
+    async fn get_event(&self, scope: Scope, id: EventId) -> Result<Option<Event>>;
+    async fn search_events(&self, scope: Scope, q: &EventQuery) -> Result<Page<Event>>;
+    /// Deletes events older than `cutoff` (retention); returns how many went.
+    async fn delete_events_before(&self, cutoff: Timestamp) -> Result<u64>;
+
+    // Alerts.
+    async fn create_alerts(&self, alerts: Vec<NewAlert>) -> Result<Vec<Alert>>;
+    async fn get_alert(&self, scope: Scope, id: AlertId) -> Result<Option<Alert>>;
+    async fn list_alerts(&self, scope: Scope, q: &AlertQuery) -> Result<Page<Alert>>;
+    async fn set_alert_status(
+        &self,
+        scope: Scope,
+        id: AlertId,
+        status: AlertStatus,
+        incident: Option<IncidentId>,
+    ) -> Result<Option<Alert>>;
+
+    // Incidents.
+    /// Opens an incident; linked alerts (same organization) are marked escalated.
+    async fn create_incident(&self, spec: NewIncident, actor: &str) -> Result<Incident>;
+    async fn get_incident(&self, scope: Scope, id: IncidentId) -> Result<Option<Incident>>;
+    async fn list_incidents(&self, scope: Scope, q: &IncidentQuery) -> Result<Page<Incident>>;
+    async fn update_incident(
+        &self,
+        scope: Scope,
+        id: IncidentId,
+        change: IncidentUpdate,
+        actor: &str,
+    ) -> Result<Option<Incident>>;
+
+    /// Counts for the overview page.
+    async fn overview(&self, scope: Scope, since: Timestamp) -> Result<Overview>;
+
+    // Users.
+    async fn create_user(&self, spec: NewUser, password_hash: String) -> Result<User>;
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// The user and its password hash, for login.
+    async fn find_user_for_login(&self, username: &str) -> Result<Option<(User, String)>>;
+    async fn list_users(&self, scope: Scope) -> Result<Vec<User>>;
+    async fn set_password(&self, id: UserId, password_hash: String) -> Result<bool>;
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<bool>;
+    async fn set_user_locale(&self, id: UserId, locale: Locale) -> Result<bool>;
+    async fn count_users(&self) -> Result<u64>;
+
+    // API tokens.
+    async fn create_token(&self, token: ApiToken, secret_hash: String) -> Result<()>;
+    /// The token whose secret hashes to `secret_hash`, active or not.
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<ApiToken>>;
+    async fn list_tokens(&self, scope: Scope) -> Result<Vec<ApiToken>>;
+    async fn revoke_token(&self, scope: Scope, id: TokenId, at: Timestamp) -> Result<bool>;
+    async fn touch_token(&self, id: TokenId, at: Timestamp) -> Result<()>;
+
+    // Browser sessions.
+    async fn create_session(&self, session: Session) -> Result<()>;
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>>;
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    async fn delete_user_sessions(&self, user: UserId) -> Result<()>;
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64>;
+
+    // Audit log: append-only, SM3 hash-chained (see vigil_crypto::audit_hash).
+    async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord>;
+    async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>>;
+}
+
+/// Clamps a requested page size into `1..=MAX_PAGE`, `0` meaning the default.
+pub fn page_size(limit: usize) -> usize {
+    match limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
     }
+}
+
+/// Helper for implementations: the outcome string stored for an audit outcome.
+pub fn outcome_str(o: AuditOutcome) -> &'static str {
+    o.as_str()
 }
