@@ -1,0 +1,343 @@
+//! The JSON API under `/api/v1`.
+//!
+//! [`ROUTES`] lists every endpoint once, with its summary and the action it needs; the
+//! OpenAPI document is built from it and the tests walk it (every route × every role ×
+//! own/other organization), so documentation and access checks cannot drift from the router.
+
+pub mod alerts;
+pub mod assets;
+pub mod audit;
+pub mod events;
+pub mod incidents;
+pub mod openapi;
+pub mod orgs;
+pub mod tokens;
+pub mod users;
+
+use crate::auth::{self, Auth};
+use crate::state::AppState;
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use vigil_model::{AuditOutcome, OrgId};
+
+/// One documented endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    /// Path under `/api/v1`, with `{id}` placeholders.
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    /// Request body media type, if any.
+    pub body: Option<&'static str>,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+) -> RouteDoc {
+    RouteDoc {
+        method,
+        path,
+        tag,
+        summary,
+        body,
+    }
+}
+
+const JSON: Option<&str> = Some("application/json");
+
+pub const ROUTES: &[RouteDoc] = &[
+    r(
+        "GET",
+        "/organizations",
+        "directory",
+        "List organizations (filters: q, sector, region, mlps_level, cii)",
+        None,
+    ),
+    r(
+        "POST",
+        "/organizations",
+        "directory",
+        "Create an organization",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/organizations/{id}",
+        "directory",
+        "Get an organization",
+        None,
+    ),
+    r(
+        "PUT",
+        "/organizations/{id}",
+        "directory",
+        "Replace an organization",
+        JSON,
+    ),
+    r(
+        "DELETE",
+        "/organizations/{id}",
+        "directory",
+        "Delete an organization without assets or users",
+        None,
+    ),
+    r(
+        "GET",
+        "/assets",
+        "directory",
+        "List assets (filters: org_id, kind, industrial, importance, q; cursor pagination)",
+        None,
+    ),
+    r("POST", "/assets", "directory", "Create an asset", JSON),
+    r(
+        "POST",
+        "/assets/import",
+        "directory",
+        "Bulk import assets from text/csv or application/json with per-row results (?org_id=, ?dry_run=true)",
+        Some("text/csv"),
+    ),
+    r("GET", "/assets/{id}", "directory", "Get an asset", None),
+    r("PUT", "/assets/{id}", "directory", "Replace an asset", JSON),
+    r(
+        "DELETE",
+        "/assets/{id}",
+        "directory",
+        "Delete an asset",
+        None,
+    ),
+    r(
+        "POST",
+        "/events",
+        "events",
+        "Ingest NDJSON (one ECS document per line); answers per line once stored",
+        Some("application/x-ndjson"),
+    ),
+    r(
+        "GET",
+        "/events",
+        "events",
+        "Search events (from, to, q, repeated filter=field:value, org_id, asset_id; cursor pagination)",
+        None,
+    ),
+    r("GET", "/events/{id}", "events", "Get an event", None),
+    r(
+        "GET",
+        "/alerts",
+        "alerts",
+        "List alerts (filters: org_id, status, severity, source, from, to; cursor pagination)",
+        None,
+    ),
+    r("POST", "/alerts", "alerts", "Raise an alert", JSON),
+    r("GET", "/alerts/{id}", "alerts", "Get an alert", None),
+    r(
+        "PATCH",
+        "/alerts/{id}",
+        "alerts",
+        "Change an alert's status",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/incidents",
+        "incidents",
+        "List incidents (filters: org_id, status, open, grade, category, from, to; cursor pagination)",
+        None,
+    ),
+    r(
+        "POST",
+        "/incidents",
+        "incidents",
+        "Open an incident (GB/T 20986-2023 category and grade)",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/incidents/{id}",
+        "incidents",
+        "Get an incident with its timeline",
+        None,
+    ),
+    r(
+        "PATCH",
+        "/incidents/{id}",
+        "incidents",
+        "Change status, grade, content, or comment",
+        JSON,
+    ),
+    r("GET", "/users", "users", "List users", None),
+    r(
+        "POST",
+        "/users",
+        "users",
+        "Create a user (password generated and shown once when omitted)",
+        JSON,
+    ),
+    r("GET", "/users/me", "users", "The caller", None),
+    r(
+        "PATCH",
+        "/users/{id}",
+        "users",
+        "Disable or enable a user, or change the language",
+        JSON,
+    ),
+    r(
+        "POST",
+        "/users/{id}/password",
+        "users",
+        "Set a password (own: needs the current one)",
+        JSON,
+    ),
+    r(
+        "POST",
+        "/auth/login",
+        "auth",
+        "Log in: sets the session cookie, returns the CSRF token",
+        JSON,
+    ),
+    r("POST", "/auth/logout", "auth", "Log out", None),
+    r("GET", "/tokens", "tokens", "List API tokens", None),
+    r(
+        "POST",
+        "/tokens",
+        "tokens",
+        "Create an API token (secret shown once)",
+        JSON,
+    ),
+    r(
+        "DELETE",
+        "/tokens/{id}",
+        "tokens",
+        "Revoke an API token",
+        None,
+    ),
+    r(
+        "GET",
+        "/audit",
+        "audit",
+        "Read the audit log (after_seq, actor, action, org_id, limit)",
+        None,
+    ),
+    r(
+        "GET",
+        "/audit/verify",
+        "audit",
+        "Verify the SM3 hash chain of the audit log",
+        None,
+    ),
+    r(
+        "GET",
+        "/taxonomies",
+        "meta",
+        "GB/T 20986 categories, grades, MLPS levels, MIIT types and grades, sectors, regions",
+        None,
+    ),
+    r("GET", "/openapi.json", "meta", "This document", None),
+];
+
+/// The `/api/v1` router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/organizations", get(orgs::list).post(orgs::create))
+        .route(
+            "/organizations/{id}",
+            get(orgs::get).put(orgs::update).delete(orgs::delete),
+        )
+        .route("/assets", get(assets::list).post(assets::create))
+        .route("/assets/import", post(assets::import))
+        .route(
+            "/assets/{id}",
+            get(assets::get).put(assets::update).delete(assets::delete),
+        )
+        .route("/events", get(events::search).post(events::ingest))
+        .route("/events/{id}", get(events::get))
+        .route("/alerts", get(alerts::list).post(alerts::create))
+        .route("/alerts/{id}", get(alerts::get).patch(alerts::patch))
+        .route("/incidents", get(incidents::list).post(incidents::create))
+        .route(
+            "/incidents/{id}",
+            get(incidents::get).patch(incidents::patch),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/me", get(users::me))
+        .route("/users/{id}", axum::routing::patch(users::patch))
+        .route("/users/{id}/password", post(users::set_password))
+        .route("/auth/login", post(users::login))
+        .route("/auth/logout", post(users::logout))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
+        .route("/taxonomies", get(taxonomies))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { crate::error::ApiError::not_found("endpoint") })
+}
+
+/// 201 Created with a JSON body.
+pub struct Created<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self.0)).into_response()
+    }
+}
+
+/// `{"items": [...], "next_cursor": ...}`
+pub fn page_json<T: Serialize>(items: Vec<T>, next: Option<String>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "items": items, "next_cursor": next }))
+}
+
+/// Audits a successful change made by the caller.
+pub async fn audit_change(
+    st: &AppState,
+    auth: &Auth,
+    action: &str,
+    object: String,
+    org: Option<OrgId>,
+    detail: &str,
+) {
+    auth::audit(
+        st,
+        &auth.principal.actor(),
+        action,
+        object,
+        AuditOutcome::Success,
+        org,
+        detail.to_string(),
+    )
+    .await;
+}
+
+async fn taxonomies(_auth: Auth) -> Json<serde_json::Value> {
+    use vigil_model::taxonomy as t;
+    let grades: Vec<_> = vigil_model::Grade::ALL
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "code": g.as_str(), "level": g.level(), "colour": g.colour(),
+                "name_zh": g.name("zh"), "name_en": g.name("en"),
+            })
+        })
+        .collect();
+    let miit_types: Vec<_> = vigil_model::MiitEnterpriseType::ALL
+        .iter()
+        .map(|m| serde_json::json!({ "code": m.as_str(), "name_zh": m.name("zh"), "name_en": m.name("en") }))
+        .collect();
+    Json(serde_json::json!({
+        "incident_categories": t::incident_categories(),
+        "grades": grades,
+        "mlps_levels": t::mlps_levels(),
+        "miit_types": miit_types,
+        "miit_grades": t::miit_grades(),
+        "sectors": t::sectors(),
+        "regions": t::regions(),
+    }))
+}

@@ -1,0 +1,68 @@
+//! Shared state of the web layer.
+
+use crate::ratelimit::LoginLimiter;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Duration;
+use vigil_store::Store;
+
+/// Settings the web layer needs, resolved and validated by the server's configuration.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (set when served over TLS or behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// How long a browser session lives without being used.
+    pub session_ttl: Duration,
+    /// Largest request body accepted, in bytes (bulk ingest included).
+    pub max_body_bytes: usize,
+    /// Failed logins per user name and per client address before a pause.
+    pub login_max_failures: u32,
+    /// The pause after too many failed logins.
+    pub login_lockout: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            session_ttl: Duration::from_secs(8 * 3600),
+            max_body_bytes: 32 << 20,
+            login_max_failures: 5,
+            login_lockout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Cheap to clone; handed to every handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: WebConfig,
+    pub limiter: LoginLimiter,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: WebConfig,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        let limiter = LoginLimiter::new(config.login_max_failures, config.login_lockout);
+        Self(Arc::new(Inner {
+            store,
+            config,
+            limiter,
+            metrics,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
