@@ -1,1 +1,146 @@
-fn main() {}
+//! The `vigil` command.
+//!
+//! `vigil serve [--demo]` runs the platform; the other subcommands administer a data
+//! directory or database directly (users, imports, event ingestion, migrations). Every
+//! command reads the same configuration (`--config FILE`, `VIGIL_*` variables) so they act on
+//! the store the server uses.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Cyber situational awareness and emergency response"
+)]
+struct Cli {
+    /// TOML configuration file (keys: server.listen, store.backend, store.data_dir,
+    /// store.postgres_url, retention.events_days, auth.*, log.*).
+    #[arg(long, global = true, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// SQLite data directory (overrides store.data_dir).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the platform: web UI and API.
+    Serve {
+        /// Listen address (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load the demo data set into an empty store, create demo users, and keep a live
+        /// trickle of events flowing.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the store's schema, then exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage assets.
+    Asset {
+        #[command(subcommand)]
+        command: AssetCommand,
+    },
+    /// Work with events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (one line) with
+    /// --password-stdin, else generated and printed once.
+    Add {
+        username: String,
+        /// platform_admin, analyst, auditor or org_user.
+        #[arg(long)]
+        role: String,
+        /// Organization id (required for org_user).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+        /// Interface language: zh-CN or en.
+        #[arg(long, default_value = "zh-CN")]
+        locale: String,
+    },
+    /// Set a new password (from standard input with --password-stdin, else generated and
+    /// printed once) and end the user's sessions.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Import organizations from a JSON array or a CSV file (by extension). CSV columns:
+    /// name, uscc, sector, region_code, mlps_level, cii, miit_type, miit_grade,
+    /// responsible_name, responsible_title, responsible_phone, responsible_email.
+    Import { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum AssetCommand {
+    /// Import assets from a CSV or JSON file (by extension); see the API's /assets/import.
+    Import {
+        file: PathBuf,
+        /// Organization for rows that do not name one.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Ingest an NDJSON file of ECS documents (one per line), in batches, with a progress bar.
+    /// Rejected lines are reported with their line number and reason.
+    Ingest {
+        file: PathBuf,
+        /// Organization for lines without vigil.org_id.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,14 +1,218 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Runtime wiring of a Vigil node: configuration, store selection, first-start bootstrap,
+//! retention, demo data, and the HTTP listener.
+//!
+//! [`config::Config`] is resolved once at start; [`open_store`] opens the configured backend
+//! (running its migrations); [`bootstrap_admin`] makes sure an administrator exists;
+//! [`serve`] runs the web application until Ctrl-C or SIGTERM, with the retention task beside
+//! it.
+
+pub mod config;
+
+use anyhow::Context;
+use config::{Config, StoreConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use vigil_model::{AuditOutcome, Locale, NewAuditRecord, NewUser, Role};
+use vigil_store::Store;
+
+/// Opens the configured store and runs its migrations.
+pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match cfg {
+        StoreConfig::Sqlite { data_dir } => {
+            let dir = data_dir.clone();
+            let store =
+                tokio::task::spawn_blocking(move || vigil_store::sqlite::SqliteStore::open(&dir))
+                    .await
+                    .context("sqlite open task")?
+                    .with_context(|| {
+                        format!("opening the SQLite store in {}", data_dir.display())
+                    })?;
+            Arc::new(store)
+        }
+        StoreConfig::Postgres { url } => {
+            let store = vigil_store::postgres::PgStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL (store.postgres_url)")?;
+            Arc::new(store)
+        }
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What [`bootstrap_admin`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Users already existed.
+    Existing,
+    /// Created `admin` with the password from `VIGIL_ADMIN_PASSWORD`.
+    FromEnvironment,
+    /// Created `admin` with this generated one-time password.
+    Generated(String),
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// On the first start (no users at all), creates the `admin` platform administrator with
+/// `admin_password` if given, else a generated password that the caller shows once.
+pub async fn bootstrap_admin(
+    store: &dyn Store,
+    admin_password: Option<String>,
+) -> anyhow::Result<Bootstrap> {
+    if store.count_users().await? > 0 {
+        return Ok(Bootstrap::Existing);
+    }
+    let (password, outcome) = match admin_password {
+        Some(p) => {
+            vigil_crypto::check_password_policy(&p)
+                .map_err(|m| anyhow::anyhow!("VIGIL_ADMIN_PASSWORD: {m}"))?;
+            (p, Bootstrap::FromEnvironment)
+        }
+        None => {
+            let p = vigil_crypto::new_password();
+            (p.clone(), Bootstrap::Generated(p))
+        }
+    };
+    let hash =
+        tokio::task::spawn_blocking(move || vigil_crypto::hash_password(&password)).await??;
+    store
+        .create_user(
+            NewUser {
+                username: "admin".into(),
+                display_name: "Platform administrator".into(),
+                role: Role::PlatformAdmin,
+                org_id: None,
+                locale: Locale::ZhCn,
+            },
+            hash,
+        )
+        .await?;
+    store
+        .append_audit(NewAuditRecord {
+            actor: "system".into(),
+            action: "user.create".into(),
+            object: "user/admin".into(),
+            outcome: AuditOutcome::Success,
+            org_id: None,
+            detail: "first start".into(),
+        })
+        .await?;
+    Ok(outcome)
+}
+
+/// Creates the demo's users (analyst, auditor, and an officer of the first organization) with
+/// generated passwords, returned for display. Skips names that already exist.
+pub async fn demo_users(store: &dyn Store) -> anyhow::Result<Vec<(String, String)>> {
+    let first_org = store
+        .list_orgs(vigil_model::Scope::All, &Default::default())
+        .await?
+        .into_iter()
+        .next()
+        .map(|o| o.id);
+    let mut out = Vec::new();
+    let specs = [
+        ("analyst", Role::Analyst, None),
+        ("auditor", Role::Auditor, None),
+        ("officer", Role::OrgUser, first_org),
+    ];
+    for (name, role, org) in specs {
+        if role == Role::OrgUser && org.is_none() {
+            continue;
+        }
+        if store.find_user_for_login(name).await?.is_some() {
+            continue;
+        }
+        let password = vigil_crypto::new_password();
+        let p = password.clone();
+        let hash = tokio::task::spawn_blocking(move || vigil_crypto::hash_password(&p)).await??;
+        store
+            .create_user(
+                NewUser {
+                    username: name.into(),
+                    display_name: name.into(),
+                    role,
+                    org_id: org,
+                    locale: Locale::ZhCn,
+                },
+                hash,
+            )
+            .await?;
+        out.push((name.to_string(), password));
+    }
+    Ok(out)
+}
+
+/// Installs the Prometheus recorder once per process; later calls get `None`.
+pub fn install_metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+        .ok()
+}
+
+/// Deletes events past the retention period now and then every hour.
+pub fn spawn_retention(store: Arc<dyn Store>, keep: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Ok(keep) = jiff::SignedDuration::try_from(keep) else {
+                return;
+            };
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(keep)
+                .unwrap_or(jiff::Timestamp::MIN);
+            match store.delete_events_before(cutoff).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(deleted = n, %cutoff, "retention removed old events")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
+            }
+            let _ = store.delete_expired_sessions(jiff::Timestamp::now()).await;
+        }
+    });
+}
+
+/// Runs the HTTP server until Ctrl-C or SIGTERM.
+pub async fn serve(
+    config: &Config,
+    store: Arc<dyn Store>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> anyhow::Result<()> {
+    if let Some(keep) = config.retention {
+        spawn_retention(store.clone(), keep);
+    }
+    let state = vigil_web::AppState::new(store, config.web.clone(), metrics);
+    let app = vigil_web::router(state);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {} (server.listen)", config.listen))?;
+    tracing::info!(addr = %config.listen, "vigil listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("http server")?;
+    tracing::info!("vigil stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
     }
 }
