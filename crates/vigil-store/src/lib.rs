@@ -28,6 +28,12 @@ use vigil_model::{
 mod cursor;
 pub use cursor::Cursor;
 
+pub mod sqlite;
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+#[cfg(any(test, feature = "testsuite"))]
+pub mod testsuite;
+
 /// Largest page a list query returns, whatever the caller asks for.
 pub const MAX_PAGE: usize = 1_000;
 /// Page size when the caller does not say.

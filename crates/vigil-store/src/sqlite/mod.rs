@@ -1,0 +1,478 @@
+//! The embedded store: SQLite through rusqlite (bundled), in one directory.
+//!
+//! [`SqliteStore::open`] creates the directory and `vigil.db` in it, applies the pragmas,
+//! runs the migrations (`migrations/sqlite/`, see `migrate.rs`), starts the writer thread and
+//! opens the read pool (see `conn.rs`). Every write goes through the writer thread, batched
+//! with whatever else is queued into one transaction; every read runs on a pooled read-only
+//! connection on a blocking thread. Async callers never wait on SQLite inside the runtime.
+//!
+//! Durability: the journal is a write-ahead log. With the default
+//! `synchronous = NORMAL`, a commit is in the WAL file when the writer answers; that survives
+//! the process crashing or being killed, but the last transactions before a power loss or OS
+//! crash may be lost (the WAL is synced at checkpoints, not at each commit). The database is
+//! never corrupted either way. [`SqliteOptions::durable_fsync`] selects `synchronous = FULL`,
+//! which syncs the WAL at every commit: `Ok` then survives power loss too, at the cost of one
+//! fsync per group commit.
+
+mod access;
+mod cases;
+mod conn;
+mod directory;
+mod events;
+mod migrate;
+mod sql;
+
+use crate::{
+    AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, OrgQuery,
+    Overview, Result, Session, Store, StoreError,
+};
+use async_trait::async_trait;
+use conn::{ReadPool, Writer};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use vigil_model::{
+    Alert, AlertId, AlertStatus, ApiToken, Asset, AssetId, AuditRecord, Event, EventId, Incident,
+    IncidentId, Locale, NewAlert, NewAsset, NewAuditRecord, NewEvent, NewIncident, NewOrganization,
+    NewUser, OrgId, Organization, Page, Scope, Timestamp, TokenId, User, UserId,
+};
+
+/// File name of the database inside the store directory.
+pub const DB_FILE: &str = "vigil.db";
+/// Read connections in the pool.
+pub const READERS: usize = 4;
+/// How long a connection waits on a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How to open the store.
+#[derive(Debug, Clone, Default)]
+pub struct SqliteOptions {
+    /// `synchronous = FULL`: every commit is synced to disk before it is acknowledged, so it
+    /// survives power loss, not only a process crash. Off by default (`NORMAL`).
+    pub durable_fsync: bool,
+}
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<ReadPool>,
+    path: PathBuf,
+    /// Kept alive as long as the store (for example a test's temporary directory). Declared
+    /// last, so it is dropped after the connections' handles.
+    _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_err(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Open(format!("{what}: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, with default options.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, &SqliteOptions::default())
+    }
+
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open_with(dir: &Path, opts: &SqliteOptions) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| open_err(&format!("creating {}", dir.display()), e))?;
+        let path = dir.join(DB_FILE);
+        let mut wconn = Connection::open(&path)
+            .map_err(|e| open_err(&format!("opening {}", path.display()), e))?;
+        configure_writer(&wconn, opts).map_err(|e| open_err("configuring sqlite", e))?;
+        migrate::run(&mut wconn, sql::us(sql::now()))?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(|e| open_err("opening a read connection", e))?;
+            configure_reader(&c).map_err(|e| open_err("configuring a read connection", e))?;
+            readers.push(c);
+        }
+        Ok(Self {
+            writer: Writer::start(wconn)?,
+            readers: ReadPool::new(readers),
+            path,
+            _guard: None,
+        })
+    }
+
+    /// Keeps `guard` alive as long as the store, for example the temporary directory a test
+    /// opened it in.
+    pub fn hold<G: Send + Sync + 'static>(mut self, guard: G) -> Self {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer.run(f).await
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        conn::read(&self.readers, f).await
+    }
+}
+
+fn configure_writer(c: &Connection, opts: &SqliteOptions) -> rusqlite::Result<()> {
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    // journal_mode answers with the mode now in force; WAL persists in the file.
+    let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode stayed {mode}"
+        )));
+    }
+    // NORMAL in WAL mode: a commit survives a process crash, not a power loss (see the module
+    // docs); FULL when asked for power-loss durability.
+    let sync = if opts.durable_fsync { "FULL" } else { "NORMAL" };
+    c.execute_batch(&format!(
+        "PRAGMA synchronous = {sync};
+         PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -65536;
+         PRAGMA wal_autocheckpoint = 4000;"
+    ))?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn configure_reader(c: &Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(BUSY_TIMEOUT)?;
+    c.execute_batch(
+        "PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32768;
+         PRAGMA mmap_size = 268435456;",
+    )?;
+    c.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_org(&self, spec: NewOrganization) -> Result<Organization> {
+        spec.validate()?;
+        let now = sql::now();
+        self.write(move |c| directory::create_org(c, spec, now))
+            .await
+    }
+
+    async fn get_org(&self, scope: Scope, id: OrgId) -> Result<Option<Organization>> {
+        self.read(move |c| directory::get_org(c, scope, id)).await
+    }
+
+    async fn list_orgs(&self, scope: Scope, q: &OrgQuery) -> Result<Vec<Organization>> {
+        let q = q.clone();
+        self.read(move |c| directory::list_orgs(c, scope, &q)).await
+    }
+
+    async fn update_org(
+        &self,
+        scope: Scope,
+        id: OrgId,
+        spec: NewOrganization,
+    ) -> Result<Option<Organization>> {
+        spec.validate()?;
+        let now = sql::now();
+        self.write(move |c| directory::update_org(c, scope, id, spec, now))
+            .await
+    }
+
+    async fn delete_org(&self, scope: Scope, id: OrgId) -> Result<bool> {
+        self.write(move |c| directory::delete_org(c, scope, id))
+            .await
+    }
+
+    async fn create_assets(&self, scope: Scope, specs: Vec<NewAsset>) -> Result<Vec<Asset>> {
+        for s in &specs {
+            s.validate()?;
+        }
+        let now = sql::now();
+        self.write(move |c| directory::create_assets(c, scope, specs, now))
+            .await
+    }
+
+    async fn get_asset(&self, scope: Scope, id: AssetId) -> Result<Option<Asset>> {
+        self.read(move |c| directory::get_asset(c, scope, id)).await
+    }
+
+    async fn list_assets(&self, scope: Scope, q: &AssetQuery) -> Result<Page<Asset>> {
+        let q = q.clone();
+        self.read(move |c| directory::list_assets(c, scope, &q))
+            .await
+    }
+
+    async fn update_asset(
+        &self,
+        scope: Scope,
+        id: AssetId,
+        spec: NewAsset,
+    ) -> Result<Option<Asset>> {
+        spec.validate()?;
+        let now = sql::now();
+        self.write(move |c| directory::update_asset(c, scope, id, spec, now))
+            .await
+    }
+
+    async fn delete_asset(&self, scope: Scope, id: AssetId) -> Result<bool> {
+        self.write(move |c| directory::delete_asset(c, scope, id))
+            .await
+    }
+
+    async fn all_assets(&self) -> Result<Vec<Asset>> {
+        self.read(directory::all_assets).await
+    }
+
+    async fn append_events(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |c| events::append(c, &events)).await
+    }
+
+    async fn get_event(&self, scope: Scope, id: EventId) -> Result<Option<Event>> {
+        self.read(move |c| events::get(c, scope, id)).await
+    }
+
+    async fn search_events(&self, scope: Scope, q: &EventQuery) -> Result<Page<Event>> {
+        let q = q.clone();
+        self.read(move |c| events::search(c, scope, &q)).await
+    }
+
+    async fn delete_events_before(&self, cutoff: Timestamp) -> Result<u64> {
+        // In chunks, each its own writer job, so appends interleave with a long purge.
+        let mut total = 0u64;
+        loop {
+            let n = self
+                .write(move |c| events::delete_chunk_before(c, cutoff))
+                .await?;
+            total += n;
+            if n < events::DELETE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn create_alerts(&self, alerts: Vec<NewAlert>) -> Result<Vec<Alert>> {
+        for a in &alerts {
+            a.validate()?;
+        }
+        let now = sql::now();
+        self.write(move |c| cases::create_alerts(c, alerts, now))
+            .await
+    }
+
+    async fn get_alert(&self, scope: Scope, id: AlertId) -> Result<Option<Alert>> {
+        self.read(move |c| cases::get_alert(c, scope, id)).await
+    }
+
+    async fn list_alerts(&self, scope: Scope, q: &AlertQuery) -> Result<Page<Alert>> {
+        let q = q.clone();
+        self.read(move |c| cases::list_alerts(c, scope, &q)).await
+    }
+
+    async fn set_alert_status(
+        &self,
+        scope: Scope,
+        id: AlertId,
+        status: AlertStatus,
+        incident: Option<IncidentId>,
+    ) -> Result<Option<Alert>> {
+        let now = sql::now();
+        self.write(move |c| cases::set_alert_status(c, scope, id, status, incident, now))
+            .await
+    }
+
+    async fn create_incident(&self, spec: NewIncident, actor: &str) -> Result<Incident> {
+        spec.validate()?;
+        let actor = actor.to_string();
+        let now = sql::now();
+        self.write(move |c| cases::create_incident(c, spec, &actor, now))
+            .await
+    }
+
+    async fn get_incident(&self, scope: Scope, id: IncidentId) -> Result<Option<Incident>> {
+        self.read(move |c| cases::get_incident(c, scope, id)).await
+    }
+
+    async fn list_incidents(&self, scope: Scope, q: &IncidentQuery) -> Result<Page<Incident>> {
+        let q = q.clone();
+        self.read(move |c| cases::list_incidents(c, scope, &q))
+            .await
+    }
+
+    async fn update_incident(
+        &self,
+        scope: Scope,
+        id: IncidentId,
+        change: IncidentUpdate,
+        actor: &str,
+    ) -> Result<Option<Incident>> {
+        let actor = actor.to_string();
+        let now = sql::now();
+        self.write(move |c| cases::update_incident(c, scope, id, change, &actor, now))
+            .await
+    }
+
+    async fn overview(&self, scope: Scope, since: Timestamp) -> Result<Overview> {
+        self.read(move |c| cases::overview(c, scope, since)).await
+    }
+
+    async fn create_user(&self, spec: NewUser, password_hash: String) -> Result<User> {
+        spec.validate()?;
+        let now = sql::now();
+        self.write(move |c| access::create_user(c, spec, password_hash, now))
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>> {
+        self.read(move |c| access::get_user(c, id)).await
+    }
+
+    async fn find_user_for_login(&self, username: &str) -> Result<Option<(User, String)>> {
+        let username = username.to_string();
+        self.read(move |c| access::find_user_for_login(c, &username))
+            .await
+    }
+
+    async fn list_users(&self, scope: Scope) -> Result<Vec<User>> {
+        self.read(move |c| access::list_users(c, scope)).await
+    }
+
+    async fn set_password(&self, id: UserId, password_hash: String) -> Result<bool> {
+        self.write(move |c| {
+            access::update_user(
+                c,
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                id,
+                Value::Text(password_hash),
+            )
+        })
+        .await
+    }
+
+    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<bool> {
+        self.write(move |c| {
+            access::update_user(
+                c,
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                id,
+                Value::Integer(i64::from(disabled)),
+            )
+        })
+        .await
+    }
+
+    async fn set_user_locale(&self, id: UserId, locale: Locale) -> Result<bool> {
+        self.write(move |c| {
+            access::update_user(
+                c,
+                "UPDATE users SET locale = ?2 WHERE id = ?1",
+                id,
+                Value::Text(locale.as_str().into()),
+            )
+        })
+        .await
+    }
+
+    async fn count_users(&self) -> Result<u64> {
+        self.read(access::count_users).await
+    }
+
+    async fn create_token(&self, token: ApiToken, secret_hash: String) -> Result<()> {
+        self.write(move |c| access::create_token(c, &token, &secret_hash))
+            .await
+    }
+
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<ApiToken>> {
+        let h = secret_hash.to_string();
+        self.read(move |c| access::find_token(c, &h)).await
+    }
+
+    async fn list_tokens(&self, scope: Scope) -> Result<Vec<ApiToken>> {
+        self.read(move |c| access::list_tokens(c, scope)).await
+    }
+
+    async fn revoke_token(&self, scope: Scope, id: TokenId, at: Timestamp) -> Result<bool> {
+        self.write(move |c| access::revoke_token(c, scope, id, at))
+            .await
+    }
+
+    async fn touch_token(&self, id: TokenId, at: Timestamp) -> Result<()> {
+        self.write(move |c| access::touch_token(c, id, at)).await
+    }
+
+    async fn create_session(&self, session: Session) -> Result<()> {
+        self.write(move |c| access::create_session(c, &session))
+            .await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Option<Session>> {
+        let h = id_hash.to_string();
+        self.read(move |c| access::get_session(c, &h)).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        let h = id_hash.to_string();
+        self.write(move |c| access::delete_session(c, &h)).await
+    }
+
+    async fn delete_user_sessions(&self, user: UserId) -> Result<()> {
+        self.write(move |c| access::delete_user_sessions(c, user))
+            .await
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
+        self.write(move |c| access::delete_expired_sessions(c, now))
+            .await
+    }
+
+    async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord> {
+        // The time is taken on the writer thread, so it never goes backwards along the chain.
+        self.write(move |c| access::append_audit(c, record, sql::now()))
+            .await
+    }
+
+    async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let q = q.clone();
+        self.read(move |c| access::list_audit(c, &q)).await
+    }
+}
