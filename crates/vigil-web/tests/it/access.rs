@@ -1,0 +1,374 @@
+//! The access matrix: every endpoint × every role × own/other organization.
+//!
+//! For each cell a fresh application is built, the request is sent, and the outcome is
+//! compared with what the role may do: success, 403 for a missing permission, and for an
+//! organization user acting on another organization's data, exactly what a missing record
+//! gives (404, or a rejected row), never the data itself. Lists are checked for leaks by
+//! looking for the other organization's identifiers anywhere in the response.
+
+use crate::harness::{Fixture, TestApp, asset_spec, org_spec};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use vigil_model::{Action, Role};
+use vigil_web::api::ROUTES;
+
+#[derive(Debug, Clone, Copy)]
+enum Need {
+    Public,
+    AnyAuth,
+    One(Action),
+    /// Any of these.
+    Either(Action, Action),
+}
+
+fn need(method: &str, path: &str) -> Need {
+    use Action::*;
+    match (method, path) {
+        ("GET", "/openapi.json") | ("POST", "/auth/login") => Need::Public,
+        ("GET", "/users/me") | ("GET", "/taxonomies") | ("POST", "/auth/logout") => Need::AnyAuth,
+        ("GET", "/organizations" | "/organizations/{id}" | "/assets" | "/assets/{id}") => {
+            Need::One(ReadDirectory)
+        }
+        ("POST" | "PUT" | "DELETE", p) if p.starts_with("/organizations") => {
+            Need::One(WriteOrganizations)
+        }
+        (_, p) if p.starts_with("/assets") => Need::One(WriteAssets),
+        ("GET", _) if path.starts_with("/events") => Need::One(ReadEvents),
+        ("POST", "/events") => Need::One(IngestEvents),
+        ("GET", _) if path.starts_with("/alerts") => Need::One(ReadAlerts),
+        ("POST", "/alerts") => Need::One(CreateAlerts),
+        ("PATCH", "/alerts/{id}") => Need::One(TriageAlerts),
+        ("GET", _) if path.starts_with("/incidents") => Need::One(ReadIncidents),
+        ("POST", "/incidents") => Need::One(ManageIncidents),
+        ("PATCH", "/incidents/{id}") => Need::One(RespondIncidents),
+        ("GET", "/users") => Need::Either(ManageUsers, ReadAudit),
+        (_, p) if p.starts_with("/users") => Need::One(ManageUsers),
+        (_, p) if p.starts_with("/tokens") => Need::One(ManageTokens),
+        (_, p) if p.starts_with("/audit") => Need::One(ReadAudit),
+        other => panic!("no access rule for {other:?}: add it to the matrix"),
+    }
+}
+
+fn principal(role: Role, org: vigil_model::OrgId) -> vigil_model::Principal {
+    vigil_model::Principal {
+        kind: vigil_model::PrincipalKind::System,
+        name: "t".into(),
+        role,
+        org_id: (role == Role::OrgUser).then_some(org),
+        locale: vigil_model::Locale::En,
+    }
+}
+
+fn allowed(role: Role, n: Need, org: vigil_model::OrgId) -> bool {
+    let p = principal(role, org);
+    match n {
+        Need::Public | Need::AnyAuth => true,
+        Need::One(a) => p.allows(a),
+        Need::Either(a, b) => p.allows(a) || p.allows(b),
+    }
+}
+
+fn success(method: &str, path: &str) -> StatusCode {
+    match (method, path) {
+        (
+            "POST",
+            "/organizations" | "/assets" | "/alerts" | "/incidents" | "/users" | "/tokens",
+        ) => StatusCode::CREATED,
+        ("DELETE", _) | ("POST", "/users/{id}/password") | ("POST", "/auth/logout") => {
+            StatusCode::NO_CONTENT
+        }
+        _ => StatusCode::OK,
+    }
+}
+
+/// Is the result of this route bound to the target organization?
+fn org_bound(method: &str, path: &str) -> bool {
+    !(matches!(
+        path,
+        "/openapi.json"
+            | "/taxonomies"
+            | "/users/me"
+            | "/auth/login"
+            | "/auth/logout"
+            | "/audit"
+            | "/audit/verify"
+    ) || (method == "POST" && path == "/organizations"))
+}
+
+/// The concrete request for a route against a target organization's fixture.
+async fn request(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    t: &Fixture,
+) -> (String, Option<(&'static str, Vec<u8>)>) {
+    let id = match path {
+        p if p.starts_with("/organizations/") => {
+            if method == "DELETE" {
+                // An organization without assets or users, so deleting it can succeed.
+                let mut spec = org_spec(&format!("Empty {}", uuid::Uuid::now_v7()));
+                spec.region_code = "110000".into();
+                app.store
+                    .create_org(spec)
+                    .await
+                    .expect("org")
+                    .id
+                    .to_string()
+            } else {
+                t.id.to_string()
+            }
+        }
+        p if p.starts_with("/assets/") => t.asset.to_string(),
+        p if p.starts_with("/events/") => t.event.to_string(),
+        p if p.starts_with("/alerts/") => t.alert.to_string(),
+        p if p.starts_with("/incidents/") => t.incident.to_string(),
+        p if p.starts_with("/users/") => t.user.to_string(),
+        p if p.starts_with("/tokens/") => t.token.to_string(),
+        _ => String::new(),
+    };
+    let mut uri = format!("/api/v1{}", path.replace("{id}", &id));
+    let is_list = method == "GET"
+        && !path.contains("{id}")
+        && org_bound(method, path)
+        && !matches!(path, "/users" | "/tokens" | "/organizations");
+    if is_list {
+        uri.push_str(&format!("?org_id={}", t.id));
+    }
+    let js = |v: Value| Some(("application/json", v.to_string().into_bytes()));
+    let body = match (method, path) {
+        ("POST", "/organizations") => js(json!(org_spec(&format!("New {}", uuid::Uuid::now_v7())))),
+        ("PUT", "/organizations/{id}") => js(json!(org_spec(&format!("{} renamed", t.name)))),
+        ("POST", "/assets") | ("PUT", "/assets/{id}") => js(json!(asset_spec(t.id, "New PLC"))),
+        ("POST", "/assets/import") => Some((
+            "text/csv",
+            format!("org_id,name,kind,ips\n{},HMI 1,hmi,10.9.9.9\n", t.id).into_bytes(),
+        )),
+        ("POST", "/events") => Some((
+            "application/x-ndjson",
+            format!("{{\"vigil.org_id\":\"{}\",\"message\":\"hello\"}}\n", t.id).into_bytes(),
+        )),
+        ("POST", "/alerts") => js(json!({
+            "org_id": t.id, "source": "manual", "rule_id": "m-1", "title": "manual alert",
+            "severity": "low", "detected_at": "2026-11-01T00:00:00Z",
+        })),
+        ("PATCH", "/alerts/{id}") => js(json!({ "status": "acknowledged" })),
+        ("POST", "/incidents") => js(json!({
+            "org_id": t.id, "title": "new incident", "category": "MP", "subcategory": "MPRANS",
+            "grade": "large", "occurred_at": "2026-11-01T00:00:00Z",
+        })),
+        ("PATCH", "/incidents/{id}") => js(json!({ "status": "acknowledged", "comment": "on it" })),
+        ("POST", "/users") => js(json!({
+            "username": format!("u{}", uuid::Uuid::now_v7().simple()), "role": "org_user", "org_id": t.id,
+        })),
+        ("PATCH", "/users/{id}") => js(json!({ "disabled": true })),
+        ("POST", "/users/{id}/password") => js(json!({ "new_password": "a long new password" })),
+        ("POST", "/tokens") => js(
+            json!({ "name": "sensor", "role": "org_user", "org_id": t.id, "expires_in_days": 30 }),
+        ),
+        ("POST", "/auth/login") => {
+            js(json!({ "username": "nobody", "password": "wrong password here" }))
+        }
+        _ => None,
+    };
+    (uri, body)
+}
+
+fn mentions(v: &Value, needle: &str) -> bool {
+    v.to_string().contains(needle)
+}
+
+async fn matrix(role: Role) {
+    let mut checked = 0;
+    for r in ROUTES {
+        for own in [true, false] {
+            let app = TestApp::new().await;
+            let target = if own { &app.a } else { &app.b };
+            // The organization user belongs to A, so B is the one that must never show.
+            let other = &app.b;
+            let (uri, body) = request(&app, r.method, r.path, target).await;
+            let secret = app.secret(role).to_string();
+            let (status, value) = app.call(r.method, &uri, Some(&secret), body).await;
+            let n = need(r.method, r.path);
+            let cell = format!(
+                "{} {} as {} on {} org: {status} {value}",
+                r.method,
+                uri,
+                role.as_str(),
+                if own { "own" } else { "other" }
+            );
+            checked += 1;
+
+            if r.path == "/auth/login" {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{cell}");
+                continue;
+            }
+            if !allowed(role, n, app.a.id) {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{cell}");
+                assert_eq!(value["code"], "forbidden", "{cell}");
+                continue;
+            }
+            let foreign = role == Role::OrgUser && !own && org_bound(r.method, r.path);
+            if !foreign {
+                assert_eq!(status, success(r.method, r.path), "{cell}");
+                if role == Role::OrgUser && r.method == "GET" {
+                    // An organization user's answers never mention the other organization.
+                    assert!(
+                        !mentions(&value, &other.id.to_string()),
+                        "leak of the other org: {cell}"
+                    );
+                    assert!(
+                        !mentions(&value, &other.name),
+                        "leak of the other org's name: {cell}"
+                    );
+                }
+                if r.method == "GET"
+                    && value.get("items").is_some()
+                    && org_bound(r.method, r.path)
+                    && !r.path.starts_with("/users")
+                    && !r.path.starts_with("/tokens")
+                {
+                    let items = value["items"].as_array().map(Vec::len).unwrap_or(0);
+                    assert!(items > 0, "own list should not be empty: {cell}");
+                }
+                match (r.method, r.path) {
+                    ("POST", "/assets/import") => assert_eq!(value["created"], 1, "{cell}"),
+                    ("POST", "/events") => assert_eq!(value["stored"], 1, "{cell}"),
+                    _ => {}
+                }
+                continue;
+            }
+            // An organization user reaching for the other organization.
+            match (r.method, r.path) {
+                ("GET", "/organizations") => {
+                    assert_eq!(status, StatusCode::OK, "{cell}");
+                    assert!(!mentions(&value, &target.id.to_string()), "{cell}");
+                }
+                ("GET", p) if !p.contains("{id}") => {
+                    assert_eq!(status, StatusCode::OK, "{cell}");
+                    assert_eq!(value["items"].as_array().map(Vec::len), Some(0), "{cell}");
+                    assert!(!mentions(&value, &target.id.to_string()), "{cell}");
+                }
+                ("POST", "/assets/import") => {
+                    assert_eq!(status, StatusCode::OK, "{cell}");
+                    assert_eq!(value["created"], 0, "{cell}");
+                    assert_eq!(value["rows"][0]["status"], "rejected", "{cell}");
+                }
+                ("POST", "/events") => {
+                    assert_eq!(status, StatusCode::OK, "{cell}");
+                    assert_eq!(value["stored"], 0, "{cell}");
+                    assert_eq!(value["results"][0]["status"], "rejected", "{cell}");
+                }
+                _ => {
+                    assert_eq!(status, StatusCode::NOT_FOUND, "{cell}");
+                    assert!(!mentions(&value, &target.name), "{cell}");
+                }
+            }
+            // And nothing of the other organization changed.
+            let scope = vigil_model::Scope::All;
+            let org = app
+                .store
+                .get_org(scope, target.id)
+                .await
+                .expect("store")
+                .expect("org still there");
+            assert_eq!(org.spec.name, target.name, "{cell}");
+            let asset = app
+                .store
+                .get_asset(scope, target.asset)
+                .await
+                .expect("store");
+            assert!(
+                asset.is_some_and(|a| a.spec.name.ends_with("PLC") && a.spec.name != "New PLC"),
+                "{cell}"
+            );
+            let alert = app
+                .store
+                .get_alert(scope, target.alert)
+                .await
+                .expect("store")
+                .expect("alert");
+            assert_eq!(alert.status, vigil_model::AlertStatus::New, "{cell}");
+            let inc = app
+                .store
+                .get_incident(scope, target.incident)
+                .await
+                .expect("store")
+                .expect("incident");
+            assert_eq!(inc.status, vigil_model::IncidentStatus::Open, "{cell}");
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * 2);
+}
+
+#[tokio::test]
+async fn matrix_platform_admin() {
+    matrix(Role::PlatformAdmin).await;
+}
+
+#[tokio::test]
+async fn matrix_analyst() {
+    matrix(Role::Analyst).await;
+}
+
+#[tokio::test]
+async fn matrix_auditor() {
+    matrix(Role::Auditor).await;
+}
+
+#[tokio::test]
+async fn matrix_org_user() {
+    matrix(Role::OrgUser).await;
+}
+
+#[tokio::test]
+async fn every_endpoint_needs_credentials_except_the_public_ones() {
+    let app = TestApp::new().await;
+    for r in ROUTES {
+        let (uri, body) = request(&app, r.method, r.path, &app.a).await;
+        let (status, value) = app.call(r.method, &uri, None, body).await;
+        match need(r.method, r.path) {
+            Need::Public => assert_ne!(status, StatusCode::FORBIDDEN, "{} {uri}", r.method),
+            _ => {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {uri}: {value}",
+                    r.method
+                );
+                assert_eq!(value["code"], "unauthorized");
+            }
+        }
+        let (status, _) = app.call(r.method, &uri, Some("vgl_forged"), None).await;
+        if !matches!(need(r.method, r.path), Need::Public) {
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "forged token on {} {uri}",
+                r.method
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served_and_in_the_openapi_document() {
+    let app = TestApp::new().await;
+    let (status, doc) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for r in ROUTES {
+        let path = format!("/api/v1{}", r.path);
+        assert!(
+            doc["paths"][&path][r.method.to_lowercase()].is_object(),
+            "{} {path} missing from OpenAPI",
+            r.method
+        );
+        let (uri, body) = request(&app, r.method, r.path, &app.a).await;
+        let (status, value) = app.call(r.method, &uri, Some(&app.admin), body).await;
+        assert!(
+            !(status == StatusCode::NOT_FOUND && value["message"] == "endpoint not found")
+                && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{} {uri} is documented but not routed: {status}",
+            r.method
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! What each endpoint does, end to end through the router.
+
+use crate::harness::{TestApp, asset_spec, org_spec};
+use axum::http::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn organizations_are_created_read_updated_and_deleted() {
+    let app = TestApp::new().await;
+    let (s, org) = app
+        .json(
+            "POST",
+            "/api/v1/organizations",
+            &app.analyst,
+            json!(org_spec("Hangzhou Metro")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{org}");
+    let id = org["id"].as_str().expect("id").to_string();
+    let (s, dup) = app
+        .json(
+            "POST",
+            "/api/v1/organizations",
+            &app.analyst,
+            json!(org_spec("Hangzhou Metro")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{dup}");
+    let (_, got) = app
+        .get(&format!("/api/v1/organizations/{id}"), &app.auditor)
+        .await;
+    assert_eq!(got["name"], "Hangzhou Metro");
+    assert_eq!(got["region_code"], "330100");
+    let mut spec = org_spec("Hangzhou Metro Group");
+    spec.mlps_level = 4;
+    let (s, upd) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/organizations/{id}"),
+            &app.analyst,
+            json!(spec),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{upd}");
+    assert_eq!(upd["mlps_level"], 4);
+    let (_, list) = app.get("/api/v1/organizations?q=metro", &app.analyst).await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    // An organization with assets cannot be deleted.
+    let (s, v) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/organizations/{}", app.a.id),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, _) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/organizations/{id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app
+        .get(&format!("/api/v1/organizations/{id}"), &app.admin)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn assets_import_from_csv_reports_each_row_and_stores_the_good_ones() {
+    let app = TestApp::new().await;
+    let csv = format!(
+        "org_id,name,kind,ips,purls,importance\n\
+         {a},SCADA server,scada,10.0.0.5,pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1,critical\n\
+         {a},Toaster,toaster,,,\n\
+         {b},Other org HMI,hmi,10.0.0.6,,\n\
+         ,Default org RTU,rtu,10.0.0.7,,\n",
+        a = app.a.id,
+        b = app.b.id
+    );
+    // Dry run stores nothing.
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/assets/import?dry_run=true",
+            Some(&app.officer),
+            Some(("text/csv", csv.clone().into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["valid"], 2, "{v}");
+    assert_eq!(v["created"], 0);
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/assets/import",
+            Some(&app.officer),
+            Some(("text/csv", csv.into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["created"], 2, "{v}");
+    assert_eq!(v["rejected"], 2, "{v}");
+    assert_eq!(v["rows"][1]["status"], "rejected");
+    assert!(
+        v["rows"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("toaster"))
+    );
+    assert!(
+        v["rows"][2]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("organization not found"))
+    );
+    assert_eq!(v["rows"][3]["status"], "created");
+    let (_, list) = app.get("/api/v1/assets?kind=scada", &app.officer).await;
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["software"][0]["name"], "log4j-core");
+    let (_, list) = app
+        .get(
+            &format!("/api/v1/assets?org_id={}&q=Other", app.b.id),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        list["items"].as_array().map(Vec::len),
+        Some(0),
+        "the rejected row was not stored"
+    );
+}
+
+#[tokio::test]
+async fn asset_updates_cannot_move_an_asset_to_another_organization() {
+    let app = TestApp::new().await;
+    let (s, v) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/assets/{}", app.a.asset),
+            &app.officer,
+            json!(asset_spec(app.b.id, "moved")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, v) = app
+        .json(
+            "PUT",
+            &format!("/api/v1/assets/{}", app.a.asset),
+            &app.officer,
+            json!(asset_spec(app.a.id, "renamed PLC")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "renamed PLC");
+}
+
+#[tokio::test]
+async fn event_search_filters_and_paginates_without_gaps() {
+    let app = TestApp::new().await;
+    let mut body = String::new();
+    for i in 0..130 {
+        body.push_str(&format!(
+            "{{\"@timestamp\":\"2026-11-21T00:{:02}:{:02}Z\",\"message\":\"conn {i}\",\"source.ip\":\"10.0.0.{}\",\"destination\":{{\"port\":{}}}}}\n",
+            i / 60,
+            i % 60,
+            i % 3,
+            if i % 2 == 0 { 502 } else { 443 }
+        ));
+    }
+    let (s, v) = app
+        .call(
+            "POST",
+            &format!("/api/v1/events?org_id={}", app.a.id),
+            Some(&app.analyst),
+            Some(("application/x-ndjson", body.into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["stored"], 130);
+
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut uri = format!(
+            "/api/v1/events?org_id={}&from=2026-11-21T00:00:00Z&to=2026-11-22T00:00:00Z&limit=50",
+            app.a.id
+        );
+        if let Some(c) = &cursor {
+            uri.push_str(&format!("&cursor={c}"));
+        }
+        let (s, v) = app.get(&uri, &app.auditor).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        for e in v["items"].as_array().expect("items") {
+            assert!(
+                seen.insert(e["id"].as_i64().expect("id")),
+                "duplicate across pages"
+            );
+        }
+        pages += 1;
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 130);
+    assert_eq!(pages, 3);
+
+    let (_, v) = app
+        .get(
+            "/api/v1/events?filter=source.ip:10.0.0.1&filter=destination.port:502",
+            &app.analyst,
+        )
+        .await;
+    let n = v["items"].as_array().map(Vec::len).unwrap_or(0);
+    let expected = (0..130).filter(|i| i % 3 == 1 && i % 2 == 0).count();
+    assert_eq!(n, expected);
+    let (s, v) = app.get("/api/v1/events?filter=nocolon", &app.analyst).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+}
+
+#[tokio::test]
+async fn incidents_move_through_their_workflow_with_a_timeline() {
+    let app = TestApp::new().await;
+    let alert = app
+        .store
+        .create_alerts(vec![crate::harness::alert_spec(app.a.id, "x", app.a.event)])
+        .await
+        .expect("alert")[0]
+        .id;
+    let (s, inc) = app
+        .json("POST", "/api/v1/incidents", &app.analyst, json!({
+            "org_id": app.a.id, "title": "勒索软件感染", "category": "MP", "subcategory": "MPRANS",
+            "grade": "large", "occurred_at": "2026-11-21T08:00:00Z", "alert_ids": [alert],
+        }))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let id = inc["id"].as_str().expect("id").to_string();
+    let (_, a) = app
+        .get(&format!("/api/v1/alerts/{alert}"), &app.analyst)
+        .await;
+    assert_eq!(a["status"], "escalated");
+    assert_eq!(a["incident_id"], id.as_str());
+
+    let (s, v) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.analyst,
+            json!({"status":"notified"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The organization acknowledges and reports remediation; it cannot close or regrade.
+    let (s, _) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.officer,
+            json!({"status":"acknowledged","comment":"已签收"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.officer,
+            json!({"status":"closed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.officer,
+            json!({"grade":"general"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.analyst,
+            json!({"subcategory":"NADOS"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{id}"),
+            &app.analyst,
+            json!({"status":"closed","grade":"major"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["grade"], "major");
+    assert!(v["closed_at"].is_string());
+    let actions: Vec<&str> = v["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter_map(|t| t["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"created"), "{actions:?}");
+    assert!(actions.contains(&"status:acknowledged"), "{actions:?}");
+    assert!(actions.contains(&"comment"), "{actions:?}");
+    assert!(actions.contains(&"status:closed"), "{actions:?}");
+    assert!(actions.contains(&"grade:major"), "{actions:?}");
+    let (_, list) = app
+        .get("/api/v1/incidents?open=false&grade=major", &app.auditor)
+        .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn users_are_created_with_one_time_passwords_and_every_change_is_audited() {
+    let app = TestApp::new().await;
+    let (s, u) = app
+        .json(
+            "POST",
+            "/api/v1/users",
+            &app.admin,
+            json!({"username":"li.lei","role":"analyst"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    let password = u["password"]
+        .as_str()
+        .expect("generated password")
+        .to_string();
+    assert!(u.get("password_hash").is_none());
+    let (s, v) = app
+        .json(
+            "POST",
+            "/api/v1/users",
+            &app.admin,
+            json!({"username":"li.lei","role":"analyst"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app
+        .json(
+            "POST",
+            "/api/v1/users",
+            &app.admin,
+            json!({"username":"x","role":"org_user"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, v) = app
+        .json(
+            "POST",
+            "/api/v1/users",
+            &app.admin,
+            json!({"username":"y","role":"analyst","password":"short"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _) = app
+        .json(
+            "POST",
+            "/api/v1/auth/login",
+            "",
+            json!({"username":"li.lei","password":password}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, log) = app.get("/api/v1/audit?action=user.", &app.auditor).await;
+    assert_eq!(s, StatusCode::OK);
+    let entries = log["items"].as_array().expect("items");
+    assert!(
+        entries.iter().any(|e| e["action"] == "user.create"
+            && e["object"] == "user/li.lei"
+            && e["actor"].as_str().is_some_and(|a| a.starts_with("token:"))),
+        "{log}"
+    );
+    let (_, all) = app.get("/api/v1/audit?limit=1000", &app.auditor).await;
+    assert!(
+        all["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|e| e["action"] == "auth.login" && e["outcome"] == "success")
+    );
+    assert!(
+        !all.to_string().contains(&password),
+        "no secret in the audit log"
+    );
+    let (s, v) = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["checked"].as_u64().is_some_and(|n| n >= 2), "{v}");
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_taxonomies() {
+    let app = TestApp::new().await;
+    let (s, _) = app.call("GET", "/healthz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.call("GET", "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.call("GET", "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (_, t) = app.get("/api/v1/taxonomies", &app.officer).await;
+    assert_eq!(t["incident_categories"].as_array().map(Vec::len), Some(10));
+    assert_eq!(t["grades"][0]["name_zh"], "特别重大");
+    assert_eq!(t["grades"][0]["colour"], "red");
+    let (_, me) = app.get("/api/v1/users/me", &app.officer).await;
+    assert_eq!(me["role"], "org_user");
+    assert_eq!(me["org_id"], app.a.id.to_string());
+}
