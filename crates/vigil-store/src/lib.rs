@@ -31,6 +31,9 @@ pub use cursor::Cursor;
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
+pub mod postgres;
+pub use postgres::PgStore;
+
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testsuite;
 

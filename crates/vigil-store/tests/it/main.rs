@@ -2,4 +2,5 @@
 //! the conformance suite (`vigil_store::testsuite`) for its backend.
 //! The PostgreSQL module (`mod postgres;`) is added by the PostgreSQL backend.
 
+mod postgres;
 mod sqlite;
