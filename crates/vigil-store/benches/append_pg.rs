@@ -65,7 +65,8 @@ fn batch(org: OrgId, rng: &mut Lcg, start: Timestamp) -> Vec<NewEvent> {
             let raw = format!(
                 "<38>1 {ts} {host} sshd 4123 - [meta sequenceId=\"{i}\"] {action} for user {user} \
                  from {src} port {} ssh2 to {dst}:{port}; session opened by uid=0, tty=pts/3, \
-                 cipher=chacha20-poly1305@openssh.com kex=curve25519-sha256 hostkey=ssh-ed25519",
+                 cipher=chacha20-poly1305@openssh.com kex=curve25519-sha256 hostkey=ssh-ed25519 \
+                 mac=hmac-sha2-256-etm@openssh.com",
                 40_000 + rng.next() % 20_000
             );
             let mut fields: BTreeMap<String, Value> = BTreeMap::new();

@@ -289,8 +289,10 @@ impl PgStore {
         if let Some(e) = org_in_use(assets.unsigned_abs(), users.unsigned_abs()) {
             return Err(e);
         }
-        tx.batch_execute("SET LOCAL lock_timeout = '30s'").await?;
-        for table in ["events", "alerts", "incidents"] {
+        // Events have no foreign key (hot path); alerts, incidents and tokens would cascade,
+        // but are deleted explicitly so the order (alerts before the incidents they link) is
+        // visible here.
+        for table in ["events", "alerts", "incidents", "api_tokens"] {
             tx.execute(&format!("DELETE FROM {table} WHERE org_id = $1"), &[&id.0])
                 .await?;
         }

@@ -30,6 +30,9 @@ pub(crate) const INDEXED_COLUMNS: [&str; 12] = [
     "file_hash_sha256",
 ];
 
+/// Events deleted per statement by retention.
+const DELETE_CHUNK: i64 = 20_000;
+
 const EVENT_COLUMNS: &str =
     "id, org_id, asset_id, ts, received_at, input, sender, fields, native, raw";
 
@@ -157,6 +160,8 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // One existence check per organization of the batch instead of a foreign key per row.
+        // Its FOR KEY SHARE lock also makes a concurrent delete_org wait for this batch, and
+        // then delete its events too, instead of leaving them behind.
         let orgs: BTreeSet<OrgId> = events.iter().map(|e| e.org_id).collect();
         lock_orgs(&tx, &orgs).await?;
         let reserve = tx
@@ -302,12 +307,25 @@ impl PgStore {
         }))
     }
 
+    /// Deletes in chunks of [`DELETE_CHUNK`], each its own transaction, so retention never
+    /// holds one huge transaction (locks, WAL, a long-running snapshot) over the hot table.
     pub(crate) async fn delete_events_before_impl(&self, cutoff: Timestamp) -> Result<u64> {
         let client = self.client().await?;
         let stmt = client
-            .prepare_cached("DELETE FROM events WHERE ts < $1")
+            .prepare_cached(
+                "DELETE FROM events WHERE id = ANY(ARRAY(\
+                     SELECT id FROM events WHERE ts < $1 LIMIT $2))",
+            )
             .await?;
-        Ok(client.execute(&stmt, &[&Ts(micros(cutoff))]).await?)
+        let cutoff = Ts(micros(cutoff));
+        let mut total = 0;
+        loop {
+            let n = client.execute(&stmt, &[&cutoff, &DELETE_CHUNK]).await?;
+            total += n;
+            if n < DELETE_CHUNK.unsigned_abs() {
+                return Ok(total);
+            }
+        }
     }
 }
 

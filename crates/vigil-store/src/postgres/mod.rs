@@ -86,9 +86,20 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Open(format!("cannot connect: {}", describe(&e))))?;
         let task = tokio::spawn(connection);
-        let created = client
-            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .await;
+        // Look first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the database
+        // even when the schema exists, which a production role may rightly lack.
+        let created = match client
+            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+            .await
+        {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                client
+                    .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         drop(client);
         let _ = task.await;
         match created {
@@ -268,8 +279,14 @@ impl From<tokio_postgres::Error> for StoreError {
             // store checks both itself first; this covers a concurrent change in between.
             if db.message().starts_with("update or delete") {
                 StoreError::Conflict("the record is still referenced".into())
-            } else {
+            } else if constraint.ends_with("org_id_fkey") {
                 StoreError::MissingReference("organization".into())
+            } else if constraint.ends_with("user_id_fkey") {
+                StoreError::MissingReference("user".into())
+            } else if constraint.ends_with("incident_id_fkey") {
+                StoreError::MissingReference("incident".into())
+            } else {
+                StoreError::MissingReference("referenced record".into())
             }
         } else {
             StoreError::Backend(describe(&e))
