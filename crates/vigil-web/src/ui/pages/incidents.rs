@@ -1,0 +1,443 @@
+//! `/incidents` list, `/incidents/{id}` detail, and the comment / status form.
+
+use super::{AlertRow, IncidentRow};
+use crate::auth;
+use crate::state::AppState;
+use crate::ui::i18n::Catalog;
+use crate::ui::view::{self, Opt, OrgNames, Params, options};
+use crate::ui::{Frame, OrUi, UiAuth, UiError, UiResult, html};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+use vigil_model::{
+    Action, AuditOutcome, Grade, Incident, IncidentId, IncidentStatus, Principal, TimelineEntry,
+    taxonomy,
+};
+use vigil_store::{AlertQuery, IncidentQuery, IncidentUpdate, OrgQuery};
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+pub struct IncidentsPage {
+    pub page: Frame,
+    pub statuses: Vec<Opt>,
+    pub open: Vec<Opt>,
+    pub grades: Vec<Opt>,
+    pub categories: Vec<Opt>,
+    pub orgs: Vec<Opt>,
+    pub incidents: Vec<IncidentRow>,
+    pub next_url: Option<String>,
+    pub first_url: Option<String>,
+    pub error: Option<String>,
+}
+
+pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuery) -> UiResult {
+    let t = ui.catalog();
+    if !ui.principal.allows(Action::ReadIncidents) {
+        return Err(UiError::forbidden(t));
+    }
+    let lang = t.lang();
+    let scope = ui.principal.scope();
+    let p = Params::parse(raw.as_deref());
+    let all_orgs = st
+        .store
+        .list_orgs(scope, &OrgQuery::default())
+        .await
+        .ui(t)?;
+    let names = OrgNames::new(&all_orgs);
+    let q = IncidentQuery {
+        org_id: p.get("org_id").and_then(|o| o.parse().ok()),
+        status: p.get("status").and_then(IncidentStatus::parse),
+        open: p.get("open").and_then(|o| o.parse().ok()),
+        grade: p.get("grade").and_then(Grade::parse),
+        category: p
+            .get("category")
+            .filter(|c| taxonomy::incident_category(c).is_some())
+            .map(str::to_string),
+        limit: view::PAGE_SIZE,
+        cursor: p.get("cursor").map(str::to_string),
+        ..IncidentQuery::default()
+    };
+    let (rows, next, error) = match st.store.list_incidents(scope, &q).await {
+        Ok(page) => (
+            page.items
+                .iter()
+                .map(|i| IncidentRow::new(i, t, &names))
+                .collect(),
+            page.next_cursor,
+            None,
+        ),
+        Err(vigil_store::StoreError::BadCursor(_)) => {
+            (Vec::new(), None, Some(t.t("error.bad_cursor").to_string()))
+        }
+        Err(e) => return Err(UiError::from_store(e, t)),
+    };
+    Ok(html(&IncidentsPage {
+        page: ui.frame("incidents", t.t("nav.incidents").to_string()),
+        statuses: options(
+            t,
+            IncidentStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), s.name(lang))),
+            p.get("status"),
+        ),
+        open: options(
+            t,
+            [
+                ("true", t.t("incidents.open_only")),
+                ("false", t.t("incidents.closed_only")),
+            ],
+            p.get("open"),
+        ),
+        grades: options(
+            t,
+            Grade::ALL.iter().map(|g| (g.as_str(), g.name(lang))),
+            p.get("grade"),
+        ),
+        categories: options(
+            t,
+            taxonomy::incident_categories()
+                .iter()
+                .map(|c| (c.term.code.clone(), c.term.name(lang).to_string())),
+            p.get("category"),
+        ),
+        orgs: options(
+            t,
+            all_orgs
+                .iter()
+                .map(|o| (o.id.to_string(), o.spec.name.clone())),
+            p.get("org_id"),
+        ),
+        incidents: rows,
+        next_url: next.map(|c| p.with_cursor("/incidents", Some(&c))),
+        first_url: p.get("cursor").map(|_| p.with_cursor("/incidents", None)),
+        error,
+    }))
+}
+
+/// Statuses an organization's own people may set (as in the API's PATCH): they acknowledge,
+/// work on, and report the remediation of their incidents; notifying, verifying and closing
+/// are the platform's.
+const RESPONDER_STATUSES: [IncidentStatus; 3] = [
+    IncidentStatus::Acknowledged,
+    IncidentStatus::Remediating,
+    IncidentStatus::Remediated,
+];
+
+/// The statuses this principal may move an incident to.
+fn settable_statuses(p: &Principal) -> Vec<IncidentStatus> {
+    if p.allows(Action::ManageIncidents) {
+        IncidentStatus::ALL.to_vec()
+    } else if p.allows(Action::RespondIncidents) {
+        RESPONDER_STATUSES.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
+pub struct TimelineRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub note: String,
+    pub class: &'static str,
+}
+
+fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRow {
+    let lang = t.lang();
+    let (action, class) = match e.action.split_once(':') {
+        Some(("status", s)) => (
+            t.tf(
+                "timeline.status",
+                &[(
+                    "status",
+                    IncidentStatus::parse(s).map(|x| x.name(lang)).unwrap_or(s),
+                )],
+            ),
+            "tl tl-status",
+        ),
+        Some(("grade", g)) => (
+            t.tf(
+                "timeline.grade",
+                &[("grade", Grade::parse(g).map(|x| x.name(lang)).unwrap_or(g))],
+            ),
+            "tl tl-grade",
+        ),
+        _ => match e.action.as_str() {
+            "created" => (t.t("timeline.created").to_string(), "tl tl-created"),
+            "comment" => (t.t("timeline.comment").to_string(), "tl tl-comment"),
+            "edit" => (t.t("timeline.edit").to_string(), "tl tl-edit"),
+            other => (other.to_string(), "tl"),
+        },
+    };
+    // Status and grade notes are `old -> new` codes; show them with names instead.
+    let note = if class == "tl tl-status" || class == "tl tl-grade" {
+        e.note
+            .split(" -> ")
+            .map(|c| {
+                IncidentStatus::parse(c)
+                    .map(|x| x.name(lang))
+                    .or_else(|| Grade::parse(c).map(|x| x.name(lang)))
+                    .unwrap_or(c)
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    } else {
+        e.note.clone()
+    };
+    TimelineRow {
+        at: view::fmt_time(e.at),
+        actor: e.actor.clone(),
+        action,
+        note,
+        class,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+pub struct IncidentPage {
+    pub page: Frame,
+    pub row: IncidentRow,
+    pub grade_level: &'static str,
+    pub grade_colour_name: &'static str,
+    pub must_report: bool,
+    pub category_code: String,
+    pub category: String,
+    pub subcategory_code: String,
+    pub subcategory: String,
+    pub description: String,
+    pub updated: String,
+    pub closed: String,
+    pub alerts: Vec<AlertRow>,
+    pub timeline: Vec<TimelineRow>,
+    /// Statuses the user may set; empty when the user may not change the status.
+    pub status_options: Vec<Opt>,
+    pub can_comment: bool,
+    pub notice: Option<String>,
+}
+
+fn grade_colour_key(g: Grade) -> &'static str {
+    match g.colour() {
+        "red" => "grade.red",
+        "orange" => "grade.orange",
+        "yellow" => "grade.yellow",
+        _ => "grade.blue",
+    }
+}
+
+async fn render_detail(
+    st: &AppState,
+    ui: &UiAuth,
+    inc: Incident,
+    notice: Option<String>,
+) -> UiResult {
+    let t = ui.catalog();
+    let lang = t.lang();
+    let scope = ui.principal.scope();
+    let org = st.store.get_org(scope, inc.spec.org_id).await.ui(t)?;
+    let names = OrgNames::new(org.as_slice());
+    // Alerts escalated into this incident, and those named when it was opened.
+    let mut alerts = st
+        .store
+        .list_alerts(
+            scope,
+            &AlertQuery {
+                incident_id: Some(inc.id),
+                limit: 200,
+                ..AlertQuery::default()
+            },
+        )
+        .await
+        .ui(t)?
+        .items;
+    for id in &inc.spec.alert_ids {
+        if !alerts.iter().any(|a| a.id == *id)
+            && let Some(a) = st.store.get_alert(scope, *id).await.ui(t)?
+        {
+            alerts.push(a);
+        }
+    }
+    let settable = settable_statuses(&ui.principal);
+    let status_options = if settable.is_empty() {
+        Vec::new()
+    } else {
+        let mut v = vec![Opt::new("", t.t("incident.status_unchanged"), Some(""))];
+        v.extend(
+            settable
+                .iter()
+                .filter(|s| **s != inc.status)
+                .map(|s| Opt::new(s.as_str(), s.name(lang), None)),
+        );
+        v
+    };
+    let subcategory_code = inc.spec.subcategory.clone().unwrap_or_default();
+    let g = inc.spec.grade;
+    Ok(html(&IncidentPage {
+        page: ui.frame("incidents", inc.spec.title.clone()),
+        row: IncidentRow::new(&inc, t, &names),
+        grade_level: g.level(),
+        grade_colour_name: t.t(grade_colour_key(g)),
+        must_report: g.must_report(),
+        category_code: inc.spec.category.clone(),
+        category: view::category_name(&inc.spec.category, lang),
+        subcategory: if subcategory_code.is_empty() {
+            String::new()
+        } else {
+            view::category_name(&subcategory_code, lang)
+        },
+        subcategory_code,
+        description: inc.spec.description.clone(),
+        updated: view::fmt_time(inc.updated_at),
+        closed: view::fmt_opt_time(inc.closed_at),
+        alerts: alerts.iter().map(|a| AlertRow::new(a, t, &names)).collect(),
+        timeline: inc.timeline.iter().map(|e| timeline_row(e, t)).collect(),
+        status_options,
+        can_comment: ui.principal.allows(Action::RespondIncidents),
+        notice,
+    }))
+}
+
+async fn load(st: &AppState, ui: &UiAuth, id: &str) -> UiResult<Incident> {
+    let t = ui.catalog();
+    let id: IncidentId = id.parse().map_err(|_| UiError::not_found(t))?;
+    st.store
+        .get_incident(ui.principal.scope(), id)
+        .await
+        .ui(t)?
+        .ok_or_else(|| UiError::not_found(t))
+}
+
+pub async fn detail(
+    State(st): State<AppState>,
+    ui: UiAuth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
+    let t = ui.catalog();
+    if !ui.principal.allows(Action::ReadIncidents) {
+        return Err(UiError::forbidden(t));
+    }
+    let inc = load(&st, &ui, &id).await?;
+    let notice = Params::parse(raw.as_deref())
+        .flag("saved")
+        .then(|| t.t("incident.saved").to_string());
+    render_detail(&st, &ui, inc, notice).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Applies the form: a status change and/or a comment, each allowed per role as in the API.
+pub async fn update(
+    State(st): State<AppState>,
+    ui: UiAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<UpdateForm>,
+) -> UiResult {
+    ui.check_post(&headers, &f.csrf)?;
+    let t = ui.catalog();
+    let status = match f.status.trim() {
+        "" => None,
+        s => Some(
+            IncidentStatus::parse(s)
+                .ok_or_else(|| UiError::invalid(t, format!("status: '{s}'")))?,
+        ),
+    };
+    let comment = Some(f.comment.trim().to_string()).filter(|c| !c.is_empty());
+    if status.is_none() && comment.is_none() {
+        return Err(UiError::with_message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t,
+            t.t("incident.nothing_to_do"),
+        ));
+    }
+    let needed = match status {
+        Some(s) if !RESPONDER_STATUSES.contains(&s) => Action::ManageIncidents,
+        _ => Action::RespondIncidents,
+    };
+    if !ui.principal.allows(needed) {
+        metrics::counter!("vigil_access_denied_total").increment(1);
+        return Err(UiError::forbidden(t));
+    }
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 10_000) {
+        return Err(UiError::invalid(
+            t,
+            t.t("incident.comment_too_long").to_string(),
+        ));
+    }
+    let id: IncidentId = id.parse().map_err(|_| UiError::not_found(t))?;
+    let actor = ui.principal.actor();
+    let change = IncidentUpdate {
+        status,
+        comment,
+        ..IncidentUpdate::default()
+    };
+    let inc = st
+        .store
+        .update_incident(ui.principal.scope(), id, change, &actor)
+        .await
+        .ui(t)?
+        .ok_or_else(|| UiError::not_found(t))?;
+    auth::audit(
+        &st,
+        &actor,
+        "incident.update",
+        format!("incident/{id}"),
+        AuditOutcome::Success,
+        Some(inc.spec.org_id),
+        inc.status.as_str().to_string(),
+    )
+    .await;
+    Ok(Redirect::to(&format!("/incidents/{id}?saved=1")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::{Locale, OrgId, PrincipalKind, Role};
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            kind: PrincipalKind::System,
+            name: "t".into(),
+            role,
+            org_id: (role == Role::OrgUser).then(OrgId::new),
+            locale: Locale::En,
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_role() {
+        assert_eq!(settable_statuses(&principal(Role::Analyst)).len(), 7);
+        assert_eq!(
+            settable_statuses(&principal(Role::OrgUser)),
+            RESPONDER_STATUSES.to_vec()
+        );
+        assert!(settable_statuses(&principal(Role::Auditor)).is_empty());
+    }
+
+    #[test]
+    fn timeline_entries_read_as_words() {
+        let t = Catalog::get(Locale::En);
+        let e = TimelineEntry {
+            at: vigil_model::Timestamp::UNIX_EPOCH,
+            actor: "user:a".into(),
+            action: "status:remediating".into(),
+            note: "acknowledged -> remediating".into(),
+        };
+        let r = timeline_row(&e, t);
+        assert!(r.action.contains("Remediating"), "{}", r.action);
+        assert_eq!(r.note, "Acknowledged → Remediating");
+    }
+}
