@@ -55,9 +55,20 @@ pub fn nice_ceiling(v: u64) -> u64 {
     }
 }
 
-const W: f64 = 960.0;
+/// How many equal steps divide a round maximum into whole numbers: 5 for 1 × 10ⁿ and
+/// 5 × 10ⁿ, 4 for 2 × 10ⁿ, never more than the maximum itself.
+fn tick_count(max: u64) -> u64 {
+    let mut lead = max.max(1);
+    while lead >= 10 && lead.is_multiple_of(10) {
+        lead /= 10;
+    }
+    let t = if lead == 2 { 4 } else { 5 };
+    t.min(max.max(1))
+}
+
+const W: f64 = 800.0;
 const H: f64 = 300.0;
-const LEFT: f64 = 64.0;
+const LEFT: f64 = 60.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 20.0;
 const BOTTOM: f64 = 56.0;
@@ -68,7 +79,7 @@ pub fn bar_chart(bars: &[Bar], text: &ChartText<'_>) -> String {
     let pw = W - LEFT - RIGHT;
     let ph = H - TOP - BOTTOM;
     let max = nice_ceiling(bars.iter().map(|b| b.value).max().unwrap_or(0));
-    let ticks: u64 = if max < 4 { max } else { 4 };
+    let ticks = tick_count(max);
     let n = bars.len().max(1);
     let band = pw / n as f64;
     let bw = (band * 0.72).max(1.0);
@@ -157,6 +168,17 @@ mod tests {
         assert_eq!(nice_ceiling(11), 20);
         assert_eq!(nice_ceiling(200), 200);
         assert_eq!(nice_ceiling(201), 500);
+    }
+
+    #[test]
+    fn ticks_are_evenly_spaced_whole_numbers() {
+        for max in [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] {
+            let t = tick_count(max);
+            assert!(t >= 1 && max.is_multiple_of(t), "{max} / {t}");
+        }
+        assert_eq!(tick_count(5), 5);
+        assert_eq!(tick_count(20), 4);
+        assert_eq!(tick_count(1), 1);
     }
 
     #[test]
