@@ -1,6 +1,6 @@
 //! The subcommands' work. Errors carry context for the operator (anyhow).
 
-use crate::{AssetCommand, Cli, Command, EventsCommand, OrgCommand, UserCommand};
+use crate::{AssetCommand, BenchCommand, Cli, Command, EventsCommand, OrgCommand, UserCommand};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
@@ -57,15 +57,53 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,
     };
-    if let Command::Version = cli.command {
-        println!("vigil {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
+    match &cli.command {
+        Command::Version => {
+            println!("vigil {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Http {
+                    url,
+                    token,
+                    paths,
+                    rate,
+                    seconds,
+                },
+        } => {
+            let r = crate::bench::http(
+                url,
+                token,
+                paths,
+                *rate,
+                std::time::Duration::from_secs(*seconds),
+            )
+            .await?;
+            println!(
+                "requests {} ok {} errors {} achieved {:.0}/s  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+                r.sent, r.ok, r.errors, r.achieved_rps, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     let cfg = load_config(&cli, listen.as_deref())?;
     init_logging(&cfg);
     let store = vigil_server::open_store(&cfg.store).await?;
     match cli.command {
-        Command::Version => Ok(()),
+        Command::Version
+        | Command::Bench {
+            command: BenchCommand::Http { .. },
+        } => Ok(()),
+        Command::Bench {
+            command:
+                BenchCommand::Seed {
+                    orgs,
+                    alerts,
+                    incidents,
+                },
+        } => crate::bench::seed(store, orgs, alerts, incidents).await,
         Command::Migrate => {
             println!("store ({}) is at the latest schema", store.backend());
             Ok(())
@@ -134,8 +172,10 @@ async fn serve(cfg: &Config, store: Arc<dyn Store>, demo: bool) -> anyhow::Resul
             eprintln!("  Demo user '{name}' password: {password}");
         }
     }
-    eprintln!("  Vigil is at http://{}/", cfg.listen);
-    vigil_server::serve(cfg, store, metrics).await
+    vigil_server::serve(cfg, store, metrics, |addr| {
+        eprintln!("  Vigil is at http://{addr}/");
+    })
+    .await
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {

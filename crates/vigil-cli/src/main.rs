@@ -5,6 +5,7 @@
 //! command reads the same configuration (`--config FILE`, `VIGIL_*` variables) so they act on
 //! the store the server uses.
 
+mod bench;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -62,8 +63,45 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Measurement tools (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Fill the store with a large case load through the store API.
+    Seed {
+        #[arg(long, default_value_t = 50)]
+        orgs: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        alerts: usize,
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+    },
+    /// Open-loop HTTP load at a fixed rate; prints latency percentiles (run against
+    /// `vigil serve` from a second process).
+    Http {
+        /// Base URL of the server.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// API token (or VIGIL_BENCH_TOKEN).
+        #[arg(long, env = "VIGIL_BENCH_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Request path with query; repeat to rotate between several.
+        #[arg(long = "path", required = true)]
+        paths: Vec<String>,
+        /// Requests per second.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Seconds to measure (after one second of warm-up).
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -173,16 +173,3 @@ async fn generate_fills_a_sqlite_store() {
     assert!(!found.items.is_empty());
     assert!(found.items.iter().all(|e| e.event.timestamp < now));
 }
-
-/// The full default data set, timed. Run with `--ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "slow: writes the full default data set"]
-async fn default_data_set_into_sqlite_is_timed() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteStore::open(dir.path()).expect("open store");
-    let opts = DemoOptions::default();
-    let started = Instant::now();
-    let summary = generate(&store, &opts).await.expect("generate");
-    println!("default demo: {summary:?} in {:?}", started.elapsed());
-    assert!(summary.events >= 100_000);
-}

@@ -170,11 +170,13 @@ pub fn spawn_retention(store: Arc<dyn Store>, keep: std::time::Duration) {
     });
 }
 
-/// Runs the HTTP server until Ctrl-C or SIGTERM.
+/// Runs the HTTP server until Ctrl-C or SIGTERM. `on_listening` gets the bound address (which
+/// differs from the configured one when the port is 0).
 pub async fn serve(
     config: &Config,
     store: Arc<dyn Store>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    on_listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     if let Some(keep) = config.retention {
         spawn_retention(store.clone(), keep);
@@ -184,7 +186,9 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {} (server.listen)", config.listen))?;
-    tracing::info!(addr = %config.listen, "vigil listening");
+    let local = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(addr = %local, "vigil listening");
+    on_listening(local);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
