@@ -2,7 +2,7 @@
 //!
 //! [`SqliteStore::open`] creates the directory and `vigil.db` in it, applies the pragmas,
 //! runs the migrations (`migrations/sqlite/`, see `migrate.rs`), starts the writer thread and
-//! opens the read pool (see `conn.rs`). Every write goes through the writer thread, batched
+//! the checkpoint thread, and opens the read pool (see `conn.rs`). Every write goes through the writer thread, batched
 //! with whatever else is queued into one transaction; every read runs on a pooled read-only
 //! connection on a blocking thread. Async callers never wait on SQLite inside the runtime.
 //!
@@ -27,7 +27,7 @@ use crate::{
     Overview, Result, Session, Store, StoreError,
 };
 use async_trait::async_trait;
-use conn::{ReadPool, Writer};
+use conn::{Checkpointer, ReadPool, Writer};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -45,6 +45,8 @@ pub const DB_FILE: &str = "vigil.db";
 pub const READERS: usize = 4;
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the checkpoint thread moves the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// How to open the store.
 #[derive(Debug, Clone, Default)]
@@ -58,6 +60,7 @@ pub struct SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<ReadPool>,
+    _checkpointer: Checkpointer,
     path: PathBuf,
     /// Kept alive as long as the store (for example a test's temporary directory). Declared
     /// last, so it is dropped after the connections' handles.
@@ -91,6 +94,11 @@ impl SqliteStore {
             .map_err(|e| open_err(&format!("opening {}", path.display()), e))?;
         configure_writer(&wconn, opts).map_err(|e| open_err("configuring sqlite", e))?;
         migrate::run(&mut wconn, sql::us(sql::now()))?;
+        // Planner statistics for tables that need them, bounded (SQLite's advice for
+        // long-lived connections); the checkpoint thread repeats it hourly.
+        wconn
+            .execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+            .map_err(|e| open_err("optimizing", e))?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let c = Connection::open_with_flags(
@@ -103,9 +111,15 @@ impl SqliteStore {
             configure_reader(&c).map_err(|e| open_err("configuring a read connection", e))?;
             readers.push(c);
         }
+        let cconn = Connection::open(&path)
+            .map_err(|e| open_err("opening the checkpoint connection", e))?;
+        cconn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| open_err("configuring the checkpoint connection", e))?;
         Ok(Self {
             writer: Writer::start(wconn)?,
             readers: ReadPool::new(readers),
+            _checkpointer: Checkpointer::start(cconn, CHECKPOINT_EVERY)?,
             path,
             _guard: None,
         })
@@ -157,7 +171,8 @@ fn configure_writer(c: &Connection, opts: &SqliteOptions) -> rusqlite::Result<()
          PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -65536;
-         PRAGMA wal_autocheckpoint = 4000;"
+         PRAGMA wal_autocheckpoint = 32768;
+         PRAGMA journal_size_limit = 67108864;"
     ))?;
     c.set_prepared_statement_cache_capacity(64);
     Ok(())
