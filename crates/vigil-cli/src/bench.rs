@@ -104,7 +104,7 @@ pub async fn seed(
             .collect();
         store.create_alerts(batch).await?;
         done += n;
-        if done % 100_000 == 0 {
+        if done.is_multiple_of(100_000) {
             eprintln!("  {done} alerts ({:.0} s)", started.elapsed().as_secs_f64());
         }
     }

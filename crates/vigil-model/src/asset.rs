@@ -455,7 +455,7 @@ mod tests {
             r#"{{"org_id":"{}","name":"x","kind":"toaster"}}"#,
             OrgId::new()
         );
-        let err = serde_json::from_str::<NewAsset>(&json).unwrap_err();
+        let err = serde_json::from_str::<NewAsset>(&json).expect_err("must fail");
         assert!(err.to_string().contains("toaster"), "{err}");
         let json = format!(
             r#"{{"org_id":"{}","name":"x","kind":"host","ips":["999.1.1.1"]}}"#,

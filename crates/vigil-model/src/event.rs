@@ -261,16 +261,16 @@ mod tests {
 
     #[test]
     fn bad_lines_say_what_is_wrong() {
-        let e = parse_ecs_line(b"{not json").unwrap_err();
+        let e = parse_ecs_line(b"{not json").expect_err("must fail");
         assert!(e.message.contains("not valid JSON"), "{e}");
-        let e = parse_ecs_line(b"[1,2]").unwrap_err();
+        let e = parse_ecs_line(b"[1,2]").expect_err("must fail");
         assert!(e.message.contains("JSON object"), "{e}");
-        let e = parse_ecs_line(br#"{"@timestamp":"yesterday"}"#).unwrap_err();
+        let e = parse_ecs_line(br#"{"@timestamp":"yesterday"}"#).expect_err("must fail");
         assert_eq!(e.field, "@timestamp");
-        let e = parse_ecs_line(br#"{"vigil.org_id":"nope"}"#).unwrap_err();
+        let e = parse_ecs_line(br#"{"vigil.org_id":"nope"}"#).expect_err("must fail");
         assert_eq!(e.field, "vigil.org_id");
         let deep = format!("{}1{}", r#"{"a":"#.repeat(40), "}".repeat(40));
-        let e = parse_ecs_line(deep.as_bytes()).unwrap_err();
+        let e = parse_ecs_line(deep.as_bytes()).expect_err("must fail");
         assert!(e.message.contains("nested deeper"), "{e}");
     }
 

@@ -234,7 +234,7 @@ mod tests {
         }
         assert!(validate_uscc("91350100M000100Y44").is_err());
         assert!(validate_uscc("91350100M000100Y4").is_err());
-        let err = validate_uscc("91350100M000100I43").unwrap_err();
+        let err = validate_uscc("91350100M000100I43").expect_err("must fail");
         assert!(err.message.contains("alphabet"), "{err}");
     }
 
@@ -247,7 +247,8 @@ mod tests {
         ));
         assert_eq!(o.validate(), Ok(()));
 
-        let cases: Vec<(&str, Box<dyn Fn(&mut NewOrganization)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut NewOrganization)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("name", Box::new(|o| o.name = "  ".into())),
             ("sector", Box::new(|o| o.sector = "mining-on-mars".into())),
             ("region_code", Box::new(|o| o.region_code = "999999".into())),
@@ -277,7 +278,7 @@ mod tests {
     fn unknown_json_fields_are_rejected() {
         let json = r#"{"name":"x","sector":"power","region_code":"110000","mlps_level":2,
             "responsible":{"name":"a"},"colour":"red"}"#;
-        let err = serde_json::from_str::<NewOrganization>(json).unwrap_err();
+        let err = serde_json::from_str::<NewOrganization>(json).expect_err("must fail");
         assert!(err.to_string().contains("colour"), "{err}");
     }
 }

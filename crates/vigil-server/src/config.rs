@@ -404,7 +404,7 @@ mod tests {
                 other => panic!("{key}: expected an Invalid error, got {other:?}"),
             }
         }
-        let err = RawConfig::from_toml("[server]\nlisen = \"x\"\n").unwrap_err();
+        let err = RawConfig::from_toml("[server]\nlisen = \"x\"\n").expect_err("must fail");
         assert!(err.contains("lisen"), "{err}");
     }
 }
