@@ -171,6 +171,8 @@ async fn serve(cfg: &Config, store: Arc<dyn Store>, demo: bool) -> anyhow::Resul
         for (name, password) in vigil_server::demo_users(store.as_ref()).await? {
             eprintln!("  Demo user '{name}' password: {password}");
         }
+        // Keep telemetry arriving so the platform is visibly alive.
+        tokio::spawn(vigil_demo::live::run(store.clone(), 7, 20, 45));
     }
     vigil_server::serve(cfg, store, metrics, |addr| {
         eprintln!("  Vigil is at http://{addr}/");

@@ -32,6 +32,7 @@
 mod catalog;
 mod clock;
 mod incidents;
+pub mod live;
 mod noise;
 mod state;
 mod stories;

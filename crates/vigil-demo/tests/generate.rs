@@ -173,3 +173,43 @@ async fn generate_fills_a_sqlite_store() {
     assert!(!found.items.is_empty());
     assert!(found.items.iter().all(|e| e.event.timestamp < now));
 }
+
+#[tokio::test]
+async fn the_live_feed_keeps_events_and_alerts_arriving() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(dir.path()).expect("open store");
+    let opts = DemoOptions {
+        orgs: 3,
+        assets_min: 40,
+        events: 2_000,
+        ..DemoOptions::default()
+    };
+    generate(&store, &opts).await.expect("generate");
+    let mut feed = vigil_demo::live::LiveFeed::load(&store, 7)
+        .await
+        .expect("load");
+    let now = vigil_model::Timestamp::now();
+    let batch = feed.events(now, 25);
+    assert_eq!(batch.len(), 25);
+    assert!(
+        batch
+            .iter()
+            .all(|e| e.timestamp == now && e.provenance.input == "demo-live")
+    );
+    let orgs: Vec<_> = batch.iter().map(|e| e.org_id).collect();
+    let ids = store.append_events(batch).await.expect("append");
+    let evidence: Vec<_> = orgs.into_iter().zip(ids).collect();
+    let alert = feed.alert(now, &evidence).expect("an alert template");
+    assert_eq!(alert.detected_at, now);
+    let same_org: Vec<i64> = evidence
+        .iter()
+        .filter(|(o, _)| *o == alert.org_id)
+        .map(|(_, id)| *id)
+        .collect();
+    assert!(alert.event_ids.iter().all(|id| same_org.contains(id)));
+    assert_eq!(alert.event_ids.len(), same_org.len().min(5));
+    store
+        .create_alerts(vec![alert])
+        .await
+        .expect("alert stored");
+}
