@@ -181,7 +181,8 @@ pub struct Session {
     pub expires_at: Timestamp,
 }
 
-/// Counts for the situation overview, all within a scope and since a time.
+/// Counts for the situation overview within a scope. Alerts and events count from a time on
+/// (alerts by when they were detected); incident figures are the currently open incidents.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Overview {
     /// Open incidents per (category code, grade).

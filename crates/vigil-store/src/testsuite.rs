@@ -2009,14 +2009,18 @@ pub async fn overview_counts(store: S) {
         .collect();
     events.extend((0..5).map(|i| simple_event(org.id, secs(since, -3600 - i), "old")));
     store.append_events(events).await.expect("events");
-    let alerts = store
-        .create_alerts(vec![
-            alert_spec(org.id, "one", High),
-            alert_spec(org.id, "two", Low),
-            alert_spec(org.id, "three", Medium),
-        ])
-        .await
-        .expect("alerts");
+    // Alerts count by detection time: two today, one before the period.
+    let mut specs = vec![
+        alert_spec(org.id, "one", High),
+        alert_spec(org.id, "two", Low),
+        alert_spec(org.id, "three", Medium),
+        alert_spec(org.id, "old", High),
+    ];
+    for s in &mut specs[..3] {
+        s.detected_at = secs(now(), -60);
+    }
+    specs[3].detected_at = secs(since, -3600);
+    let alerts = store.create_alerts(specs).await.expect("alerts");
     store
         .set_alert_status(Scope::All, alerts[2].id, AlertStatus::Acknowledged, None)
         .await
@@ -2069,9 +2073,9 @@ pub async fn overview_counts(store: S) {
         vec![(org.id, org.spec.name.clone(), 3)]
     );
     let mut days: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &alerts {
+    for a in &alerts[..3] {
         *days
-            .entry(a.created_at.strftime("%Y-%m-%d").to_string())
+            .entry(a.spec.detected_at.strftime("%Y-%m-%d").to_string())
             .or_default() += 1;
     }
     assert_eq!(o.alerts_per_day, days.into_iter().collect::<Vec<_>>());
@@ -2084,6 +2088,7 @@ pub async fn overview_counts(store: S) {
     assert_eq!(later.events, 0);
     assert_eq!(later.new_alerts, 0);
     assert!(later.alerts_per_day.is_empty());
+    assert_eq!(later.open_incidents, 3, "open incidents are counted whenever opened");
     assert_eq!(later.organizations, 1);
     assert_eq!(later.assets, 2);
 

@@ -590,30 +590,30 @@ async fn overview_queries(
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&org, &since];
     let by_category = client.query(
         "SELECT category, grade, count(*) AS n FROM incidents \
-         WHERE status <> 'closed' AND created_at >= $2 AND ($1::uuid IS NULL OR org_id = $1) \
+         WHERE status <> 'closed' AND ($1::uuid IS NULL OR org_id = $1) \
          GROUP BY category, grade ORDER BY n DESC, category COLLATE \"C\", grade COLLATE \"C\"",
-        &params,
+        &params[..1],
     );
     let per_day = client.query(
-        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) \
-         FROM alerts WHERE created_at >= $2 AND ($1::uuid IS NULL OR org_id = $1) \
+        "SELECT to_char(detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) \
+         FROM alerts WHERE detected_at >= $2 AND ($1::uuid IS NULL OR org_id = $1) \
          GROUP BY day ORDER BY day",
         &params,
     );
     let top = client.query(
         "SELECT o.id, o.name, count(*) AS n FROM incidents i \
          JOIN organizations o ON o.id = i.org_id \
-         WHERE i.status <> 'closed' AND i.created_at >= $2 \
+         WHERE i.status <> 'closed' \
            AND ($1::uuid IS NULL OR i.org_id = $1) \
          GROUP BY o.id, o.name ORDER BY n DESC, o.name COLLATE \"C\", o.id LIMIT 10",
-        &params,
+        &params[..1],
     );
     let counts = client.query_one(
         "SELECT \
-           (SELECT count(*) FROM incidents WHERE status <> 'closed' AND created_at >= $2 \
+           (SELECT count(*) FROM incidents WHERE status <> 'closed' \
              AND ($1::uuid IS NULL OR org_id = $1)), \
            (SELECT count(*) FROM alerts \
-             WHERE status = 'new' AND created_at >= $2 AND ($1::uuid IS NULL OR org_id = $1)), \
+             WHERE status = 'new' AND detected_at >= $2 AND ($1::uuid IS NULL OR org_id = $1)), \
            (SELECT count(*) FROM organizations WHERE ($1::uuid IS NULL OR id = $1)), \
            (SELECT count(*) FROM assets WHERE ($1::uuid IS NULL OR org_id = $1)), \
            (SELECT count(*) FROM events WHERE ts >= $2 AND ($1::uuid IS NULL OR org_id = $1))",

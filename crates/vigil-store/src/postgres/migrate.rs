@@ -16,11 +16,18 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append new ones; never edit an applied one.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/V1__initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/V1__initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "alerts_by_detection",
+        sql: include_str!("../../migrations/postgres/V2__alerts_by_detection.sql"),
+    },
+];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.
 ///

@@ -455,8 +455,9 @@ pub(crate) fn update_incident(
 }
 
 /// Counts for the overview within `scope`. Time-bound (`since`): events (by event time),
-/// alerts (by creation: `alerts_per_day`, `new_alerts`) and incidents (by creation:
-/// `open_incidents`, `incidents_by_category_grade`, `top_orgs_open_incidents`).
+/// alerts (by detection time: `alerts_per_day`, `new_alerts`); incident figures
+/// (`open_incidents`, `incidents_by_category_grade`, `top_orgs_open_incidents`) are the current
+/// open ones, whenever they were opened.
 /// `organizations` and `assets` count the whole inventory in scope.
 pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Result<Overview> {
     let since = Value::Integer(us(since));
@@ -483,11 +484,11 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
 
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT category, grade, count(*) FROM incidents
-         WHERE status <> ? AND created_at >= ?{sc}
+         WHERE status <> ?{sc}
          GROUP BY category, grade ORDER BY count(*) DESC, category, grade"
     ))?;
     let rows = stmt.query_map(
-        params_from_iter(with(vec![closed.clone(), since.clone()], sp.clone()).iter()),
+        params_from_iter(with(vec![closed.clone()], sp.clone()).iter()),
         |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -503,8 +504,8 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
     }
 
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT strftime('%Y-%m-%d', created_at / 1000000, 'unixepoch') AS day, count(*)
-         FROM alerts WHERE created_at >= ?{sc} GROUP BY day ORDER BY day"
+        "SELECT strftime('%Y-%m-%d', detected_at / 1000000, 'unixepoch') AS day, count(*)
+         FROM alerts WHERE detected_at >= ?{sc} GROUP BY day ORDER BY day"
     ))?;
     let rows = stmt.query_map(
         params_from_iter(with(vec![since.clone()], sp.clone()).iter()),
@@ -518,11 +519,11 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
     let (isc, isp) = scoped("i.org_id");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT o.id, o.name, count(*) AS n FROM incidents i JOIN organizations o ON o.id = i.org_id
-         WHERE i.status <> ? AND i.created_at >= ?{isc}
+         WHERE i.status <> ?{isc}
          GROUP BY o.id, o.name ORDER BY n DESC, o.name LIMIT 10"
     ))?;
     let rows = stmt.query_map(
-        params_from_iter(with(vec![closed.clone(), since.clone()], isp).iter()),
+        params_from_iter(with(vec![closed.clone()], isp).iter()),
         |r| {
             Ok((
                 OrgId(get_uuid(r, 0)?),
@@ -538,11 +539,11 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
     }
 
     o.open_incidents = count(
-        format!("SELECT count(*) FROM incidents WHERE status <> ? AND created_at >= ?{sc}"),
-        with(vec![closed, since.clone()], sp.clone()),
+        format!("SELECT count(*) FROM incidents WHERE status <> ?{sc}"),
+        with(vec![closed], sp.clone()),
     )?;
     o.new_alerts = count(
-        format!("SELECT count(*) FROM alerts WHERE status = ? AND created_at >= ?{sc}"),
+        format!("SELECT count(*) FROM alerts WHERE status = ? AND detected_at >= ?{sc}"),
         with(
             vec![text(AlertStatus::New.as_str()), since.clone()],
             sp.clone(),

@@ -18,11 +18,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, in version order. Files are `migrations/sqlite/V<version>__<name>.sql`.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/sqlite/V1__initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/sqlite/V1__initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "alerts_by_detection",
+        sql: include_str!("../../migrations/sqlite/V2__alerts_by_detection.sql"),
+    },
+];
 
 fn open_err(what: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Open(format!("{what}: {e}"))
@@ -87,13 +94,14 @@ mod tests {
     #[test]
     fn migrations_apply_once_and_newer_databases_are_refused() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        assert_eq!(run(&mut conn, 1).ok(), Some(1));
+        let latest = MIGRATIONS.last().map(|m| m.version);
+        assert_eq!(run(&mut conn, 1).ok(), latest);
         // Running again is a no-op.
-        assert_eq!(run(&mut conn, 2).ok(), Some(1));
+        assert_eq!(run(&mut conn, 2).ok(), latest);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .expect("count");
-        assert_eq!(n, 1);
+        assert_eq!(n, MIGRATIONS.len() as i64);
         conn.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)",
             [],
