@@ -103,9 +103,7 @@ impl SqliteStore {
         for _ in 0..READERS {
             let c = Connection::open_with_flags(
                 &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | OpenFlags::SQLITE_OPEN_URI,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
             .map_err(|e| open_err("opening a read connection", e))?;
             configure_reader(&c).map_err(|e| open_err("configuring a read connection", e))?;
