@@ -1,5 +1,5 @@
-//! Secrets and integrity for Vigil: password hashing, API token and session secrets, and the
-//! SM3 hash chain that makes the audit log tamper-evident.
+//! Secrets and integrity for Vigil: commercial cryptography (SM2, SM3, SM4), password
+//! hashing, API token and session secrets, and the tamper-evident audit log.
 //!
 //! - [`hash_password`] / [`verify_password`]: argon2id PHC strings (the RustCrypto `argon2`
 //!   crate with its default parameters: 19 MiB, 2 passes).
@@ -8,9 +8,24 @@
 //!   high-entropy secret needs no slow hash, only a one-way one.
 //! - [`audit_hash`] and [`verify_audit_chain`]: each audit record's hash covers the previous
 //!   hash and the record's canonical bytes (GB/T 32905 SM3), so an altered, removed or
-//!   reordered record breaks the chain at that point.
+//!   reordered record breaks the chain at that point; [`audit_chain_report`] names every
+//!   finding as altered, removed, inserted or reordered (module [`chain`]).
+//! - [`sign_checkpoint`] / [`verify_checkpoint`]: SM2-signed checkpoints over the last record
+//!   of the chain, which also reveal truncation and wholesale re-hashing
+//!   ([`check_against_checkpoint`]).
+//! - SM2 (GB/T 32918, module [`signing`]): [`Sm2PrivateKey`] / [`Sm2PublicKey`] (generate,
+//!   PEM/DER/hex import and export), signatures with ZA over [`DEFAULT_SM2_ID`] or a custom
+//!   ID, C1C3C2 encryption; [`sign_document`] / [`verify_document`] for notices and warnings
+//!   in a portable text form (base64 DER signature, PEM public key).
+//! - SM4 (GB/T 32907) and SM4-GCM (RFC 8998, module [`seal`]): [`seal`](seal::seal) /
+//!   [`open`](seal::open) for sensitive fields at rest under a [`FieldKey`] read from a key
+//!   file.
 //!
-//! No IO, no async.
+//! The official vectors of GB/T 32905, 32907, 32918 and RFC 8998 are unit tests beside the
+//! code. RustCrypto `sm2`/`sm4` are unaudited and `sm4` is not constant-time (see the
+//! reference document); both run on the platform's own hosts only.
+//!
+//! No IO (key files are read by the caller), no async.
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -18,7 +33,21 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sm3::{Digest, Sm3};
-use vigil_model::AuditRecord;
+
+pub mod chain;
+pub mod checkpoint;
+pub mod seal;
+pub mod signing;
+
+pub use chain::{
+    AUDIT_GENESIS, ChainBreak, ChainIssue, ChainIssueKind, ChainReport, audit_chain_report,
+    audit_hash, check_against_checkpoint, verify_audit_chain,
+};
+pub use checkpoint::{Checkpoint, sign_checkpoint, sign_checkpoint_at, verify_checkpoint};
+pub use seal::{FieldKey, open_str, seal_str};
+pub use signing::{
+    DEFAULT_SM2_ID, Sm2PrivateKey, Sm2PublicKey, Sm2Signature, sign_document, verify_document,
+};
 
 /// What can go wrong here.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +57,29 @@ pub enum CryptoError {
     Hash(String),
     #[error("stored password hash is not a valid PHC string")]
     BadStoredHash,
+    /// Key material that cannot be used: wrong length, not on the curve, bad encoding.
+    #[error("invalid key: {0}")]
+    Key(String),
+    /// A key file whose contents are not an SM4 key.
+    #[error("invalid key file: {0}")]
+    KeyFile(String),
+    #[error("system random number generator failed: {0}")]
+    Rng(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error("malformed signature: {0}")]
+    MalformedSignature(String),
+    /// A well-formed signature that does not verify for this key, ID and message.
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    /// Authentication or decryption failed: tampered data, wrong key or wrong context.
+    #[error("decryption failed: the data was altered or the key or context is wrong")]
+    Decrypt,
+    /// A sealed value that is not in the sealed-field format.
+    #[error("malformed sealed value: {0}")]
+    Sealed(String),
 }
 
 /// Shortest password accepted.
@@ -87,65 +139,9 @@ pub fn sm3_hex(data: &[u8]) -> String {
     hex::encode(Sm3::digest(data))
 }
 
-/// Hash of the chain's start, before the first record.
-pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// The chain hash of a record: SM3(prev_hash || 0x1e || canonical bytes).
-pub fn audit_hash(prev_hash: &str, record: &AuditRecord) -> String {
-    let mut h = Sm3::new();
-    h.update(prev_hash.as_bytes());
-    h.update([0x1e]);
-    h.update(record.canonical_bytes());
-    hex::encode(h.finalize())
-}
-
-/// Where a chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit chain broken at record {seq}: {reason}")]
-pub struct ChainBreak {
-    pub seq: i64,
-    pub reason: String,
-}
-
-/// Verifies consecutive records, oldest first. `prev` is the hash before the first one
-/// ([`AUDIT_GENESIS`] when starting at the beginning). Returns the last hash.
-pub fn verify_audit_chain<'a>(
-    prev: &str,
-    records: impl IntoIterator<Item = &'a AuditRecord>,
-) -> Result<String, ChainBreak> {
-    let mut prev = prev.to_string();
-    let mut last_seq: Option<i64> = None;
-    for r in records {
-        if let Some(s) = last_seq
-            && r.seq != s + 1
-        {
-            return Err(ChainBreak {
-                seq: r.seq,
-                reason: format!("expected record {} next", s + 1),
-            });
-        }
-        if r.prev_hash != prev {
-            return Err(ChainBreak {
-                seq: r.seq,
-                reason: "previous-hash link does not match".into(),
-            });
-        }
-        if audit_hash(&prev, r) != r.hash {
-            return Err(ChainBreak {
-                seq: r.seq,
-                reason: "content does not match its hash".into(),
-            });
-        }
-        prev = r.hash.clone();
-        last_seq = Some(r.seq);
-    }
-    Ok(prev)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_model::{AuditOutcome, NewAuditRecord, Timestamp};
 
     #[test]
     fn sm3_matches_the_gbt32905_vector() {
@@ -153,6 +149,15 @@ mod tests {
         assert_eq!(
             sm3_hex(b"abc"),
             "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
+    }
+
+    #[test]
+    fn sm3_matches_the_gbt32905_64_byte_vector() {
+        // GB/T 32905-2016 Appendix A example 2: "abcd" repeated 16 times.
+        assert_eq!(
+            sm3_hex("abcd".repeat(16).as_bytes()),
+            "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
         );
     }
 
@@ -175,54 +180,5 @@ mod tests {
         assert!(a.starts_with("vgl_") && a.len() == 4 + 43);
         assert_eq!(secret_hash(&a), secret_hash(&a));
         assert_ne!(secret_hash(&a), secret_hash(&b));
-    }
-
-    fn chain(n: i64) -> Vec<AuditRecord> {
-        let mut prev = AUDIT_GENESIS.to_string();
-        (1..=n)
-            .map(|seq| {
-                let mut r = AuditRecord {
-                    seq,
-                    at: Timestamp::from_second(seq).expect("ts"),
-                    record: NewAuditRecord {
-                        actor: "user:admin".into(),
-                        action: "org.create".into(),
-                        object: format!("organization/{seq}"),
-                        outcome: AuditOutcome::Success,
-                        org_id: None,
-                        detail: String::new(),
-                    },
-                    prev_hash: prev.clone(),
-                    hash: String::new(),
-                };
-                r.hash = audit_hash(&prev, &r);
-                prev = r.hash.clone();
-                r
-            })
-            .collect()
-    }
-
-    #[test]
-    fn altered_removed_or_reordered_records_break_the_chain() {
-        let good = chain(5);
-        assert!(verify_audit_chain(AUDIT_GENESIS, &good).is_ok());
-
-        let mut altered = good.clone();
-        altered[2].record.actor = "user:mallory".into();
-        assert_eq!(
-            verify_audit_chain(AUDIT_GENESIS, &altered).map_err(|e| e.seq),
-            Err(3)
-        );
-
-        let mut removed = good.clone();
-        removed.remove(1);
-        assert_eq!(
-            verify_audit_chain(AUDIT_GENESIS, &removed).map_err(|e| e.seq),
-            Err(3)
-        );
-
-        let mut reordered = good.clone();
-        reordered.swap(3, 4);
-        assert!(verify_audit_chain(AUDIT_GENESIS, &reordered).is_err());
     }
 }
