@@ -5,7 +5,7 @@
 //! session cookie only ([`UiAuth`]); every POST form carries the session's CSRF token in a
 //! hidden `csrf` field and is checked against it and against the request's origin.
 //! Labels come from the message catalogs in `i18n/` ([`i18n::Catalog`]), in the language stored
-//! with the user. Static files (`assets/`) are embedded and served under `/assets/`.
+//! with the user. Static files (`assets/`) are embedded and served under `/static/`.
 //!
 //! No inline scripts or styles anywhere (the CSP is `default-src 'self'`): charts are SVG
 //! built on the server, widths and colours are CSS classes.
@@ -40,7 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/orgs", get(pages::orgs::list))
         .route("/orgs/{id}", get(pages::orgs::detail))
         .route("/assets", get(pages::assets::list))
-        .route("/assets/{*path}", get(static_asset))
+        .route("/static/{*path}", get(static_asset))
+        .route("/assets/{id}", get(pages::assets::detail))
         .route("/events", get(pages::events::list))
         .route("/events/{id}", get(pages::events::detail))
         .route("/alerts", get(pages::alerts::list))

@@ -22,6 +22,7 @@ struct Org {
     id: OrgId,
     name: String,
     asset: String,
+    asset_id: vigil_model::AssetId,
     alert: AlertId,
     alert_title: String,
     incident: IncidentId,
@@ -162,6 +163,7 @@ async fn seed_org(store: &dyn Store, name: &str, sector: &str, region: &str) -> 
         id: org.id,
         name: name.into(),
         asset: asset_name,
+        asset_id: asset.id,
         alert: alert.id,
         alert_title,
         incident: incident.id,
@@ -721,6 +723,7 @@ async fn an_organization_user_never_sees_another_organization() {
         "/events".into(),
         "/events?q=sshd".into(),
         format!("/events/{}", a.event),
+        format!("/assets/{}", a.asset_id),
         "/alerts".into(),
         format!("/alerts/{}", a.alert),
         "/incidents".into(),
@@ -751,6 +754,7 @@ async fn an_organization_user_never_sees_another_organization() {
     // Direct links to the other organization's records look absent.
     for path in [
         format!("/orgs/{}", b.id),
+        format!("/assets/{}", b.asset_id),
         format!("/events/{}", b.event),
         format!("/alerts/{}", b.alert),
         format!("/incidents/{}", b.incident),
@@ -1034,7 +1038,7 @@ async fn user_text_is_escaped() {
 #[tokio::test]
 async fn static_assets_are_served_with_type_and_cache_headers() {
     let app = app().await;
-    let r = get(&app, "/assets/vigil.css", None).await;
+    let r = get(&app, "/static/vigil.css", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.headers
@@ -1051,12 +1055,12 @@ async fn static_assets_are_served_with_type_and_cache_headers() {
         .to_string();
     assert!(r.body.contains(".grade-red"));
     let req = Request::builder()
-        .uri("/assets/vigil.css")
+        .uri("/static/vigil.css")
         .header(header::IF_NONE_MATCH, &etag)
         .body(Body::empty())
         .expect("request");
     assert_eq!(send(&app, req).await.status, StatusCode::NOT_MODIFIED);
-    let svg = get(&app, "/assets/favicon.svg", None).await;
+    let svg = get(&app, "/static/favicon.svg", None).await;
     assert_eq!(
         svg.headers
             .get(header::CONTENT_TYPE)
@@ -1064,11 +1068,35 @@ async fn static_assets_are_served_with_type_and_cache_headers() {
         Some("image/svg+xml")
     );
     assert_eq!(
-        get(&app, "/assets/nope.css", None).await.status,
+        get(&app, "/static/nope.css", None).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        get(&app, "/assets/../Cargo.toml", None).await.status,
+        get(&app, "/static/../Cargo.toml", None).await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_asset_page_shows_identifiers_and_latest_events() {
+    let app = app().await;
+    let c = login(&app, "admin").await;
+    let r = get(&app, &format!("/assets/{}", app.a.asset_id), Some(&c)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(&app.a.asset), "asset name shown");
+    assert!(
+        r.body.contains(&app.a.event_marker),
+        "its events are listed"
+    );
+    assert!(
+        !r.body.contains(&app.b.event_marker),
+        "not another asset's events"
+    );
+    let r = get(&app, "/assets/not-an-id", Some(&c)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let list = get(&app, "/assets", Some(&c)).await;
+    assert!(
+        list.body.contains(&format!("/assets/{}", app.a.asset_id)),
+        "the list links to it"
     );
 }

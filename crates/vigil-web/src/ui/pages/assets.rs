@@ -1,15 +1,18 @@
 //! `/assets`: the asset inventory.
 
+use super::events::EventRow;
+use super::orgs::ContactView;
 use crate::state::AppState;
 use crate::ui::i18n::Catalog;
 use crate::ui::view::{self, Opt, OrgNames, Params, options};
 use crate::ui::{Frame, OrUi, UiAuth, UiError, UiResult, html};
 use askama::Template;
-use axum::extract::{RawQuery, State};
-use vigil_model::{Action, Asset, AssetKind, Importance};
-use vigil_store::{AssetQuery, OrgQuery};
+use axum::extract::{Path, RawQuery, State};
+use vigil_model::{Action, Asset, AssetId, AssetKind, Importance};
+use vigil_store::{AssetQuery, EventQuery, OrgQuery};
 
 pub struct AssetRow {
+    pub id: String,
     pub name: String,
     pub kind: &'static str,
     pub industrial: bool,
@@ -51,6 +54,7 @@ impl AssetRow {
             .collect::<Vec<_>>()
             .join(" ");
         Self {
+            id: a.id.to_string(),
             name: s.name.clone(),
             kind: s.kind.name(t.lang()),
             industrial: s.kind.is_industrial(),
@@ -150,5 +154,105 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         next_url: next.map(|c| p.with_cursor("/assets", Some(&c))),
         first_url: p.get("cursor").map(|_| p.with_cursor("/assets", None)),
         error,
+    }))
+}
+
+/// One line of a software inventory.
+pub struct SoftwareRow {
+    pub name: String,
+    pub version: String,
+    pub purl: String,
+    pub cpe: String,
+}
+
+#[derive(Template)]
+#[template(path = "asset.html")]
+pub struct AssetPage {
+    pub page: Frame,
+    pub row: AssetRow,
+    pub ips: String,
+    pub cidrs: String,
+    pub hostnames: String,
+    pub domains: String,
+    pub urls: Vec<String>,
+    pub macs: String,
+    pub firmware: String,
+    pub tags: String,
+    pub software: Vec<SoftwareRow>,
+    pub responsible: Option<ContactView>,
+    pub created: String,
+    pub events: Vec<EventRow>,
+    pub events_url: String,
+}
+
+fn joined<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `/assets/{id}`: one asset with its identifiers, software inventory and latest events.
+pub async fn detail(State(st): State<AppState>, ui: UiAuth, Path(id): Path<String>) -> UiResult {
+    let t = ui.catalog();
+    if !ui.principal.allows(Action::ReadDirectory) {
+        return Err(UiError::forbidden(t));
+    }
+    let scope = ui.principal.scope();
+    let id: AssetId = id.parse().map_err(|_| UiError::not_found(t))?;
+    let asset = st
+        .store
+        .get_asset(scope, id)
+        .await
+        .ui(t)?
+        .ok_or_else(|| UiError::not_found(t))?;
+    let org = st.store.get_org(scope, asset.spec.org_id).await.ui(t)?;
+    let names = OrgNames::new(org.as_slice());
+    let events = if ui.principal.allows(Action::ReadEvents) {
+        st.store
+            .search_events(
+                scope,
+                &EventQuery {
+                    asset_id: Some(id),
+                    limit: 20,
+                    ..EventQuery::default()
+                },
+            )
+            .await
+            .ui(t)?
+            .items
+            .iter()
+            .map(|e| EventRow::new(e, &names))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let s = &asset.spec;
+    Ok(html(&AssetPage {
+        page: ui.frame("assets", s.name.clone()),
+        ips: joined(&s.ips),
+        cidrs: joined(&s.cidrs),
+        hostnames: s.hostnames.join(", "),
+        domains: s.domains.join(", "),
+        urls: s.urls.clone(),
+        macs: s.macs.join(", "),
+        firmware: s.firmware.clone().unwrap_or_default(),
+        tags: s.tags.join(", "),
+        software: s
+            .software
+            .iter()
+            .map(|c| SoftwareRow {
+                name: c.name.clone(),
+                version: c.version.clone().unwrap_or_default(),
+                purl: c.purl.clone().unwrap_or_default(),
+                cpe: c.cpe.clone().unwrap_or_default(),
+            })
+            .collect(),
+        responsible: s.responsible.as_ref().map(ContactView::from),
+        created: view::fmt_time(asset.created_at),
+        events,
+        events_url: format!("/events?org_id={}", s.org_id),
+        row: AssetRow::new(&asset, t, &names),
     }))
 }

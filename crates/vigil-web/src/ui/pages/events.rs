@@ -78,6 +78,20 @@ fn field(e: &Event, name: &str) -> String {
     e.event.field_text(name).unwrap_or_default()
 }
 
+impl EventRow {
+    pub fn new(e: &Event, names: &OrgNames) -> Self {
+        Self {
+            id: e.id,
+            time: view::fmt_time(e.event.timestamp),
+            org: names.name(e.event.org_id),
+            host: field(e, "host.name"),
+            source_ip: field(e, "source.ip"),
+            action: field(e, "event.action"),
+            message: view::truncate(&e.event.message(), 240),
+        }
+    }
+}
+
 pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuery) -> UiResult {
     let t = ui.catalog();
     if !ui.principal.allows(Action::ReadEvents) {
@@ -100,15 +114,7 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
                 rows = page
                     .items
                     .iter()
-                    .map(|e| EventRow {
-                        id: e.id,
-                        time: view::fmt_time(e.event.timestamp),
-                        org: names.name(e.event.org_id),
-                        host: field(e, "host.name"),
-                        source_ip: field(e, "source.ip"),
-                        action: field(e, "event.action"),
-                        message: view::truncate(&e.event.message(), 240),
-                    })
+                    .map(|e| EventRow::new(e, &names))
                     .collect();
                 next = page.next_cursor;
             }
