@@ -37,6 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/settings/locale", post(session::set_locale))
+        .route(
+            "/settings/password",
+            get(session::password_form).post(session::change_password),
+        )
         .route("/orgs", get(pages::orgs::list))
         .route("/orgs/{id}", get(pages::orgs::detail))
         .route("/assets", get(pages::assets::list))

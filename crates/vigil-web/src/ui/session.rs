@@ -214,3 +214,110 @@ pub async fn set_locale(
     }
     Ok(Redirect::to(&safe_next(f.back.as_deref())).into_response())
 }
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    page: super::Frame,
+    error: Option<String>,
+    hint: String,
+}
+
+fn password_hint(t: &'static Catalog) -> String {
+    t.tf(
+        "password.hint",
+        &[("n", &vigil_crypto::MIN_PASSWORD_LEN.to_string())],
+    )
+}
+
+/// `/settings/password`: the form to change one's own password.
+pub async fn password_form(ui: UiAuth) -> UiResult {
+    let t = ui.catalog();
+    Ok(html(&PasswordPage {
+        page: ui.frame("password", t.t("password.title").to_string()),
+        error: None,
+        hint: password_hint(t),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// Changes one's own password after checking the current one; every session of the user ends,
+/// this one included, and the user logs in again with the new password.
+pub async fn change_password(
+    State(st): State<AppState>,
+    ui: UiAuth,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> UiResult {
+    ui.check_post(&headers, &f.csrf)?;
+    let t = ui.catalog();
+    let again = |msg: String| -> UiResult {
+        let mut resp = html(&PasswordPage {
+            page: ui.frame("password", t.t("password.title").to_string()),
+            error: Some(msg),
+            hint: password_hint(t),
+        });
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        Ok(resp)
+    };
+    let stored = st
+        .store
+        .find_user_for_login(&ui.user.spec.username)
+        .await
+        .map_err(|e| UiError::from_store(e, t))?
+        .map(|(_, hash)| hash)
+        .unwrap_or_default();
+    let current = f.current.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        vigil_crypto::verify_password(&current, &stored).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        return again(t.t("password.wrong_current").to_string());
+    }
+    if f.new != f.confirm {
+        return again(t.t("password.mismatch").to_string());
+    }
+    if vigil_crypto::check_password_policy(&f.new).is_err() {
+        return again(t.tf(
+            "password.too_short",
+            &[("n", &vigil_crypto::MIN_PASSWORD_LEN.to_string())],
+        ));
+    }
+    let new = f.new.clone();
+    let hash = tokio::task::spawn_blocking(move || vigil_crypto::hash_password(&new))
+        .await
+        .map_err(|_| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, t, "error.internal"))?
+        .map_err(|_| UiError::new(StatusCode::INTERNAL_SERVER_ERROR, t, "error.internal"))?;
+    st.store
+        .set_password(ui.user.id, hash)
+        .await
+        .map_err(|e| UiError::from_store(e, t))?;
+    st.store
+        .delete_user_sessions(ui.user.id)
+        .await
+        .map_err(|e| UiError::from_store(e, t))?;
+    auth::audit(
+        &st,
+        &ui.principal.actor(),
+        "user.password",
+        format!("user/{}", ui.principal.name),
+        AuditOutcome::Success,
+        ui.principal.org_id,
+        "changed by the user".into(),
+    )
+    .await;
+    Ok((
+        [(header::SET_COOKIE, auth::clear_cookie())],
+        Redirect::to("/login?changed=1"),
+    )
+        .into_response())
+}

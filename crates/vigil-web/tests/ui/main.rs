@@ -1100,3 +1100,83 @@ async fn the_asset_page_shows_identifiers_and_latest_events() {
         "the list links to it"
     );
 }
+
+#[tokio::test]
+async fn users_change_their_own_password_and_log_in_again() {
+    let app = app().await;
+    let c = login(&app, "analyst").await;
+    let page = get(&app, "/settings/password", Some(&c)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = csrf_of(&page.body);
+    let new = "a brand new password 7";
+    // Wrong current password, mismatch, too short: the form comes back with the reason.
+    for (current, a, b, expect) in [
+        ("not my password", new, new, "current password is wrong"),
+        (PASSWORD, new, "something else entirely", "differ"),
+        (PASSWORD, "short", "short", "at least 12"),
+    ] {
+        let r = post_form(
+            &app,
+            "/settings/password",
+            Some(&c),
+            &[
+                ("csrf", &token),
+                ("current", current),
+                ("new", a),
+                ("confirm", b),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains(expect), "{expect}: {}", r.body);
+    }
+    // Without the CSRF token nothing changes.
+    let r = post_form(
+        &app,
+        "/settings/password",
+        Some(&c),
+        &[
+            ("csrf", "wrong"),
+            ("current", PASSWORD),
+            ("new", new),
+            ("confirm", new),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post_form(
+        &app,
+        "/settings/password",
+        Some(&c),
+        &[
+            ("csrf", &token),
+            ("current", PASSWORD),
+            ("new", new),
+            ("confirm", new),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The old session is gone, the old password no longer works, the new one does.
+    assert_eq!(get(&app, "/", Some(&c)).await.status, StatusCode::SEE_OTHER);
+    let old = post_form(
+        &app,
+        "/login",
+        None,
+        &[
+            ("username", "analyst"),
+            ("password", PASSWORD),
+            ("next", "/"),
+        ],
+    )
+    .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let fresh = post_form(
+        &app,
+        "/login",
+        None,
+        &[("username", "analyst"), ("password", new), ("next", "/")],
+    )
+    .await;
+    assert_eq!(fresh.status, StatusCode::SEE_OTHER);
+}
