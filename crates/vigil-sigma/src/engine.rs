@@ -1,0 +1,1102 @@
+//! The rule set: compiled rules grouped by log source, literal needles shared in one
+//! Aho-Corasick automaton per (log source group, field), and evaluation.
+//!
+//! Evaluating an event:
+//! 1. route: the groups whose log source is among the event's (given by the caller or found
+//!    from the channel and event id through a [`LogSourceTable`]);
+//! 2. scan: for each group, each field that has needles is read once and scanned once; every
+//!    needle found (with its position rule: equal, prefix, suffix, anywhere) is stamped;
+//! 3. candidates: each rule has trigger needles, at least one of which every match of the rule
+//!    contains (chosen at compile time from its condition); rules whose trigger was stamped,
+//!    plus the few rules without triggers, are evaluated;
+//! 4. evaluate: the condition tree is walked; literal atoms read their stamps, the rest
+//!    (wildcards, regexes, CIDR, numbers, field references) test the field value directly.
+//!
+//! Stamps are generation counters in a reusable [`Scratch`], so nothing is cleared or
+//! allocated per event.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use ipnet::IpNet;
+use regex_automata::meta::Regex;
+
+use crate::compile::{self, Detection, Expr, PreAtom, Shape};
+use crate::event::{Event, FieldPath, Value};
+use crate::mapping::{FieldMapping, LogSourceTable};
+use crate::problem::{Code, Issue, Problem};
+use crate::rule::{self, Correlation, Doc, FilterDoc, LogSource, RuleDoc, RuleInfo};
+use crate::value::{AtomSpec, CmpOp, Placeholders, StrOp, TimePart};
+use crate::yaml::{self, Pos};
+
+/// How rules are compiled: where fields live, how events are classified, and the values of
+/// `expand` placeholders.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    pub mapping: FieldMapping,
+    pub tables: Vec<LogSourceTable>,
+    pub placeholders: Placeholders,
+}
+
+impl Default for CompileOptions {
+    /// Native field names and the Windows log source table.
+    fn default() -> Self {
+        CompileOptions {
+            mapping: FieldMapping::default(),
+            tables: LogSourceTable::windows().into_iter().collect(),
+            placeholders: Placeholders::new(),
+        }
+    }
+}
+
+impl CompileOptions {
+    /// Options for a built-in mapping (`evtx`, `ecs`, `native`), with the Windows table.
+    pub fn with_mapping(name: &str) -> Option<CompileOptions> {
+        Some(CompileOptions {
+            mapping: FieldMapping::builtin(name)?,
+            ..CompileOptions::default()
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// The Sigma field name (reported as a matched field).
+    name: String,
+    paths: Vec<FieldPath>,
+}
+
+#[derive(Debug)]
+enum AtomKind {
+    /// Answered by the scan: the needle's stamp.
+    Lit {
+        needle: u32,
+    },
+    /// Tested directly: cased, non-ASCII (Unicode case folding) or empty literals.
+    Direct {
+        op: StrOp,
+        bytes: Vec<u8>,
+        cased: bool,
+    },
+    Glob {
+        regex: u32,
+        need: Option<u32>,
+    },
+    AnyValue,
+    Regex(u32),
+    Cidr(Vec<IpNet>),
+    Cmp {
+        op: CmpOp,
+        value: f64,
+    },
+    Time {
+        part: TimePart,
+        op: CmpOp,
+        value: f64,
+    },
+    Exists(bool),
+    Null,
+    FieldRef {
+        other: u32,
+        op: StrOp,
+        cased: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Atom {
+    slot: Option<u32>,
+    kind: AtomKind,
+}
+
+#[derive(Debug)]
+struct Scanner {
+    /// `None` scans every string of the event (keywords).
+    slot: Option<u32>,
+    ac: AhoCorasick,
+    /// Per automaton pattern: the needles it stands for.
+    pats: Vec<Vec<(StrOp, u32)>>,
+}
+
+#[derive(Debug)]
+struct Group {
+    logsource: LogSource,
+    scanners: Vec<Scanner>,
+    /// Rules with no trigger needle: evaluated on every event of the group.
+    always: Vec<u32>,
+    rules: usize,
+}
+
+#[derive(Debug)]
+struct Rule {
+    info: RuleInfo,
+    expr: Expr,
+}
+
+#[derive(Debug)]
+struct Classifier {
+    product: u32,
+    channel: u32,
+    event_id: u32,
+    services: HashMap<String, Vec<u32>>,
+    categories: HashMap<String, Vec<(Option<i64>, u32)>>,
+}
+
+/// Compiled Sigma rules, ready to evaluate. Cheap to share between threads (`&RuleSet` is
+/// `Sync`); each thread brings its own [`Scratch`].
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    atoms: Vec<Atom>,
+    slots: Vec<Slot>,
+    regexes: Vec<Regex>,
+    groups: Vec<Group>,
+    group_index: HashMap<(u32, u32, u32), u32>,
+    names: HashMap<String, u32>,
+    triggers: Vec<Vec<u32>>,
+    classifiers: Vec<Classifier>,
+    correlations: Vec<Correlation>,
+}
+
+/// A rule that matched an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match<'r> {
+    pub rule: &'r RuleInfo,
+    /// Sigma names of the fields whose tests made the rule match (keyword hits add none).
+    pub fields: Vec<&'r str>,
+}
+
+impl Match<'_> {
+    pub fn id(&self) -> Option<&str> {
+        self.rule.id.as_deref()
+    }
+    pub fn title(&self) -> &str {
+        &self.rule.title
+    }
+    pub fn level(&self) -> Option<crate::Level> {
+        self.rule.level
+    }
+    pub fn tags(&self) -> &[String] {
+        &self.rule.tags
+    }
+}
+
+/// Per-thread evaluation state, reused across events (and rule sets).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    epoch: u32,
+    needle_stamp: Vec<u32>,
+    rule_stamp: Vec<u32>,
+    candidates: Vec<u32>,
+    groups: Vec<u32>,
+    cats: Vec<u32>,
+    svcs: Vec<u32>,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+
+    fn begin(&mut self, set: &RuleSet) {
+        if self.needle_stamp.len() < set.triggers.len() {
+            self.needle_stamp.resize(set.triggers.len(), 0);
+        }
+        if self.rule_stamp.len() < set.rules.len() {
+            self.rule_stamp.resize(set.rules.len(), 0);
+        }
+        if self.epoch == u32::MAX {
+            self.needle_stamp.iter_mut().for_each(|s| *s = 0);
+            self.rule_stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 0;
+        }
+        // Stamps only ever hold past generations, so sharing a scratch between rule sets
+        // cannot produce a false hit.
+        self.epoch += 1;
+        self.candidates.clear();
+        self.groups.clear();
+        self.cats.clear();
+        self.svcs.clear();
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// Counts of what was compiled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub rules: usize,
+    pub groups: usize,
+    pub atoms: usize,
+    pub needles: usize,
+    pub regexes: usize,
+    /// Rules evaluated on every event of their log source (no literal trigger).
+    pub untriggered_rules: usize,
+    pub correlations: usize,
+}
+
+// ---------------------------------------------------------------------------------------
+// Compilation.
+
+#[derive(Default)]
+struct ScanBuilder {
+    patterns: Vec<Vec<u8>>,
+    index: HashMap<Vec<u8>, usize>,
+    pats: Vec<Vec<(StrOp, u32)>>,
+}
+
+#[derive(Default)]
+struct GroupBuilder {
+    logsource: LogSource,
+    scanners: HashMap<Option<u32>, ScanBuilder>,
+    needles: HashMap<(Option<u32>, Vec<u8>, StrOp), u32>,
+    always: Vec<u32>,
+    rules: usize,
+}
+
+struct Builder<'o> {
+    opts: &'o CompileOptions,
+    set: RuleSet,
+    slot_index: HashMap<Vec<String>, u32>,
+    group_builders: Vec<GroupBuilder>,
+    needle_len: Vec<usize>,
+}
+
+impl Builder<'_> {
+    fn name_id(&mut self, name: &Option<String>) -> u32 {
+        match name {
+            None => 0,
+            Some(n) => {
+                let next = u32::try_from(self.set.names.len() + 1).unwrap_or(u32::MAX);
+                *self.set.names.entry(n.clone()).or_insert(next)
+            }
+        }
+    }
+
+    fn slot(&mut self, ls: &LogSource, field: &str) -> u32 {
+        let paths = self.opts.mapping.resolve(ls, field);
+        let mut key = paths.clone();
+        key.push(field.to_owned());
+        if let Some(&s) = self.slot_index.get(&key) {
+            return s;
+        }
+        let id = u32::try_from(self.set.slots.len()).unwrap_or(u32::MAX);
+        self.set.slots.push(Slot {
+            name: field.to_owned(),
+            paths: paths.iter().map(|p| FieldPath::new(p)).collect(),
+        });
+        self.slot_index.insert(key, id);
+        id
+    }
+
+    fn group(&mut self, ls: &LogSource) -> u32 {
+        let key = (
+            self.name_id(&ls.product),
+            self.name_id(&ls.category),
+            self.name_id(&ls.service),
+        );
+        if let Some(&g) = self.set.group_index.get(&key) {
+            return g;
+        }
+        let g = u32::try_from(self.group_builders.len()).unwrap_or(u32::MAX);
+        self.group_builders.push(GroupBuilder {
+            logsource: ls.clone(),
+            ..GroupBuilder::default()
+        });
+        self.set.group_index.insert(key, g);
+        g
+    }
+
+    fn needle(&mut self, g: u32, slot: Option<u32>, bytes: &[u8], op: StrOp) -> u32 {
+        let folded = bytes.to_ascii_lowercase();
+        let gb = &mut self.group_builders[g as usize];
+        if let Some(&n) = gb.needles.get(&(slot, folded.clone(), op)) {
+            return n;
+        }
+        let n = u32::try_from(self.set.triggers.len()).unwrap_or(u32::MAX);
+        self.set.triggers.push(Vec::new());
+        self.needle_len.push(folded.len());
+        gb.needles.insert((slot, folded.clone(), op), n);
+        let sb = gb.scanners.entry(slot).or_default();
+        let p = match sb.index.get(&folded) {
+            Some(&p) => p,
+            None => {
+                sb.patterns.push(folded.clone());
+                sb.pats.push(Vec::new());
+                sb.index.insert(folded, sb.patterns.len() - 1);
+                sb.patterns.len() - 1
+            }
+        };
+        sb.pats[p].push((op, n));
+        n
+    }
+
+    fn push_regex(&mut self, re: Regex) -> u32 {
+        self.set.regexes.push(re);
+        u32::try_from(self.set.regexes.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn lower(&mut self, g: u32, ls: &LogSource, pre: PreAtom) -> u32 {
+        let slot = pre.field.as_deref().map(|f| self.slot(ls, f));
+        let kind = match pre.spec {
+            AtomSpec::Str { pat, cased } => {
+                let shape = compile::classify(&pat);
+                let lit = |op: StrOp, b: Vec<u8>| (op, b);
+                let literal = match shape {
+                    Shape::Eq(b) => Some(lit(StrOp::Eq, b)),
+                    Shape::Prefix(b) => Some(lit(StrOp::Prefix, b)),
+                    Shape::Suffix(b) => Some(lit(StrOp::Suffix, b)),
+                    Shape::Contains(b) => Some(lit(StrOp::Contains, b)),
+                    Shape::AnyValue | Shape::Glob => None,
+                };
+                match literal {
+                    Some((op, b)) if !cased && !b.is_empty() && b.is_ascii() => AtomKind::Lit {
+                        needle: self.needle(g, slot, &b, op),
+                    },
+                    Some((op, b)) => AtomKind::Direct {
+                        op,
+                        bytes: if cased { b } else { fold(&b) },
+                        cased,
+                    },
+                    None if pre.regex.is_none() => AtomKind::AnyValue,
+                    None => {
+                        let need = compile::longest_literal(&pat)
+                            .filter(|b| !cased && b.len() >= 2 && b.is_ascii())
+                            .map(<[u8]>::to_vec);
+                        let need = need.map(|b| self.needle(g, slot, &b, StrOp::Contains));
+                        match pre.regex {
+                            Some(re) => AtomKind::Glob {
+                                regex: self.push_regex(re),
+                                need,
+                            },
+                            None => AtomKind::AnyValue,
+                        }
+                    }
+                }
+            }
+            AtomSpec::Regex(_) => match pre.regex {
+                Some(re) => AtomKind::Regex(self.push_regex(re)),
+                None => AtomKind::Null,
+            },
+            AtomSpec::Cidr(nets) => AtomKind::Cidr(nets),
+            AtomSpec::Cmp { op, value } => AtomKind::Cmp { op, value },
+            AtomSpec::Time { part, op, value } => AtomKind::Time { part, op, value },
+            AtomSpec::Exists(b) => AtomKind::Exists(b),
+            AtomSpec::Null => AtomKind::Null,
+            AtomSpec::FieldRef { field, op, cased } => AtomKind::FieldRef {
+                other: self.slot(ls, &field),
+                op,
+                cased,
+            },
+        };
+        self.set.atoms.push(Atom { slot, kind });
+        u32::try_from(self.set.atoms.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// A set of needles at least one of which every match of `e` contains, with a cost
+    /// (lower is more selective); `None` when there is none.
+    fn necessary(&self, e: &Expr) -> Option<(Vec<u32>, f64)> {
+        let cost = |n: u32| 1.0 / (self.needle_len[n as usize].max(1) as f64);
+        match e {
+            Expr::Atom(a) => match self.set.atoms[*a as usize].kind {
+                AtomKind::Lit { needle } => Some((vec![needle], cost(needle))),
+                AtomKind::Glob { need: Some(n), .. } => Some((vec![n], cost(n))),
+                _ => None,
+            },
+            Expr::And(items) => items
+                .iter()
+                .filter_map(|i| self.necessary(i))
+                .min_by(|a, b| a.1.total_cmp(&b.1)),
+            Expr::Or(items) => {
+                let mut all = Vec::new();
+                let mut total = 0.0;
+                for i in items {
+                    let (n, c) = self.necessary(i)?;
+                    all.extend(n);
+                    total += c;
+                }
+                Some((all, total))
+            }
+            Expr::Not(_) | Expr::Const(_) => None,
+        }
+    }
+
+    fn add_rule(&mut self, info: RuleInfo, det: Detection) {
+        let g = self.group(&info.logsource);
+        let ls = info.logsource.clone();
+        let mut ids = Vec::with_capacity(det.atoms.len());
+        for pre in det.atoms {
+            ids.push(self.lower(g, &ls, pre));
+        }
+        let expr = det.expr.map_atoms(&mut |a| ids[a as usize]);
+        let r = u32::try_from(self.set.rules.len()).unwrap_or(u32::MAX);
+        match self.necessary(&expr) {
+            Some((needles, _)) => {
+                for n in needles {
+                    let t = &mut self.set.triggers[n as usize];
+                    if t.last() != Some(&r) {
+                        t.push(r);
+                    }
+                }
+            }
+            None => self.group_builders[g as usize].always.push(r),
+        }
+        self.group_builders[g as usize].rules += 1;
+        self.set.rules.push(Rule { info, expr });
+    }
+
+    fn finish(mut self, problems: &mut Vec<Problem>) -> RuleSet {
+        for gb in std::mem::take(&mut self.group_builders) {
+            let mut scanners = Vec::new();
+            let mut slots: Vec<_> = gb.scanners.into_iter().collect();
+            slots.sort_by_key(|(s, _)| *s);
+            for (slot, sb) in slots {
+                match AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&sb.patterns)
+                {
+                    Ok(ac) => scanners.push(Scanner {
+                        slot,
+                        ac,
+                        pats: sb.pats,
+                    }),
+                    Err(e) => problems.push(Problem::new(
+                        Code::TooManyAlternatives,
+                        "",
+                        Pos::default(),
+                        format!(
+                            "the literal automaton of log source {} cannot be built: {e}",
+                            gb.logsource
+                        ),
+                    )),
+                }
+            }
+            self.set.groups.push(Group {
+                logsource: gb.logsource,
+                scanners,
+                always: gb.always,
+                rules: gb.rules,
+            });
+        }
+        for t in &self.opts.tables {
+            let product = self.name_id(&Some(t.product.clone()));
+            let pls = LogSource::new().product(&t.product);
+            let channel = self.slot(&pls, &t.channel_field);
+            let event_id = self.slot(&pls, &t.event_id_field);
+            let known = |names: &HashMap<String, u32>, n: &str| names.get(n).copied();
+            let services = t
+                .services
+                .iter()
+                .map(|(ch, svcs)| {
+                    (
+                        ch.clone(),
+                        svcs.iter()
+                            .filter_map(|s| known(&self.set.names, s))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let categories = t
+                .categories
+                .iter()
+                .map(|(ch, cats)| {
+                    (
+                        ch.clone(),
+                        cats.iter()
+                            .filter_map(|(id, c)| known(&self.set.names, c).map(|c| (*id, c)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            self.set.classifiers.push(Classifier {
+                product,
+                channel,
+                event_id,
+                services,
+                categories,
+            });
+        }
+        self.set
+    }
+}
+
+fn fold(b: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_lowercase().into_bytes(),
+        Err(_) => b.to_ascii_lowercase(),
+    }
+}
+
+fn with_rule(mut p: Problem, title: Option<String>) -> Problem {
+    p.rule = title;
+    p
+}
+
+fn issue_problem(i: Issue, path: &str, title: Option<String>) -> Problem {
+    with_rule(Problem::new(i.code, path, i.pos, i.message), title)
+}
+
+impl RuleSet {
+    /// Compiles rule files (`(path, text)`) with the default options. Problems are
+    /// returned, never raised: a rule that cannot compile is reported and skipped.
+    pub fn compile<P: AsRef<str>, T: AsRef<str>>(sources: &[(P, T)]) -> (RuleSet, Vec<Problem>) {
+        RuleSet::compile_with(sources, &CompileOptions::default())
+    }
+
+    /// Compiles rule files with explicit options.
+    pub fn compile_with<P: AsRef<str>, T: AsRef<str>>(
+        sources: &[(P, T)],
+        opts: &CompileOptions,
+    ) -> (RuleSet, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let mut rules: Vec<RuleDoc> = Vec::new();
+        let mut filters: Vec<(String, FilterDoc)> = Vec::new();
+        let mut correlations: Vec<(String, rule::CorrelationDoc)> = Vec::new();
+        for (path, text) in sources {
+            let path = path.as_ref();
+            let docs = match yaml::parse_documents(text.as_ref()) {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(Problem::new(Code::Yaml, path, e.pos, e.message));
+                    continue;
+                }
+            };
+            for doc in &docs {
+                match rule::read_doc(doc, path) {
+                    Ok(Doc::Rule(r)) => rules.push(r),
+                    Ok(Doc::Filter(f)) => filters.push((path.to_owned(), f)),
+                    Ok(Doc::Correlation(c)) => correlations.push((path.to_owned(), c)),
+                    Err((issue, title)) => problems.push(issue_problem(issue, path, title)),
+                }
+            }
+        }
+
+        // Filters are checked once on their own, then applied to each rule they cover.
+        let mut good_filters = Vec::new();
+        for (path, f) in filters {
+            let mut warnings = Vec::new();
+            match compile::compile_detection(&f.detection, &opts.placeholders, &mut warnings) {
+                Ok(_) => {
+                    let unknown: Vec<&String> = f
+                        .rules
+                        .iter()
+                        .filter(|r| {
+                            !rules.iter().any(|d| {
+                                d.info.id.as_ref() == Some(r) || d.info.name.as_ref() == Some(r)
+                            })
+                        })
+                        .collect();
+                    if let Some(u) = unknown.first() {
+                        problems.push(with_rule(
+                            Problem::new(
+                                Code::UnknownRuleReference,
+                                &path,
+                                f.pos,
+                                format!("the filter refers to rule '{u}', which is not loaded"),
+                            ),
+                            Some(f.title.clone()),
+                        ));
+                    } else {
+                        problems.extend(
+                            warnings
+                                .into_iter()
+                                .map(|w| issue_problem(w, &path, Some(f.title.clone()))),
+                        );
+                        good_filters.push(f);
+                    }
+                }
+                Err(i) => problems.push(issue_problem(i, &path, Some(f.title.clone()))),
+            }
+        }
+
+        let mut b = Builder {
+            opts,
+            set: RuleSet {
+                rules: Vec::new(),
+                atoms: Vec::new(),
+                slots: Vec::new(),
+                regexes: Vec::new(),
+                groups: Vec::new(),
+                group_index: HashMap::new(),
+                names: HashMap::new(),
+                triggers: Vec::new(),
+                classifiers: Vec::new(),
+                correlations: Vec::new(),
+            },
+            slot_index: HashMap::new(),
+            group_builders: Vec::new(),
+            needle_len: Vec::new(),
+        };
+        let mut seen_ids: HashMap<String, String> = HashMap::new();
+        for r in &rules {
+            let path = r.info.path.clone();
+            let title = Some(r.info.title.clone());
+            if let Some(id) = &r.info.id
+                && let Some(first) = seen_ids.get(id)
+            {
+                problems.push(with_rule(
+                    Problem::new(
+                        Code::DuplicateId,
+                        &path,
+                        Pos {
+                            line: r.info.line,
+                            column: 1,
+                        },
+                        format!("rule id {id} is also used by {first}; this rule is skipped"),
+                    ),
+                    title,
+                ));
+                continue;
+            }
+            let mut warnings = Vec::new();
+            let det = compile::compile_detection(&r.detection, &opts.placeholders, &mut warnings);
+            problems.extend(
+                warnings
+                    .into_iter()
+                    .map(|w| issue_problem(w, &path, title.clone())),
+            );
+            let mut det = match det {
+                Ok(d) => d,
+                Err(i) => {
+                    problems.push(issue_problem(i, &path, title));
+                    continue;
+                }
+            };
+            for f in &good_filters {
+                let applies = f.logsource.covers(&r.info.logsource)
+                    && (f.rules.is_empty()
+                        || f.rules.iter().any(|x| {
+                            r.info.id.as_ref() == Some(x) || r.info.name.as_ref() == Some(x)
+                        }));
+                if !applies {
+                    continue;
+                }
+                let mut w = Vec::new();
+                if let Ok(fd) = compile::compile_detection(&f.detection, &opts.placeholders, &mut w)
+                {
+                    // pySigma: the rule condition becomes `(rule) and (filter)`.
+                    let offset = u32::try_from(det.atoms.len()).unwrap_or(u32::MAX);
+                    det.atoms.extend(fd.atoms);
+                    let fexpr = fd.expr.map_atoms(&mut |a| a + offset);
+                    det.expr = Expr::And(vec![det.expr, fexpr]);
+                }
+            }
+            if let Some(id) = &r.info.id {
+                seen_ids.insert(id.clone(), path.clone());
+            }
+            b.add_rule(r.info.clone(), det);
+        }
+
+        // Correlations: references are checked; evaluation is not implemented yet.
+        for (path, cd) in &correlations {
+            let c = &cd.correlation;
+            let known = |x: &String| {
+                rules
+                    .iter()
+                    .any(|d| d.info.id.as_ref() == Some(x) || d.info.name.as_ref() == Some(x))
+                    || correlations.iter().any(|(_, o)| {
+                        o.correlation.id.as_ref() == Some(x)
+                            || o.correlation.name.as_ref() == Some(x)
+                    })
+            };
+            let pos = cd.pos;
+            if let Some(u) = c.rules.iter().find(|x| !known(x)) {
+                problems.push(with_rule(
+                    Problem::new(
+                        Code::UnknownRuleReference,
+                        path,
+                        pos,
+                        format!("the correlation refers to rule '{u}', which is not loaded"),
+                    ),
+                    Some(c.title.clone()),
+                ));
+                continue;
+            }
+            problems.push(with_rule(
+                Problem::new(Code::CorrelationNotEvaluated, path, pos, "correlation evaluation not yet supported: the rule is parsed and checked but never matches"),
+                Some(c.title.clone()),
+            ));
+            b.set.correlations.push(c.clone());
+        }
+
+        let set = b.finish(&mut problems);
+        (set, problems)
+    }
+
+    /// Counts of what was compiled.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            rules: self.rules.len(),
+            groups: self.groups.len(),
+            atoms: self.atoms.len(),
+            needles: self.triggers.len(),
+            regexes: self.regexes.len(),
+            untriggered_rules: self.groups.iter().map(|g| g.always.len()).sum(),
+            correlations: self.correlations.len(),
+        }
+    }
+
+    /// The compiled rules' metadata.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleInfo> {
+        self.rules.iter().map(|r| &r.info)
+    }
+
+    /// Parsed correlation rules (not evaluated yet).
+    pub fn correlations(&self) -> &[Correlation] {
+        &self.correlations
+    }
+
+    /// The log sources rules were grouped by, with their rule counts.
+    pub fn log_sources(&self) -> impl Iterator<Item = (&LogSource, usize)> {
+        self.groups.iter().map(|g| (&g.logsource, g.rules))
+    }
+
+    /// The rules matching `event`, whose log source is `ls` (parts the caller does not know
+    /// may be left out; Windows events are then classified by channel and event id).
+    pub fn matches<'r, E: Event + ?Sized>(
+        &'r self,
+        event: &E,
+        ls: &LogSource,
+    ) -> impl Iterator<Item = Match<'r>> + use<'r, E> {
+        let mut out = Vec::new();
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => self.matches_into(event, ls, &mut s, &mut out),
+            // Re-entered from inside an Event implementation: use a fresh scratch.
+            Err(_) => self.matches_into(event, ls, &mut Scratch::new(), &mut out),
+        });
+        out.into_iter()
+    }
+
+    /// Evaluates a batch of events of one log source; returns `(event index, match)` pairs.
+    pub fn matches_batch<'r, E: Event>(
+        &'r self,
+        events: &[E],
+        ls: &LogSource,
+    ) -> Vec<(usize, Match<'r>)> {
+        let mut scratch = Scratch::new();
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            self.matches_into(e, ls, &mut scratch, &mut buf);
+            out.extend(buf.drain(..).map(|m| (i, m)));
+        }
+        out
+    }
+
+    /// The allocation-free core: appends the matches of `event` to `out`.
+    pub fn matches_into<'r, E: Event + ?Sized>(
+        &'r self,
+        event: &E,
+        ls: &LogSource,
+        s: &mut Scratch,
+        out: &mut Vec<Match<'r>>,
+    ) {
+        s.begin(self);
+        self.route(event, ls, s);
+        let epoch = s.epoch;
+        for gi in 0..s.groups.len() {
+            let g = &self.groups[s.groups[gi] as usize];
+            for sc in &g.scanners {
+                let Scratch {
+                    needle_stamp,
+                    rule_stamp,
+                    candidates,
+                    ..
+                } = &mut *s;
+                let mut on_text = |t: &[u8]| -> bool {
+                    for m in sc.ac.find_overlapping_iter(t) {
+                        for &(op, n) in &sc.pats[m.pattern().as_usize()] {
+                            let ok = match op {
+                                StrOp::Eq => m.start() == 0 && m.end() == t.len(),
+                                StrOp::Prefix => m.start() == 0,
+                                StrOp::Suffix => m.end() == t.len(),
+                                StrOp::Contains => true,
+                            };
+                            if ok && needle_stamp[n as usize] != epoch {
+                                needle_stamp[n as usize] = epoch;
+                                for &r in &self.triggers[n as usize] {
+                                    if rule_stamp[r as usize] != epoch {
+                                        rule_stamp[r as usize] = epoch;
+                                        candidates.push(r);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    false
+                };
+                match sc.slot {
+                    Some(slot) => {
+                        if let Some(v) = self.value(event, slot) {
+                            v.any_text(&mut on_text);
+                        }
+                    }
+                    None => {
+                        event.any_string(&mut on_text);
+                    }
+                }
+            }
+            for &r in &g.always {
+                if s.rule_stamp[r as usize] != epoch {
+                    s.rule_stamp[r as usize] = epoch;
+                    s.candidates.push(r);
+                }
+            }
+        }
+        // Report in rule order, whatever order the needles were found in.
+        s.candidates.sort_unstable();
+        for &r in &s.candidates {
+            let rule = &self.rules[r as usize];
+            if self.eval(&rule.expr, event, s) {
+                let mut fields = Vec::new();
+                self.collect_fields(&rule.expr, event, s, &mut fields);
+                out.push(Match {
+                    rule: &rule.info,
+                    fields,
+                });
+            }
+        }
+    }
+
+    fn name(&self, n: &Option<String>) -> u32 {
+        match n {
+            None => 0,
+            Some(n) => self.names.get(n.as_str()).copied().unwrap_or(u32::MAX),
+        }
+    }
+
+    fn route<E: Event + ?Sized>(&self, event: &E, ls: &LogSource, s: &mut Scratch) {
+        let product = self.name(&ls.product);
+        if ls.category.is_some() {
+            s.cats.push(self.name(&ls.category));
+        }
+        if ls.service.is_some() {
+            s.svcs.push(self.name(&ls.service));
+        }
+        if (ls.category.is_none() || ls.service.is_none())
+            && let Some(c) = self
+                .classifiers
+                .iter()
+                .find(|c| c.product == product && product != 0)
+        {
+            self.classify(c, event, ls, s);
+        }
+        let products: &[u32] = if product == 0 { &[0] } else { &[product, 0] };
+        for &p in products {
+            for ci in 0..=s.cats.len() {
+                let c = if ci == 0 { 0 } else { s.cats[ci - 1] };
+                for si in 0..=s.svcs.len() {
+                    let sv = if si == 0 { 0 } else { s.svcs[si - 1] };
+                    if let Some(&g) = self.group_index.get(&(p, c, sv))
+                        && !s.groups.contains(&g)
+                    {
+                        s.groups.push(g);
+                    }
+                }
+            }
+        }
+    }
+
+    fn classify<E: Event + ?Sized>(
+        &self,
+        c: &Classifier,
+        event: &E,
+        ls: &LogSource,
+        s: &mut Scratch,
+    ) {
+        let Some(Value::Str(channel)) = self.value(event, c.channel) else {
+            return;
+        };
+        if ls.service.is_none()
+            && let Some(svcs) = c.services.get(channel)
+        {
+            s.svcs.extend_from_slice(svcs);
+        }
+        if ls.category.is_none()
+            && let Some(cats) = c.categories.get(channel)
+        {
+            let eid = self
+                .value(event, c.event_id)
+                .and_then(|v| v.as_f64())
+                .map(|f| f as i64);
+            for &(id, cat) in cats {
+                if (id.is_none() || id == eid) && !s.cats.contains(&cat) {
+                    s.cats.push(cat);
+                }
+            }
+        }
+    }
+
+    /// A slot's value: the first candidate path present with a non-null value, else null when
+    /// one is present, else `None`.
+    fn value<'e, E: Event + ?Sized>(&self, event: &'e E, slot: u32) -> Option<Value<'e>> {
+        let mut present = false;
+        for p in &self.slots[slot as usize].paths {
+            match event.field(p) {
+                Some(Value::Null) => present = true,
+                Some(v) => return Some(v),
+                None => {}
+            }
+        }
+        present.then_some(Value::Null)
+    }
+
+    fn eval<E: Event + ?Sized>(&self, e: &Expr, event: &E, s: &Scratch) -> bool {
+        match e {
+            Expr::Atom(a) => self.eval_atom(*a, event, s),
+            Expr::Not(x) => !self.eval(x, event, s),
+            Expr::And(v) => v.iter().all(|x| self.eval(x, event, s)),
+            Expr::Or(v) => v.iter().any(|x| self.eval(x, event, s)),
+            Expr::Const(b) => *b,
+        }
+    }
+
+    fn collect_fields<'r, E: Event + ?Sized>(
+        &'r self,
+        e: &Expr,
+        event: &E,
+        s: &Scratch,
+        out: &mut Vec<&'r str>,
+    ) {
+        match e {
+            Expr::Atom(a) => {
+                if let Some(slot) = self.atoms[*a as usize].slot {
+                    let name = self.slots[slot as usize].name.as_str();
+                    if !out.contains(&name) && self.eval_atom(*a, event, s) {
+                        out.push(name);
+                    }
+                }
+            }
+            Expr::And(v) | Expr::Or(v) => {
+                v.iter().for_each(|x| self.collect_fields(x, event, s, out))
+            }
+            Expr::Not(_) | Expr::Const(_) => {}
+        }
+    }
+
+    fn any_text<E: Event + ?Sized>(
+        &self,
+        slot: Option<u32>,
+        event: &E,
+        f: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> bool {
+        match slot {
+            Some(slot) => self.value(event, slot).is_some_and(|v| v.any_text(f)),
+            None => event.any_string(f),
+        }
+    }
+
+    fn eval_atom<E: Event + ?Sized>(&self, a: u32, event: &E, s: &Scratch) -> bool {
+        let atom = &self.atoms[a as usize];
+        match &atom.kind {
+            AtomKind::Lit { needle } => s.needle_stamp[*needle as usize] == s.epoch,
+            AtomKind::Direct { op, bytes, cased } => self.any_text(atom.slot, event, &mut |t| {
+                direct_match(*op, bytes, t, *cased)
+            }),
+            AtomKind::Glob { regex, need } => {
+                if need.is_some_and(|n| s.needle_stamp[n as usize] != s.epoch) {
+                    return false;
+                }
+                let re = &self.regexes[*regex as usize];
+                self.any_text(atom.slot, event, &mut |t| re.is_match(t))
+            }
+            AtomKind::Regex(r) => {
+                let re = &self.regexes[*r as usize];
+                self.any_text(atom.slot, event, &mut |t| re.is_match(t))
+            }
+            AtomKind::AnyValue => match atom.slot {
+                Some(slot) => !matches!(self.value(event, slot), None | Some(Value::Null)),
+                None => true,
+            },
+            AtomKind::Cidr(nets) => self.any_text(atom.slot, event, &mut |t| {
+                std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<std::net::IpAddr>().ok())
+                    .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+            }),
+            AtomKind::Cmp { op, value } => atom
+                .slot
+                .and_then(|slot| self.value(event, slot))
+                .is_some_and(|v| match v {
+                    Value::List(items) => items.iter().any(|i| {
+                        Value::from_json(i)
+                            .as_f64()
+                            .is_some_and(|x| op.test(x, *value))
+                    }),
+                    v => v.as_f64().is_some_and(|x| op.test(x, *value)),
+                }),
+            AtomKind::Time { part, op, value } => self.any_text(atom.slot, event, &mut |t| {
+                time_part(t, *part).is_some_and(|x| op.test(x as f64, *value))
+            }),
+            AtomKind::Exists(want) => {
+                atom.slot
+                    .is_some_and(|slot| self.value(event, slot).is_some())
+                    == *want
+            }
+            AtomKind::Null => match atom.slot.and_then(|slot| self.value(event, slot)) {
+                None | Some(Value::Null) => true,
+                Some(Value::Str(s)) => s.is_empty(),
+                Some(Value::List(l)) => l.is_empty(),
+                Some(_) => false,
+            },
+            AtomKind::FieldRef { other, op, cased } => {
+                let Some(slot) = atom.slot else { return false };
+                let Some(theirs) = self.value(event, *other) else {
+                    return false;
+                };
+                let mut found = false;
+                theirs.any_text(&mut |want| {
+                    let want = if *cased { want.to_vec() } else { fold(want) };
+                    found = self.value(event, slot).is_some_and(|mine| {
+                        mine.any_text(&mut |t| direct_match(*op, &want, t, *cased))
+                    });
+                    found
+                });
+                found
+            }
+        }
+    }
+}
+
+/// Literal matching outside the automata: case-sensitive, or with Unicode lowercase
+/// folding when the needle is not ASCII (`needle` is then already folded).
+fn direct_match(op: StrOp, needle: &[u8], hay: &[u8], cased: bool) -> bool {
+    if cased {
+        return str_op(op, needle, hay, |a, b| a == b);
+    }
+    if needle.is_ascii() {
+        return str_op(op, needle, hay, |a, b| a.eq_ignore_ascii_case(b));
+    }
+    let folded = fold(hay);
+    str_op(op, needle, &folded, |a, b| a == b)
+}
+
+fn str_op(op: StrOp, needle: &[u8], hay: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+    match op {
+        StrOp::Eq => hay.len() == needle.len() && eq(hay, needle),
+        StrOp::Prefix => hay.len() >= needle.len() && eq(&hay[..needle.len()], needle),
+        StrOp::Suffix => hay.len() >= needle.len() && eq(&hay[hay.len() - needle.len()..], needle),
+        StrOp::Contains => needle.is_empty() || hay.windows(needle.len()).any(|w| eq(w, needle)),
+    }
+}
+
+/// A part of a timestamp written as RFC 3339 or as a civil date-time (`2024-01-02 03:04:05`).
+fn time_part(t: &[u8], part: TimePart) -> Option<i64> {
+    let s = std::str::from_utf8(t).ok()?.trim();
+    let dt: jiff::civil::DateTime = match s.parse::<jiff::Timestamp>() {
+        Ok(ts) => ts.to_zoned(jiff::tz::TimeZone::UTC).datetime(),
+        Err(_) => s.parse::<jiff::civil::DateTime>().ok()?,
+    };
+    Some(match part {
+        TimePart::Minute => i64::from(dt.minute()),
+        TimePart::Hour => i64::from(dt.hour()),
+        TimePart::Day => i64::from(dt.day()),
+        TimePart::Week => i64::from(dt.date().iso_week_date().week()),
+        TimePart::Month => i64::from(dt.month()),
+        TimePart::Year => i64::from(dt.year()),
+    })
+}

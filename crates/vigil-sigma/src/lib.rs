@@ -1,0 +1,62 @@
+//! Vigil's Sigma engine: compiles Sigma rules and evaluates them on events. No IO: rule text
+//! goes in, a [`RuleSet`] and a list of [`Problem`]s come out; events go in, [`Match`]es
+//! come out.
+//!
+//! Data flow:
+//!
+//! ```text
+//! (path, YAML text) ──yaml──► node tree with line/column ──rule──► rule | filter | correlation
+//!     ──compile──► detection: condition tree over atoms (value + modifiers → typed tests)
+//!     ──engine──► RuleSet: rules grouped by log source; literal needles of all rules of a
+//!                 group and field in one Aho-Corasick automaton; trigger needles per rule
+//! (event, LogSource) ──RuleSet::matches──► route to groups ─► scan fields once ─► evaluate
+//!                 only rules whose trigger needle was seen ─► Match { rule, fields }
+//! ```
+//!
+//! Main types: [`RuleSet`] (compile, match), [`CompileOptions`] with a [`FieldMapping`]
+//! (where Sigma fields live in events: `evtx`, `ecs`, `native`, or your own YAML) and
+//! [`LogSourceTable`]s (how Windows events are classified by channel and event id),
+//! [`Event`] (implemented for `serde_json::Value`/`Map`, `BTreeMap<String, Value>` and
+//! `vigil_model::NewEvent`), [`LogSource`], [`Match`], [`Problem`] with stable [`Code`]s
+//! (table in [`problem`]), [`Scratch`] for allocation-free evaluation loops.
+//!
+//! ```
+//! use vigil_sigma::{LogSource, RuleSet};
+//!
+//! let rule = r#"
+//! title: Whoami
+//! id: 0b3a3b4c-0000-4000-8000-000000000001
+//! level: medium
+//! logsource: {product: windows, category: process_creation}
+//! detection:
+//!   sel:
+//!     Image|endswith: '\whoami.exe'
+//!   condition: sel
+//! "#;
+//! let (rules, problems) = RuleSet::compile(&[("whoami.yml", rule)]);
+//! assert!(problems.is_empty());
+//! let event = serde_json::json!({"Image": "C:\\Windows\\System32\\WHOAMI.EXE"});
+//! let ls = LogSource::new().product("windows").category("process_creation");
+//! let hits: Vec<_> = rules.matches(&event, &ls).collect();
+//! assert_eq!(hits[0].title(), "Whoami");
+//! assert_eq!(hits[0].fields, vec!["Image"]);
+//! ```
+//!
+//! Correlation rules are parsed and checked but not evaluated yet (reported as
+//! `SIGMA-W001`). Sigma filters are applied as pySigma does: `(rule) and (filter)`.
+
+pub mod compile;
+pub mod condition;
+mod engine;
+pub mod event;
+pub mod mapping;
+pub mod problem;
+pub mod rule;
+pub mod value;
+mod yaml;
+
+pub use engine::{CompileOptions, Match, RuleSet, Scratch, Stats};
+pub use event::{Event, FieldPath, Value};
+pub use mapping::{FieldMapping, LogSourceTable, MappingError};
+pub use problem::{Code, Problem, Severity};
+pub use rule::{Correlation, CorrelationType, Level, LogSource, RuleInfo};
