@@ -418,3 +418,57 @@ async fn health_readiness_metrics_and_taxonomies() {
     assert_eq!(me["role"], "org_user");
     assert_eq!(me["org_id"], app.a.id.to_string());
 }
+
+/// The API over the PostgreSQL store: the same requests, the same answers.
+#[tokio::test]
+async fn postgres_backend_serves_the_same_api() {
+    let Some(app) = TestApp::postgres("postgres_backend_serves_the_same_api").await else {
+        return;
+    };
+    let body = concat!(
+        r#"{"@timestamp":"2026-11-21T01:00:00Z","message":"pg first","source.ip":"198.51.100.4"}"#,
+        "\nnot json\n",
+        r#"{"@timestamp":"2026-11-21T01:00:01Z","message":"pg second"}"#,
+        "\n"
+    )
+    .to_string();
+    let (s, v) = app
+        .call(
+            "POST",
+            &format!("/api/v1/events?org_id={}", app.a.id),
+            Some(&app.officer),
+            Some(("application/x-ndjson", body.into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["stored"], 2);
+    assert_eq!(v["rejected"], 1);
+    let (_, found) = app
+        .get(
+            "/api/v1/events?q=pg&filter=source.ip:198.51.100.4",
+            &app.officer,
+        )
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    // Isolation holds on this backend too.
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/incidents/{}", app.b.incident),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = app.get("/api/v1/alerts", &app.officer).await;
+    assert!(!list.to_string().contains(&app.b.id.to_string()));
+    let (s, v) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{}", app.a.incident),
+            &app.officer,
+            json!({"status":"acknowledged","comment":"收到"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, audit) = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(audit["ok"], true, "{audit}");
+}

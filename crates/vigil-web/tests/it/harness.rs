@@ -218,6 +218,27 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: Arc<dyn Store> =
             Arc::new(vigil_store::sqlite::SqliteStore::open(dir.path()).expect("sqlite store"));
+        Self::with_store(dir, store, config).await
+    }
+
+    /// The same application over PostgreSQL, in a fresh schema dropped afterwards; `None`
+    /// (after a SKIP line) without `VIGIL_TEST_POSTGRES_URL`.
+    pub async fn postgres(test: &str) -> Option<Self> {
+        let url = vigil_testkit::service_url("VIGIL_TEST_POSTGRES_URL", test)?;
+        let schema = format!("web_{}", uuid::Uuid::now_v7().simple());
+        let store = vigil_store::postgres::PgStore::connect_with_schema(&url, &schema)
+            .await
+            .expect("postgres store")
+            .drop_schema_when_dropped();
+        let dir = tempfile::tempdir().expect("tempdir");
+        Some(Self::with_store(dir, Arc::new(store), WebConfig::default()).await)
+    }
+
+    pub async fn with_store(
+        dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        config: WebConfig,
+    ) -> Self {
         let a = fixture(store.as_ref(), "Org A Power").await;
         let b = fixture(store.as_ref(), "Org B Water").await;
         let admin = token(store.as_ref(), Role::PlatformAdmin, None).await;
