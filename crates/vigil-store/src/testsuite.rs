@@ -3,7 +3,7 @@
 //! Each test is a public async function taking an `Arc<dyn Store>`; [`store_conformance!`]
 //! turns them into `#[tokio::test]`s for one backend:
 //!
-//! ```ignore
+//! ```text
 //! async fn open_store() -> Option<Arc<dyn Store>> { /* None skips */ }
 //! vigil_store::store_conformance!(sqlite_conformance, open_store());
 //! ```
