@@ -2088,7 +2088,10 @@ pub async fn overview_counts(store: S) {
     assert_eq!(later.events, 0);
     assert_eq!(later.new_alerts, 0);
     assert!(later.alerts_per_day.is_empty());
-    assert_eq!(later.open_incidents, 3, "open incidents are counted whenever opened");
+    assert_eq!(
+        later.open_incidents, 3,
+        "open incidents are counted whenever opened"
+    );
     assert_eq!(later.organizations, 1);
     assert_eq!(later.assets, 2);
 
