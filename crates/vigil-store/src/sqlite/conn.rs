@@ -282,10 +282,11 @@ where
 /// the writer thread does not spend its time checkpointing (that would be a quarter of the
 /// writer's time under a steady event load). A `PASSIVE` checkpoint never blocks the writer
 /// or readers. The writer keeps a high `wal_autocheckpoint` as a safety net in case this
-/// thread falls behind. The same thread runs `PRAGMA optimize` hourly. Dropping the handle
+/// thread falls behind. The same thread runs `PRAGMA optimize` every ten minutes. Dropping the handle
 /// stops the thread.
-/// How often the checkpoint thread refreshes planner statistics (`PRAGMA optimize`).
-const OPTIMIZE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often the checkpoint thread refreshes planner statistics (`PRAGMA optimize`, which does
+/// nothing when they are still good).
+const OPTIMIZE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub(crate) struct Checkpointer {
     _stop: std::sync::mpsc::Sender<()>,
@@ -301,11 +302,14 @@ impl Checkpointer {
                 let mut last_optimize = std::time::Instant::now();
                 while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
                     if last_optimize.elapsed() >= OPTIMIZE_EVERY {
-                        // Refreshes the planner's statistics where they went stale (which
-                        // index to use for a filter); bounded, so it stays quick.
-                        if let Err(e) =
-                            conn.execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize;")
-                        {
+                        // Refreshes the planner's statistics where they are missing or
+                        // stale: with them SQLite picks a selective field index (an IP, a
+                        // hash) over scanning the organization's events newest first. Bounded
+                        // by analysis_limit, so it stays quick; 0x10000 checks every table,
+                        // not only those this connection queried (none).
+                        if let Err(e) = conn.execute_batch(
+                            "PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;",
+                        ) {
                             tracing::warn!(error = %e, "sqlite optimize failed");
                         }
                         last_optimize = std::time::Instant::now();

@@ -95,7 +95,7 @@ impl SqliteStore {
         configure_writer(&wconn, opts).map_err(|e| open_err("configuring sqlite", e))?;
         migrate::run(&mut wconn, sql::us(sql::now()))?;
         // Planner statistics for tables that need them, bounded (SQLite's advice for
-        // long-lived connections); the checkpoint thread repeats it hourly.
+        // long-lived connections); the checkpoint thread repeats it every ten minutes.
         wconn
             .execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
             .map_err(|e| open_err("optimizing", e))?;
