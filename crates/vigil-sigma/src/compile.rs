@@ -65,14 +65,18 @@ pub(crate) fn build_regex(pattern: &str, utf8: bool) -> Result<Regex, String> {
         )
         .syntax(syntax::Config::new().utf8(utf8))
         .build(pattern)
-        .map_err(|e| {
-            let s = e.to_string();
-            // The syntax error's first line names the problem; the rest repeats the pattern.
-            s.lines()
+        .map_err(|e| match e.syntax_error() {
+            // The syntax error's last line names the problem; the lines above repeat the
+            // pattern with a caret.
+            Some(se) => se
+                .to_string()
+                .lines()
                 .last()
                 .unwrap_or("invalid regular expression")
                 .trim()
-                .to_owned()
+                .trim_start_matches("error: ")
+                .to_owned(),
+            None => e.to_string(),
         })
 }
 

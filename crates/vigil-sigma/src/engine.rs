@@ -1100,3 +1100,7 @@ fn time_part(t: &[u8], part: TimePart) -> Option<i64> {
         TimePart::Year => i64::from(dt.year()),
     })
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
