@@ -70,6 +70,8 @@ pub struct Framer {
     pos: usize,
     skip: Skip,
     pending: Option<Vec<u8>>,
+    /// A frame to deliver right after the pending multi-line message it followed.
+    deferred: Option<Frame>,
 }
 
 impl Framer {
@@ -80,6 +82,7 @@ impl Framer {
             pos: 0,
             skip: Skip::None,
             pending: None,
+            deferred: None,
         }
     }
 
@@ -99,6 +102,9 @@ impl Framer {
 
     /// The next complete frame, or `None` until more bytes are pushed.
     pub fn next_frame(&mut self) -> Option<Frame> {
+        if let Some(f) = self.deferred.take() {
+            return Some(f);
+        }
         loop {
             match self.skip {
                 Skip::None => {}
@@ -189,7 +195,21 @@ impl Framer {
                         }
                         return Some(message(line, Framing::NonTransparent));
                     }
-                    let starts_message = line.iter().find(|c| **c != b' ') == Some(&b'<');
+                    if line.len() > self.cfg.max_frame {
+                        let over = Frame::Oversized {
+                            declared: None,
+                            framing: Framing::NonTransparent,
+                            head: line[..HEAD.min(line.len())].to_vec(),
+                        };
+                        match self.pending.take() {
+                            Some(p) => {
+                                self.deferred = Some(over);
+                                return Some(message(p, Framing::NonTransparent));
+                            }
+                            None => return Some(over),
+                        }
+                    }
+                    let starts_message = starts_message(&line);
                     match self.pending.take() {
                         Some(mut p) if !starts_message => {
                             if p.len() + 1 + line.len() > self.cfg.max_frame {
@@ -205,13 +225,6 @@ impl Framer {
                             return Some(message(p, Framing::NonTransparent));
                         }
                         None => {
-                            if line.len() > self.cfg.max_frame {
-                                return Some(Frame::Oversized {
-                                    declared: None,
-                                    framing: Framing::NonTransparent,
-                                    head: line[..HEAD.min(line.len())].to_vec(),
-                                });
-                            }
                             if !line.is_empty() {
                                 self.pending = Some(line);
                             }
@@ -257,36 +270,53 @@ impl Framer {
         self.buf.clear();
         self.pos = 0;
         self.skip = Skip::None;
+        let max = self.cfg.max_frame;
+        let bounded = |bytes: Vec<u8>| {
+            if bytes.len() > max {
+                Frame::Oversized {
+                    declared: None,
+                    framing: Framing::NonTransparent,
+                    head: bytes[..HEAD.min(bytes.len())].to_vec(),
+                }
+            } else {
+                message(bytes, Framing::NonTransparent)
+            }
+        };
         if self.cfg.multiline && !rest.is_empty() {
-            let starts_message = rest.iter().find(|c| **c != b' ') == Some(&b'<');
+            let starts_message = starts_message(&rest);
             match self.pending.take() {
                 Some(mut p) if !starts_message => {
                     p.push(b'\n');
                     p.extend_from_slice(&rest);
-                    out.push(message(p, Framing::NonTransparent));
+                    out.push(bounded(p));
                 }
                 Some(p) => {
                     out.push(message(p, Framing::NonTransparent));
-                    out.push(message(rest, Framing::NonTransparent));
+                    out.push(bounded(rest));
                 }
-                None => out.push(message(rest, Framing::NonTransparent)),
+                None => out.push(bounded(rest)),
             }
             return out;
         }
         out.extend(self.take_pending());
         if !rest.is_empty() {
-            if rest.len() > self.cfg.max_frame {
-                out.push(Frame::Oversized {
-                    declared: None,
-                    framing: Framing::NonTransparent,
-                    head: rest[..HEAD.min(rest.len())].to_vec(),
-                });
-            } else {
-                out.push(message(rest, Framing::NonTransparent));
-            }
+            out.push(bounded(rest));
         }
         out
     }
+}
+
+/// A line that begins a syslog message: optional spaces, then `<digits>`. (`<test/>` in an
+/// XML continuation line does not.)
+fn starts_message(line: &[u8]) -> bool {
+    let s = line.iter().position(|c| *c != b' ').unwrap_or(line.len());
+    let rest = &line[s..];
+    let digits = rest
+        .iter()
+        .skip(1)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    rest.first() == Some(&b'<') && (1..=3).contains(&digits) && rest.get(1 + digits) == Some(&b'>')
 }
 
 fn message(bytes: Vec<u8>, framing: Framing) -> Frame {

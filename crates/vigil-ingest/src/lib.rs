@@ -156,6 +156,13 @@ pub fn parse_batch(
     }
 }
 
+/// `[` followed by `{` or `]`: a JSON array of records, not a line like Apache's error log
+/// `[Sun Dec 04 04:47:44 2005] [notice] ...`.
+fn looks_like_json_array(head: &[u8]) -> bool {
+    let mut it = head.iter().filter(|c| !c.is_ascii_whitespace());
+    it.next() == Some(&b'[') && matches!(it.next(), Some(b'{') | Some(b']') | None)
+}
+
 fn is_audit_line(b: &[u8]) -> bool {
     (b.starts_with(b"type=") || b.starts_with(b"node="))
         && memchr::memmem::find(b, b"msg=audit(").is_some()
@@ -229,7 +236,7 @@ pub fn detect_and_parse_document(doc: &[u8], ctx: &ParseContext) -> (Vec<Parsed>
     if first.starts_with(b"#separator") || first.starts_with(b"#fields") {
         return zeek::parse_zeek_tsv_document(doc, ctx);
     }
-    if first.trim_ascii_start().starts_with(b"[") {
+    if looks_like_json_array(head) {
         return eve::parse_eve_document(doc, ctx);
     }
     if is_audit_line(first) {

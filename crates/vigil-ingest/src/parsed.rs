@@ -1,6 +1,6 @@
 //! The normalized record every parser produces, and its conversion into a [`NewEvent`].
 
-use jiff::Timestamp;
+pub use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
 use std::borrow::Cow;

@@ -190,6 +190,25 @@ impl ZeekTsvReader {
             return Ok(None);
         }
         if self.fields.is_empty() {
+            // `zeek-cut -m` prints the column names as a plain first line instead of the
+            // header: a line of field names naming `ts`, `uid` or `id.orig_h` is taken as one
+            // (values then stay untyped).
+            let names = split(line, &self.sep);
+            let is_name = |n: &&[u8]| {
+                !n.is_empty()
+                    && (n[0].is_ascii_alphabetic() || n[0] == b'_')
+                    && n.iter()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+            };
+            if names.iter().all(is_name)
+                && names
+                    .iter()
+                    .any(|n| matches!(*n, b"ts" | b"uid" | b"id.orig_h" | b"fuid"))
+            {
+                self.fields = names.into_iter().map(|n| lossy(n).into_owned()).collect();
+                self.types.clear();
+                return Ok(None);
+            }
             return Err(ParseError::at(
                 ErrorKind::Header,
                 0,
@@ -309,7 +328,7 @@ pub fn parse_zeek_tsv_document(doc: &[u8], ctx: &ParseContext) -> (Vec<Parsed>, 
     let mut events = Vec::new();
     let mut rejects = Vec::new();
     for (n, offset, line) in crate::lines(doc) {
-        if line.is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match reader.parse_line(line, ctx) {
