@@ -11,12 +11,17 @@ pub trait Point: Copy + Ord + Default + std::fmt::Debug {
     const MAX: Self;
     /// The next point; only called below `MAX`.
     fn succ(self) -> Self;
+    /// The top 16 bits, for the bucket index.
+    fn bucket(self) -> usize;
 }
 
 impl Point for u32 {
     const MAX: Self = u32::MAX;
     fn succ(self) -> Self {
         self + 1
+    }
+    fn bucket(self) -> usize {
+        (self >> 16) as usize
     }
 }
 
@@ -25,15 +30,24 @@ impl Point for u128 {
     fn succ(self) -> Self {
         self + 1
     }
+    fn bucket(self) -> usize {
+        (self >> 112) as usize
+    }
 }
 
+/// Buckets of the top-level index: one per value of a point's top 16 bits.
+const BUCKETS: usize = 1 << 16;
+
 /// Segment `i` covers `[starts[i], starts[i + 1])` (the last one up to `MAX`) and is covered by
-/// `ids[offsets[i]..offsets[i + 1]]`; gaps are segments with no ids.
+/// `ids[offsets[i]..offsets[i + 1]]`; gaps are segments with no ids. `index[b]` is the first
+/// segment whose start has top 16 bits `>= b`, so a lookup binary-searches only the segments
+/// starting in its own bucket (a few, instead of all of them: fewer cache misses).
 #[derive(Debug, Clone, Default)]
 pub struct IntervalMap<P> {
     starts: Vec<P>,
     offsets: Vec<u32>,
     ids: Vec<u32>,
+    index: Vec<u32>,
 }
 
 impl<P: Point> IntervalMap<P> {
@@ -52,6 +66,7 @@ impl<P: Point> IntervalMap<P> {
             starts: Vec::new(),
             offsets: vec![0],
             ids: Vec::new(),
+            index: Vec::new(),
         };
         let mut active: Vec<u32> = Vec::new();
         let mut i = 0;
@@ -77,6 +92,17 @@ impl<P: Point> IntervalMap<P> {
                 map.offsets.push(map.ids.len() as u32);
             }
         }
+        if !map.starts.is_empty() {
+            let mut i = 0;
+            map.index = (0..=BUCKETS)
+                .map(|b| {
+                    while i < map.starts.len() && map.starts[i].bucket() < b {
+                        i += 1;
+                    }
+                    i as u32
+                })
+                .collect();
+        }
         map.starts.shrink_to_fit();
         map.offsets.shrink_to_fit();
         map.ids.shrink_to_fit();
@@ -86,7 +112,12 @@ impl<P: Point> IntervalMap<P> {
     /// The ids of all ranges containing `x` (sorted).
     #[inline]
     pub fn lookup(&self, x: P) -> &[u32] {
-        let i = self.starts.partition_point(|s| *s <= x);
+        let b = x.bucket();
+        let (Some(&lo), Some(&hi)) = (self.index.get(b), self.index.get(b + 1)) else {
+            return &[];
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        let i = lo + self.starts[lo..hi].partition_point(|s| *s <= x);
         if i == 0 {
             return &[];
         }
@@ -101,7 +132,7 @@ impl<P: Point> IntervalMap<P> {
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
         self.starts.capacity() * std::mem::size_of::<P>()
-            + (self.offsets.capacity() + self.ids.capacity()) * 4
+            + (self.offsets.capacity() + self.ids.capacity() + self.index.capacity()) * 4
     }
 }
 

@@ -259,16 +259,15 @@ impl IndicatorSet {
                 self.v6.lookup(*addr).iter().for_each(|&i| check(i))
             }
             IndicatorValue::Domain(d) => {
+                // Every suffix that still has a dot: domain indicators always have one, so
+                // the bare top-level label is never probed.
                 let tag = IndicatorKind::Domain as u8;
                 let mut rest: &str = d;
-                loop {
+                while let Some(dot) = rest.find('.') {
                     if let Some(i) = self.find_exact(tag, rest.as_bytes()) {
                         check(i);
                     }
-                    match rest.find('.') {
-                        Some(dot) => rest = &rest[dot + 1..],
-                        None => break,
-                    }
+                    rest = &rest[dot + 1..];
                 }
             }
             other => {

@@ -1137,6 +1137,22 @@ mod tests {
         assert!(p.matches(&[o]));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,80}") {
+            let _ = parse(&s).map(|p| (p.compile(), p.matches(&[])));
+            let _ = IndicatorValue::sniff(&s);
+            let _ = crate::indicator::normalize_url(&s);
+        }
+
+        #[test]
+        fn pattern_shaped_text_never_panics(
+            s in "\\[[a-z0-9:.' =\\-\\[\\]*()]{0,40}\\]( (AND|OR|FOLLOWEDBY) \\[[a-z:' =]{0,20}\\])?( WITHIN [0-9]{1,3} SECONDS| REPEATS [0-9] TIMES)?"
+        ) {
+            let _ = parse(&s).map(|p| (p.compile(), p.matches(&[])));
+        }
+    }
+
     #[test]
     fn exported_patterns_parse_back_to_the_same_value() {
         for t in [
