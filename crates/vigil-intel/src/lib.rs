@@ -46,7 +46,7 @@ pub mod misp;
 pub mod pattern;
 pub mod stix;
 
-pub use import::{ImportProblem, ImportSummary, Intel, Source};
+pub use import::{ImportProblem, ImportSummary, Intel, Source, SourcePolicy};
 pub use indicator::{
     Indicator, IndicatorContext, IndicatorKind, IndicatorValue, SourceRef, Tlp, ValueError,
 };
