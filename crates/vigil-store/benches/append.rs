@@ -138,6 +138,50 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // Four appenders at once: the writer commits their batches together (group commit).
+    let mut group = c.benchmark_group("sqlite_append_concurrent");
+    group.throughput(Throughput::Elements(4 * BATCH as u64));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path()).expect("open store"));
+    let org = rt.block_on(store.create_org(org_spec())).expect("org").id;
+    let batch: Vec<NewEvent> = (0..BATCH).map(|i| event(org, i)).collect();
+    let mut shift = 0i64;
+    group.bench_function("4x_batch_1000", |b| {
+        b.iter_batched(
+            || {
+                (0..4)
+                    .map(|_| {
+                        shift += 250_000;
+                        let mut v = batch.clone();
+                        for e in &mut v {
+                            e.timestamp =
+                                Timestamp::from_microsecond(e.timestamp.as_microsecond() + shift)
+                                    .unwrap_or(e.timestamp);
+                        }
+                        v
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |batches| {
+                rt.block_on(async {
+                    let tasks: Vec<_> = batches
+                        .into_iter()
+                        .map(|events| {
+                            let store = std::sync::Arc::clone(&store);
+                            tokio::spawn(async move { store.append_events(events).await })
+                        })
+                        .collect();
+                    for t in tasks {
+                        let ids = t.await.expect("join").expect("append");
+                        assert_eq!(ids.len(), BATCH);
+                    }
+                })
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);
