@@ -43,12 +43,17 @@ pub async fn list(
     ))
 }
 
-/// Walks the whole chain from the start and reports the first break, if any.
+/// Most findings reported by one verification.
+const MAX_FINDINGS: usize = 100;
+
+/// Walks the whole chain from the start, a page at a time, and reports every finding: which
+/// record was altered, removed, inserted or reordered (`ok` is true only for an intact chain).
 pub async fn verify(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<serde_json::Value>> {
     auth.require(Action::ReadAudit)?;
     let mut prev = vigil_crypto::AUDIT_GENESIS.to_string();
     let mut after = None;
-    let mut checked = 0u64;
+    let mut checked = 0usize;
+    let mut findings = Vec::new();
     loop {
         let q = AuditQuery {
             after_seq: after,
@@ -59,25 +64,30 @@ pub async fn verify(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<se
         if let (Some(first), Some(a)) = (page.first(), after)
             && first.seq != a + 1
         {
-            return Ok(Json(
-                serde_json::json!({ "ok": false, "checked": checked, "break": { "seq": first.seq, "reason": format!("expected record {} next", a + 1) } }),
-            ));
+            findings.push(serde_json::json!({
+                "seq": a + 1, "kind": "removed",
+                "detail": format!("records {} to {} are missing", a + 1, first.seq - 1),
+            }));
         }
-        match vigil_crypto::verify_audit_chain(&prev, &page) {
-            Ok(last) => prev = last,
-            Err(b) => {
-                return Ok(Json(
-                    serde_json::json!({ "ok": false, "checked": checked, "break": { "seq": b.seq, "reason": b.reason } }),
-                ));
-            }
+        let report = vigil_crypto::audit_chain_report(&prev, &page);
+        findings.extend(report.issues.iter().map(
+            |i| serde_json::json!({ "seq": i.seq, "kind": i.kind.as_str(), "detail": i.detail }),
+        ));
+        checked += report.checked;
+        prev = report.last_hash;
+        if findings.len() >= MAX_FINDINGS {
+            findings.truncate(MAX_FINDINGS);
+            break;
         }
-        checked += page.len() as u64;
         match page.last() {
             Some(r) if page.len() == q.limit => after = Some(r.seq),
             _ => break,
         }
     }
-    Ok(Json(
-        serde_json::json!({ "ok": true, "checked": checked, "head": prev }),
-    ))
+    Ok(Json(serde_json::json!({
+        "ok": findings.is_empty(),
+        "checked": checked,
+        "head": prev,
+        "findings": findings,
+    })))
 }

@@ -472,3 +472,50 @@ async fn postgres_backend_serves_the_same_api() {
     let (_, audit) = app.get("/api/v1/audit/verify", &app.auditor).await;
     assert_eq!(audit["ok"], true, "{audit}");
 }
+
+#[tokio::test]
+async fn audit_verification_names_the_tampered_record() {
+    let app = TestApp::new().await;
+    for name in ["Tamper One", "Tamper Two", "Tamper Three", "Tamper Four"] {
+        let (s, _) = app
+            .json(
+                "POST",
+                "/api/v1/organizations",
+                &app.admin,
+                json!(org_spec(name)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (_, v) = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(v["findings"].as_array().is_some_and(Vec::is_empty));
+
+    // Someone with access to the database file rewrites who did something.
+    let db = app._dir.path().join("vigil.db");
+    let conn = rusqlite::Connection::open(&db).expect("open the database file");
+    let changed = conn
+        .execute(
+            "UPDATE audit_log SET actor = 'user:nobody' WHERE seq = 2",
+            [],
+        )
+        .expect("tamper");
+    assert_eq!(changed, 1);
+    let (_, v) = app.get("/api/v1/audit/verify", &app.auditor).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["findings"][0]["seq"], 2, "{v}");
+    assert_eq!(v["findings"][0]["kind"], "altered", "{v}");
+
+    // And deletes one from the middle. (Removing the newest records needs a signed
+    // checkpoint to notice; that is vigil_crypto::check_against_checkpoint's job.)
+    conn.execute("DELETE FROM audit_log WHERE seq = 3", [])
+        .expect("delete");
+    let (_, v) = app.get("/api/v1/audit/verify", &app.auditor).await;
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"removed"), "{v}");
+}
