@@ -241,6 +241,13 @@ fn encoding_modifiers() {
 }
 
 #[test]
+fn caseless_non_ascii_needles_use_the_automaton() {
+    assert!(ascii_foldable("a\u{2013}b".as_bytes()));
+    assert!(!ascii_foldable("\u{c4}rger".as_bytes()));
+    assert!(!ascii_foldable(&[0xff, 0x00]));
+}
+
+#[test]
 fn windash() {
     check(
         "    F|contains|windash: ' -enc '\n",

@@ -172,11 +172,13 @@ fn walk<'a>(cur: &'a Json, segs: &[String]) -> Option<&'a Json> {
 }
 
 fn lookup_json<'a>(root: &'a serde_json::Map<String, Json>, path: &FieldPath) -> Option<&'a Json> {
-    if let Some(v) = root.get(path.as_str()) {
+    // Nested objects first (EVTX JSON), then a flat key holding the dots (ECS maps).
+    if let Some((first, rest)) = path.segments().split_first()
+        && let Some(v) = root.get(first).and_then(|v| walk(v, rest))
+    {
         return Some(v);
     }
-    let (first, rest) = path.segments().split_first()?;
-    walk(root.get(first)?, rest)
+    root.get(path.as_str())
 }
 
 fn any_string_json(v: &Json, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
