@@ -4,6 +4,12 @@
 //! The twelve [`INDEXED_FIELDS`] have their own columns with partial indexes (only rows that
 //! have the field are in the index, so sparse fields cost nothing on rows without them);
 //! everything else stays in the `fields` JSON and is filtered with `json_extract`.
+//!
+//! Cost (benches/append.rs, 2-core VM): 40-75k events/s for sequential 1,000-event batches,
+//! more with concurrent appenders, whose batches share a commit. Most of it is B-tree work
+//! and writing dirty pages to the WAL at commit; a high-cardinality indexed field such as
+//! `source.ip` dirties about one index page per distinct value per commit, which is why
+//! bigger (group) commits are cheaper per event. Checkpoints run on their own thread.
 
 use super::directory::org_visible;
 use super::sql::{Filter, col_err, get_opt_uuid, get_ts, get_uuid, page, text, to_json, us};
