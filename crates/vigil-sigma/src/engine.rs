@@ -77,7 +77,7 @@ enum AtomKind {
     Direct {
         op: StrOp,
         bytes: Vec<u8>,
-        cased: bool,
+        fold: Fold,
     },
     Glob {
         regex: u32,
@@ -102,6 +102,30 @@ enum AtomKind {
         op: StrOp,
         cased: bool,
     },
+}
+
+/// How a directly tested literal compares with a value (decided once, at compile time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// Byte for byte.
+    Cased,
+    /// ASCII case-insensitive (the needle is lowercase; its non-ASCII characters are caseless).
+    Ascii,
+    /// Unicode lowercase folding (the needle is folded and has a non-ASCII character).
+    Unicode,
+}
+
+impl Fold {
+    /// The mode for a needle, `bytes` already folded when not `cased`.
+    fn of(bytes: &[u8], cased: bool) -> Fold {
+        if cased {
+            Fold::Cased
+        } else if ascii_foldable(bytes) {
+            Fold::Ascii
+        } else {
+            Fold::Unicode
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -358,11 +382,14 @@ impl Builder<'_> {
                             needle: self.needle(g, slot, &b, op),
                         }
                     }
-                    Some((op, b)) => AtomKind::Direct {
-                        op,
-                        bytes: if cased { b } else { fold(&b) },
-                        cased,
-                    },
+                    Some((op, b)) => {
+                        let bytes = if cased { b } else { fold(&b) };
+                        AtomKind::Direct {
+                            op,
+                            fold: Fold::of(&bytes, cased),
+                            bytes,
+                        }
+                    }
                     None if pre.regex.is_none() => AtomKind::AnyValue,
                     None => {
                         let need = compile::longest_literal(&pat)
@@ -1014,8 +1041,8 @@ impl RuleSet {
         let atom = &self.atoms[a as usize];
         match &atom.kind {
             AtomKind::Lit { needle } => s.needle_stamp[*needle as usize] == s.epoch,
-            AtomKind::Direct { op, bytes, cased } => self.any_text(atom.slot, event, &mut |t| {
-                direct_match(*op, bytes, t, *cased)
+            AtomKind::Direct { op, bytes, fold } => self.any_text(atom.slot, event, &mut |t| {
+                direct_match(*op, bytes, t, *fold)
             }),
             AtomKind::Glob { regex, need } => {
                 if need.is_some_and(|n| s.needle_stamp[n as usize] != s.epoch) {
@@ -1071,8 +1098,9 @@ impl RuleSet {
                 let mut found = false;
                 theirs.any_text(&mut |want| {
                     let want = if *cased { want.to_vec() } else { fold(want) };
+                    let mode = Fold::of(&want, *cased);
                     found = self.value(event, slot).is_some_and(|mine| {
-                        mine.any_text(&mut |t| direct_match(*op, &want, t, *cased))
+                        mine.any_text(&mut |t| direct_match(*op, &want, t, mode))
                     });
                     found
                 });
@@ -1082,26 +1110,35 @@ impl RuleSet {
     }
 }
 
-/// Literal matching outside the automata: case-sensitive, or with Unicode lowercase
-/// folding when the needle is not ASCII (`needle` is then already folded).
-fn direct_match(op: StrOp, needle: &[u8], hay: &[u8], cased: bool) -> bool {
-    if cased {
-        if op == StrOp::Contains {
-            return memchr::memmem::find(hay, needle).is_some();
+/// Literal matching outside the automata: case-sensitive, ASCII case-insensitive, or with
+/// Unicode lowercase folding (`needle` is then already folded).
+fn direct_match(op: StrOp, needle: &[u8], hay: &[u8], mode: Fold) -> bool {
+    match mode {
+        Fold::Cased => {
+            if op == StrOp::Contains {
+                return memchr::memmem::find(hay, needle).is_some();
+            }
+            str_op(op, needle, hay, |a, b| a == b)
         }
-        return str_op(op, needle, hay, |a, b| a == b);
-    }
-    if needle.is_ascii() || ascii_foldable(needle) {
-        if op == StrOp::Contains {
-            return contains_ascii_ci(hay, needle);
+        Fold::Ascii => {
+            if op == StrOp::Contains {
+                return contains_ascii_ci(hay, needle);
+            }
+            str_op(op, needle, hay, |a, b| a.eq_ignore_ascii_case(b))
         }
-        return str_op(op, needle, hay, |a, b| a.eq_ignore_ascii_case(b));
+        Fold::Unicode => {
+            // The needle has a non-ASCII character and lowercasing keeps ASCII text ASCII,
+            // so an ASCII value cannot match.
+            if hay.is_ascii() {
+                return false;
+            }
+            let folded = fold(hay);
+            if op == StrOp::Contains {
+                return memchr::memmem::find(&folded, needle).is_some();
+            }
+            str_op(op, needle, &folded, |a, b| a == b)
+        }
     }
-    let folded = fold(hay);
-    if op == StrOp::Contains {
-        return memchr::memmem::find(&folded, needle).is_some();
-    }
-    str_op(op, needle, &folded, |a, b| a == b)
 }
 
 /// ASCII case-insensitive substring search: candidate positions from `memchr2` on the first
