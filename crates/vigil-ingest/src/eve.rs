@@ -8,6 +8,7 @@
 //! without a colon (`-0400`) or none at all (naive: the sensor's zone is assumed).
 
 use crate::error::{ErrorKind, ParseError};
+use crate::eve_walk::{Ctx, K, Walk, k, walk};
 use crate::json::{flatten_into, json_error, parse_object};
 use crate::parsed::{Format, LogSource, ParseContext, Parsed};
 use crate::time::{parse_iso, resolve_iso};
@@ -17,8 +18,18 @@ use std::borrow::Cow;
 
 /// Parses one EVE record (one NDJSON line).
 pub fn parse_eve(line: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
-    let map = parse_object(line, "EVE record")?;
-    eve_from_map(map, line, ctx)
+    check_line(line)?;
+    match walk(line) {
+        Some(w) => {
+            let mut p = map_eve(Obj::Walk(&w), line, ctx)?;
+            p.native = w.native;
+            Ok(p)
+        }
+        None => {
+            let map = parse_object(line, "EVE record")?;
+            eve_from_map(map, line, ctx)
+        }
+    }
 }
 
 /// Parses an EVE document: NDJSON, or a JSON array of records (as `jq` writes them). Returns
@@ -62,16 +73,31 @@ pub fn parse_eve_document(doc: &[u8], ctx: &ParseContext) -> (Vec<Parsed>, Vec<R
     }
 }
 
-fn get<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
-    m.get(k)
+/// A record object: a parsed tree, or the slots of a single-pass walk.
+#[derive(Clone, Copy)]
+enum Obj<'a> {
+    Map(&'a Map<String, Value>),
+    Walk(&'a Walk<'a>),
 }
 
-fn get_str<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    m.get(k).and_then(Value::as_str)
-}
+impl<'a> Obj<'a> {
+    fn get(self, k: K) -> Option<&'a Value> {
+        match self {
+            Obj::Map(m) => m.get(k.key),
+            Obj::Walk(w) => w.value(k.slot),
+        }
+    }
 
-fn obj<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a Map<String, Value>> {
-    m.get(k).and_then(Value::as_object)
+    fn get_str(self, k: K) -> Option<&'a str> {
+        self.get(k).and_then(Value::as_str)
+    }
+
+    fn obj(self, k: K) -> Option<Obj<'a>> {
+        match self {
+            Obj::Map(m) => m.get(k.key).and_then(Value::as_object).map(Obj::Map),
+            Obj::Walk(w) => w.is_object(k.slot).then_some(self),
+        }
+    }
 }
 
 /// IPv6 in long form (`fe80:0000:...`) in canonical form; anything else as given.
@@ -89,15 +115,23 @@ pub(crate) fn eve_from_map(
     raw: &[u8],
     ctx: &ParseContext,
 ) -> Result<Parsed, ParseError> {
+    let mut p = map_eve(Obj::Map(&map), raw, ctx)?;
+    let mut prefix = String::from("suricata.eve.");
+    flatten_into(&mut p.native, &mut prefix, map, 0)?;
+    Ok(p)
+}
+
+/// Everything but the native fields.
+fn map_eve(m: Obj<'_>, raw: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     check_line(raw)?;
-    let Some(event_type) = get_str(&map, "event_type").map(str::to_owned) else {
+    let Some(event_type) = m.get_str(const { k(Ctx::Top, "event_type") }) else {
         return Err(ParseError::new(
             ErrorKind::Syntax,
             "EVE record has no string 'event_type'",
         ));
     };
     let mut p = Parsed::new(Format::SuricataEve, raw);
-    match get_str(&map, "timestamp") {
+    match m.get_str(const { k(Ctx::Top, "timestamp") }) {
         Some(ts) => {
             let (t, q) = parse_iso(ts.as_bytes())
                 .and_then(|iso| resolve_iso(&iso, &ctx.tz))
@@ -114,42 +148,44 @@ pub(crate) fn eve_from_map(
     let f = &mut p.fields;
     f.set("event.module", "suricata");
     f.set("event.dataset", "suricata.eve");
-    f.set("event.type", event_type.as_str());
-    for (k, ecs) in [("src_ip", "source.ip"), ("dest_ip", "destination.ip")] {
-        if let Some(ip) = get_str(&map, k) {
+    f.set("event.type", event_type);
+    for (key, ecs) in [
+        (const { k(Ctx::Top, "src_ip") }, "source.ip"),
+        (const { k(Ctx::Top, "dest_ip") }, "destination.ip"),
+    ] {
+        if let Some(ip) = m.get_str(key) {
             f.set(ecs, canonical_ip(ip).into_owned());
         }
     }
-    for (k, ecs) in [
-        ("src_port", "source.port"),
-        ("dest_port", "destination.port"),
+    for (key, ecs) in [
+        (const { k(Ctx::Top, "src_port") }, "source.port"),
+        (const { k(Ctx::Top, "dest_port") }, "destination.port"),
     ] {
-        if let Some(n) = get(&map, k).filter(|v| v.is_u64()) {
+        if let Some(n) = m.get(key).filter(|v| v.is_u64()) {
             f.set(ecs, n.clone());
         }
     }
-    if let Some(proto) = get_str(&map, "proto") {
+    if let Some(proto) = m.get_str(const { k(Ctx::Top, "proto") }) {
         f.set("network.transport", proto.to_ascii_lowercase());
     }
-    if let Some(app) = get_str(&map, "app_proto") {
+    if let Some(app) = m.get_str(const { k(Ctx::Top, "app_proto") }) {
         f.set("network.protocol", app);
     }
-    if let Some(c) = get_str(&map, "community_id") {
+    if let Some(c) = m.get_str(const { k(Ctx::Top, "community_id") }) {
         f.set("network.community_id", c);
     }
-    if let Some(i) = get_str(&map, "in_iface") {
+    if let Some(i) = m.get_str(const { k(Ctx::Top, "in_iface") }) {
         f.set("observer.ingress.interface.name", i);
     }
-    if let Some(h) = get_str(&map, "host") {
+    if let Some(h) = m.get_str(const { k(Ctx::Top, "host") }) {
         f.set("observer.hostname", h);
     }
-    let mut service: Cow<'static, str> = Cow::Owned(event_type.clone());
     let mut category: Option<&'static str> = None;
-    match event_type.as_str() {
+    match event_type {
         "alert" => {
             f.set("event.kind", "alert");
             f.set("event.category", "intrusion_detection");
-            if let Some(a) = obj(&map, "alert") {
+            if let Some(a) = m.obj(const { k(Ctx::Top, "alert") }) {
                 map_alert(f, a);
             }
         }
@@ -164,48 +200,50 @@ pub(crate) fn eve_from_map(
             f.set("event.category", "network");
         }
     }
-    if let Some(h) = obj(&map, "http") {
+    if let Some(h) = m.obj(const { k(Ctx::Top, "http") }) {
         map_http(f, h);
         if event_type == "http" {
             category = Some("proxy");
         }
     }
-    if let Some(d) = obj(&map, "dns") {
+    if let Some(d) = m.obj(const { k(Ctx::Top, "dns") }) {
         map_dns(f, d);
         if event_type == "dns" {
             category = Some("dns");
         }
     }
-    if let Some(t) = obj(&map, "tls") {
+    if let Some(t) = m.obj(const { k(Ctx::Top, "tls") }) {
         map_tls(f, t);
     }
-    if let Some(fi) = obj(&map, "fileinfo") {
+    if let Some(fi) = m.obj(const { k(Ctx::Top, "fileinfo") }) {
         map_fileinfo(f, fi);
     }
-    for k in ["flow", "netflow"] {
-        if let Some(fl) = obj(&map, k) {
-            map_flow(f, fl);
-        }
+    if let Some(fl) = m.obj(const { k(Ctx::Top, "flow") }) {
+        map_flow(f, fl, &const { flow_keys(Ctx::Flow) });
     }
-    if let Some(c) = obj(&map, "ssh")
-        .and_then(|ssh| obj(ssh, "client"))
-        .and_then(|c| get_str(c, "software_version"))
+    if let Some(fl) = m.obj(const { k(Ctx::Top, "netflow") }) {
+        map_flow(f, fl, &const { flow_keys(Ctx::Netflow) });
+    }
+    if let Some(c) = m
+        .obj(const { k(Ctx::Top, "ssh") })
+        .and_then(|ssh| ssh.obj(const { k(Ctx::Ssh, "client") }))
+        .and_then(|c| c.get_str(const { k(Ctx::SshClient, "software_version") }))
     {
         f.set("source.user_agent", c);
     }
-    if let Some(smtp) = obj(&map, "smtp") {
-        if let Some(m) = get_str(smtp, "mail_from") {
-            f.set("email.from.address", m.trim_matches(['<', '>']));
+    if let Some(smtp) = m.obj(const { k(Ctx::Top, "smtp") }) {
+        if let Some(v) = smtp.get_str(const { k(Ctx::Smtp, "mail_from") }) {
+            f.set("email.from.address", v.trim_matches(['<', '>']));
         }
-        if let Some(h) = get_str(smtp, "helo") {
+        if let Some(h) = smtp.get_str(const { k(Ctx::Smtp, "helo") }) {
             f.set("source.domain", h);
         }
     }
-    if event_type == "stats" {
-        service = Cow::Borrowed("stats");
-    }
-    let mut prefix = String::from("suricata.eve.");
-    flatten_into(&mut p.native, &mut prefix, map, 0)?;
+    let service: Cow<'static, str> = if event_type == "stats" {
+        Cow::Borrowed("stats")
+    } else {
+        Cow::Owned(event_type.to_owned())
+    };
     p.logsource = LogSource {
         product: Some(Cow::Borrowed("suricata")),
         category: category.map(Cow::Borrowed),
@@ -214,24 +252,29 @@ pub(crate) fn eve_from_map(
     Ok(p)
 }
 
-fn map_alert(f: &mut crate::Fields, a: &Map<String, Value>) {
-    if let Some(v) = get(a, "signature_id") {
+fn map_alert(f: &mut crate::Fields, a: Obj<'_>) {
+    const SID: K = k(Ctx::Alert, "signature_id");
+    const REV: K = k(Ctx::Alert, "rev");
+    if let Some(v) = a.get(SID) {
         f.set("rule.id", v.clone());
     }
-    if let Some(v) = get_str(a, "signature") {
+    if let Some(v) = a.get_str(const { k(Ctx::Alert, "signature") }) {
         f.set("rule.name", v);
         f.set("message", v);
     }
-    if let Some(v) = get_str(a, "category") {
+    if let Some(v) = a.get_str(const { k(Ctx::Alert, "category") }) {
         f.set("rule.category", v);
     }
-    if let Some(v) = get(a, "rev") {
+    if let Some(v) = a.get(REV) {
         f.set("rule.version", v.clone());
     }
-    if let Some(v) = get(a, "severity").filter(|v| v.is_u64()) {
+    if let Some(v) = a
+        .get(const { k(Ctx::Alert, "severity") })
+        .filter(|v| v.is_u64())
+    {
         f.set("event.severity", v.clone());
     }
-    if let Some(v) = get_str(a, "action") {
+    if let Some(v) = a.get_str(const { k(Ctx::Alert, "action") }) {
         f.set("event.action", v);
         f.set(
             "event.outcome",
@@ -239,19 +282,20 @@ fn map_alert(f: &mut crate::Fields, a: &Map<String, Value>) {
         );
     }
     if let (Some(gid), Some(sid), Some(rev)) = (
-        get(a, "gid").and_then(Value::as_u64),
-        get(a, "signature_id").and_then(Value::as_u64),
-        get(a, "rev").and_then(Value::as_u64),
+        a.get(const { k(Ctx::Alert, "gid") })
+            .and_then(Value::as_u64),
+        a.get(SID).and_then(Value::as_u64),
+        a.get(REV).and_then(Value::as_u64),
     ) {
         f.set("rule.uuid", format!("{gid}:{sid}:{rev}"));
     }
 }
 
-fn map_http(f: &mut crate::Fields, h: &Map<String, Value>) {
-    if let Some(v) = get_str(h, "hostname") {
+fn map_http(f: &mut crate::Fields, h: Obj<'_>) {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "hostname") }) {
         f.set("url.domain", v);
     }
-    if let Some(v) = get_str(h, "url") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "url") }) {
         f.set("url.original", v);
         let (path, query) = v.split_once('?').unwrap_or((v, ""));
         f.set("url.path", path);
@@ -259,80 +303,92 @@ fn map_http(f: &mut crate::Fields, h: &Map<String, Value>) {
             f.set("url.query", query);
         }
     }
-    if let Some(v) = get_str(h, "http_method") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "http_method") }) {
         f.set("http.request.method", v);
     }
-    if let Some(v) = get(h, "status").filter(|v| v.is_u64()) {
+    if let Some(v) = h
+        .get(const { k(Ctx::Http, "status") })
+        .filter(|v| v.is_u64())
+    {
         f.set("http.response.status_code", v.clone());
     }
-    if let Some(v) = get_str(h, "http_user_agent") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "http_user_agent") }) {
         f.set("user_agent.original", v);
     }
-    if let Some(v) = get_str(h, "http_refer") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "http_refer") }) {
         f.set("http.request.referrer", v);
     }
-    if let Some(v) = get_str(h, "protocol") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "protocol") }) {
         f.set("http.version", v.trim_start_matches("HTTP/"));
     }
-    if let Some(v) = get(h, "length").filter(|v| v.is_u64()) {
+    if let Some(v) = h
+        .get(const { k(Ctx::Http, "length") })
+        .filter(|v| v.is_u64())
+    {
         f.set("http.response.body.bytes", v.clone());
     }
-    if let Some(v) = get_str(h, "http_content_type") {
+    if let Some(v) = h.get_str(const { k(Ctx::Http, "http_content_type") }) {
         f.set("http.response.mime_type", v);
     }
 }
 
+/// The first entry of DNS v3 `queries`, as an object.
+fn first_query<'a>(d: Obj<'a>) -> Option<&'a Map<String, Value>> {
+    d.get(const { k(Ctx::Dns, "queries") })
+        .and_then(Value::as_array)
+        .and_then(|q| q.first())
+        .and_then(Value::as_object)
+}
+
 /// DNS records changed shape across Suricata versions: v1 one record per query/answer with
 /// `rrname`; v2 adds `answers`/`grouped`; v3 (Suricata 8) puts questions in `queries[]`.
-fn map_dns(f: &mut crate::Fields, d: &Map<String, Value>) {
-    let question = get_str(d, "rrname").or_else(|| {
-        d.get("queries")
-            .and_then(Value::as_array)
-            .and_then(|q| q.first())
-            .and_then(Value::as_object)
-            .and_then(|q| get_str(q, "rrname"))
-    });
+fn map_dns(f: &mut crate::Fields, d: Obj<'_>) {
+    let question = d
+        .get_str(const { k(Ctx::Dns, "rrname") })
+        .or_else(|| first_query(d).and_then(|q| q.get("rrname")?.as_str()));
     if let Some(q) = question {
         f.set("dns.question.name", q.trim_end_matches('.'));
     }
-    let qtype = get_str(d, "rrtype").or_else(|| {
-        d.get("queries")
-            .and_then(Value::as_array)
-            .and_then(|q| q.first())
-            .and_then(Value::as_object)
-            .and_then(|q| get_str(q, "rrtype"))
-    });
+    let qtype = d
+        .get_str(const { k(Ctx::Dns, "rrtype") })
+        .or_else(|| first_query(d).and_then(|q| q.get("rrtype")?.as_str()));
     if let Some(t) = qtype {
         f.set("dns.question.type", t);
     }
-    if let Some(v) = get_str(d, "type") {
+    if let Some(v) = d.get_str(const { k(Ctx::Dns, "type") }) {
         f.set("dns.type", v);
     }
-    if let Some(v) = get(d, "id").filter(|v| v.is_u64()) {
+    if let Some(v) = d.get(const { k(Ctx::Dns, "id") }).filter(|v| v.is_u64()) {
         f.set("dns.id", v.clone());
     }
-    if let Some(v) = get_str(d, "rcode") {
+    if let Some(v) = d.get_str(const { k(Ctx::Dns, "rcode") }) {
         f.set("dns.response_code", v);
     }
     let mut resolved: Vec<Value> = Vec::new();
-    if let Some(r) = get_str(d, "rdata")
+    if let Some(r) = d.get_str(const { k(Ctx::Dns, "rdata") })
         && r.parse::<std::net::IpAddr>().is_ok()
     {
         resolved.push(Value::String(canonical_ip(r).into_owned()));
     }
-    if let Some(answers) = d.get("answers").and_then(Value::as_array) {
+    if let Some(answers) = d
+        .get(const { k(Ctx::Dns, "answers") })
+        .and_then(Value::as_array)
+    {
         for a in answers.iter().filter_map(Value::as_object) {
-            if let Some(r) = get_str(a, "rdata")
+            if let Some(r) = a.get("rdata").and_then(Value::as_str)
                 && r.parse::<std::net::IpAddr>().is_ok()
             {
                 resolved.push(Value::String(canonical_ip(r).into_owned()));
             }
         }
     }
-    if let Some(grouped) = obj(d, "grouped") {
-        for k in ["A", "AAAA"] {
+    if let Some(grouped) = d.obj(const { k(Ctx::Dns, "grouped") }) {
+        for key in [
+            const { k(Ctx::Grouped, "A") },
+            const { k(Ctx::Grouped, "AAAA") },
+        ] {
             for r in grouped
-                .get(k)
+                .get(key)
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -348,23 +404,23 @@ fn map_dns(f: &mut crate::Fields, d: &Map<String, Value>) {
     }
 }
 
-fn map_tls(f: &mut crate::Fields, t: &Map<String, Value>) {
-    if let Some(v) = get_str(t, "sni") {
+fn map_tls(f: &mut crate::Fields, t: Obj<'_>) {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "sni") }) {
         f.set("tls.client.server_name", v);
     }
-    if let Some(v) = get_str(t, "subject") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "subject") }) {
         f.set("tls.server.subject", v);
     }
-    if let Some(v) = get_str(t, "issuerdn") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "issuerdn") }) {
         f.set("tls.server.issuer", v);
     }
-    if let Some(v) = get_str(t, "fingerprint") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "fingerprint") }) {
         f.set(
             "tls.server.hash.sha1",
             v.replace(':', "").to_ascii_uppercase(),
         );
     }
-    if let Some(v) = get_str(t, "version") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "version") }) {
         match v.split_once(' ') {
             Some((proto, ver)) => {
                 f.set("tls.version_protocol", proto.to_ascii_lowercase());
@@ -373,57 +429,80 @@ fn map_tls(f: &mut crate::Fields, t: &Map<String, Value>) {
             None => f.set("tls.version", v),
         }
     }
-    if let Some(v) = get_str(t, "notbefore") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "notbefore") }) {
         f.set("tls.server.not_before", v);
     }
-    if let Some(v) = get_str(t, "notafter") {
+    if let Some(v) = t.get_str(const { k(Ctx::Tls, "notafter") }) {
         f.set("tls.server.not_after", v);
     }
-    if let Some(v) = obj(t, "ja3").and_then(|j| get_str(j, "hash")) {
+    if let Some(v) = t
+        .obj(const { k(Ctx::Tls, "ja3") })
+        .and_then(|j| j.get_str(const { k(Ctx::Ja3, "hash") }))
+    {
         f.set("tls.client.ja3", v);
     }
-    if let Some(v) = obj(t, "ja3s").and_then(|j| get_str(j, "hash")) {
+    if let Some(v) = t
+        .obj(const { k(Ctx::Tls, "ja3s") })
+        .and_then(|j| j.get_str(const { k(Ctx::Ja3s, "hash") }))
+    {
         f.set("tls.server.ja3s", v);
     }
 }
 
-fn map_fileinfo(f: &mut crate::Fields, fi: &Map<String, Value>) {
-    if let Some(v) = get_str(fi, "filename") {
+fn map_fileinfo(f: &mut crate::Fields, fi: Obj<'_>) {
+    if let Some(v) = fi.get_str(const { k(Ctx::Fileinfo, "filename") }) {
         f.set("file.path", v);
         f.set("file.name", v.rsplit('/').next().unwrap_or(v));
     }
-    if let Some(v) = get(fi, "size").filter(|v| v.is_u64()) {
+    if let Some(v) = fi
+        .get(const { k(Ctx::Fileinfo, "size") })
+        .filter(|v| v.is_u64())
+    {
         f.set("file.size", v.clone());
     }
-    for (k, ecs) in [
-        ("md5", "file.hash.md5"),
-        ("sha1", "file.hash.sha1"),
-        ("sha256", "file.hash.sha256"),
+    for (key, ecs) in [
+        (const { k(Ctx::Fileinfo, "md5") }, "file.hash.md5"),
+        (const { k(Ctx::Fileinfo, "sha1") }, "file.hash.sha1"),
+        (const { k(Ctx::Fileinfo, "sha256") }, "file.hash.sha256"),
     ] {
-        if let Some(v) = get_str(fi, k) {
+        if let Some(v) = fi.get_str(key) {
             f.set(ecs, v);
         }
     }
-    if let Some(v) = get_str(fi, "magic") {
+    if let Some(v) = fi.get_str(const { k(Ctx::Fileinfo, "magic") }) {
         f.set("file.type", v);
     }
 }
 
-fn map_flow(f: &mut crate::Fields, fl: &Map<String, Value>) {
-    for (k, ecs) in [
-        ("pkts_toserver", "source.packets"),
-        ("pkts_toclient", "destination.packets"),
-        ("bytes_toserver", "source.bytes"),
-        ("bytes_toclient", "destination.bytes"),
-        ("pkts", "network.packets"),
-        ("bytes", "network.bytes"),
-    ] {
-        if let Some(v) = get(fl, k).filter(|v| v.is_u64()) {
+/// The keys `map_flow` reads in `flow` or `netflow` (`c`): counters, then times.
+const fn flow_keys(c: Ctx) -> [K; 8] {
+    [
+        k(c, "pkts_toserver"),
+        k(c, "pkts_toclient"),
+        k(c, "bytes_toserver"),
+        k(c, "bytes_toclient"),
+        k(c, "pkts"),
+        k(c, "bytes"),
+        k(c, "start"),
+        k(c, "end"),
+    ]
+}
+
+fn map_flow(f: &mut crate::Fields, fl: Obj<'_>, keys: &[K; 8]) {
+    for (key, ecs) in keys[..6].iter().zip([
+        "source.packets",
+        "destination.packets",
+        "source.bytes",
+        "destination.bytes",
+        "network.packets",
+        "network.bytes",
+    ]) {
+        if let Some(v) = fl.get(*key).filter(|v| v.is_u64()) {
             f.set(ecs, v.clone());
         }
     }
-    for (k, ecs) in [("start", "event.start"), ("end", "event.end")] {
-        if let Some(v) = get_str(fl, k) {
+    for (key, ecs) in keys[6..].iter().zip(["event.start", "event.end"]) {
+        if let Some(v) = fl.get_str(*key) {
             f.set(ecs, v);
         }
     }
@@ -547,5 +626,183 @@ mod tests {
         let (ok, bad) = parse_eve_document(doc, &ctx());
         assert_eq!((ok.len(), bad.len()), (2, 1));
         assert_eq!((bad[0].line, bad[0].offset), (3, 23));
+    }
+
+    /// The tree-based path, which defines the output.
+    fn reference(line: &[u8]) -> Result<Parsed, ParseError> {
+        let map = parse_object(line, "EVE record")?;
+        eve_from_map(map, line, &ctx())
+    }
+
+    fn same_as_reference(line: &[u8]) {
+        let got = parse_eve(line, &ctx());
+        let want = reference(line);
+        let text = String::from_utf8_lossy(line);
+        match (got, want) {
+            (Ok(g), Ok(w)) => {
+                assert_eq!(g.fields, w.fields, "{text}");
+                assert_eq!(g.to_json(), w.to_json(), "{text}");
+                assert_eq!(g.native.len(), w.native.len(), "{text}");
+                assert_eq!(g.native.into_map(), w.native.into_map(), "{text}");
+                assert_eq!(
+                    (
+                        g.timestamp,
+                        g.time_original,
+                        g.time_quality,
+                        g.logsource,
+                        g.notes
+                    ),
+                    (
+                        w.timestamp,
+                        w.time_original,
+                        w.time_quality,
+                        w.logsource,
+                        w.notes
+                    ),
+                    "{text}"
+                );
+            }
+            (Err(g), Err(w)) => assert_eq!(
+                (g.kind, g.message, g.offset),
+                (w.kind, w.message, w.offset),
+                "{text}"
+            ),
+            (g, w) => panic!("{text}: {g:?} vs {w:?}"),
+        }
+    }
+
+    fn corpus_lines() -> Vec<Vec<u8>> {
+        let Some(base) = vigil_testkit::shared_data("suricata-eve", "eve_single_pass") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for rel in [
+            "elastic-beats/eve-small.log",
+            "suricata-verify/output-eve-fileinfo.eve.json",
+        ] {
+            let text = std::fs::read(base.join(rel)).expect("readable");
+            out.extend(
+                text.split(|c| *c == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
+        }
+        for rel in [
+            "suricata-sample-data/samples/honeypot-2018/alerts-only.json",
+            "suricata-sample-data/samples/first-org-conf-2015/alerts-only.json",
+        ] {
+            let text = std::fs::read(base.join(rel)).expect("readable");
+            let items: Vec<&serde_json::value::RawValue> =
+                serde_json::from_slice(&text).expect("array");
+            out.extend(items.iter().map(|r| r.get().as_bytes().to_vec()));
+            let items: Vec<Value> = serde_json::from_slice(&text).expect("array");
+            out.extend(items.iter().map(|v| serde_json::to_vec(v).expect("json")));
+        }
+        out
+    }
+
+    #[test]
+    fn single_pass_equals_the_tree_on_the_corpus() {
+        let lines = corpus_lines();
+        let mut walked = 0;
+        for l in &lines {
+            same_as_reference(l);
+            walked += usize::from(walk(l).is_some());
+        }
+        // The corpus takes the fast path (a regression here is a performance bug).
+        assert_eq!(walked, lines.len());
+    }
+
+    #[test]
+    fn single_pass_equals_the_tree_on_odd_records() {
+        let cases: &[&str] = &[
+            r#"{"event_type":"dns","dns":{"a":1},"dns":{"b":2}}"#,
+            r#"{"event_type":"http","http":{},"http":1}"#,
+            r#"{"event_type":"http","http":1,"http":{}}"#,
+            r#"{"event_type":"x","x":1,"x":{}}"#,
+            r#"{"event_type":"x","x":{"a":1},"x":{"b":2}}"#,
+            r#"{"event_type":"x","x":{"a":1},"x":2}"#,
+            r#"{"event_type":"x","a.b":1,"a":{"b":2}}"#,
+            r#"{"event_type":"x","a":{"b":2},"a.b":1}"#,
+            r#"{"event_type":"x","a.b":{"c":1},"a":{"b.c":2}}"#,
+            r#"{"event_type":"x","a.b":1,"a":{"c":2}}"#,
+            r#"{"event_type":"alert","alert":{"signature_id":{"x":1},"rev":2,"gid":1}}"#,
+            r#"{"event_type":"alert","alert":{"signature_id":5,"rev":{"x":1},"gid":1}}"#,
+            r#"{"event_type":"alert","alert":{"signature_id":-5,"rev":1.5,"gid":1,"severity":-1}}"#,
+            r#"{"event_type":"alert","alert":"x","alert":{"gid":1}}"#,
+            r#"{"event_type":"alert","event_type":"dns","dns":{"rrname":"a."}}"#,
+            r#"{"event_type":"x","timestamp":{"a":1}}"#,
+            r#"{"event_type":{"a":1}}"#,
+            r#"{"event_typ\u0065":"dns"}"#,
+            r#"{"event_type":"d\u006es","src_ip":"fe80:0000:0000:0000:fada:0cff:fedc:87f1"}"#,
+            r#"{"event_type":"dns","dns":{"queries":[{"rrname":"q.","rrtype":"A"}],"answers":[{"rdata":"1.2.3.4"},{"rdata":"x"},5],"grouped":{"A":["5.6.7.8",1],"AAAA":["::1"]}}}"#,
+            r#"{"event_type":"dns","dns":{"grouped":[1],"queries":{"a":1},"answers":"x"}}"#,
+            r#"{"event_type":"tls","tls":{"ja3":{"hash":"h"},"ja3s":{"hash":"s"},"version":"TLS 1.3","fingerprint":"aa:bb"}}"#,
+            r#"{"event_type":"tls","tls":{"ja3":"h","ja3s":[1]}}"#,
+            r#"{"event_type":"ssh","ssh":{"client":{"software_version":"x"}}}"#,
+            r#"{"event_type":"ssh","ssh":{"client":"x"}}"#,
+            r#"{"event_type":"smtp","smtp":{"mail_from":"<a@b>","helo":"h"}}"#,
+            r#"{"event_type":"netflow","netflow":{"pkts":1,"bytes":2,"start":"s","end":"e"},"flow":{"pkts":3}}"#,
+            r#"{"event_type":"x","":1,"e":{"":{"":2}}}"#,
+            r#"{"event_type":"x","n":null,"b":true,"f":1e3,"i":-9223372036854775808,"u":18446744073709551615}"#,
+            r#"{"event_type":"x","big":1e400}"#,
+            r#"{"event_type":"x"} x"#,
+            r#"[{"event_type":"x"}]"#,
+            r#""event_type""#,
+            r#"{"event_type":"x","a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+            r#"{"event_type":"x","a":[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+            r#"{"event_type":"stats","stats":{"uptime":5}}"#,
+            r#"{"event_type":"drop","timestamp":"2024-01-01T00:00:00"}"#,
+            r#"{"event_type":"x","timestamp":"nope"}"#,
+            "{\"event_type\":\"x\",\"s\":\"caf\u{e9} \\ud83d\\ude00\"}",
+        ];
+        for c in cases {
+            same_as_reference(c.as_bytes());
+        }
+        let deep = format!(
+            "{{\"event_type\":\"x\",{}1{}}}",
+            r#""a":{"#.repeat(40),
+            "}".repeat(40)
+        );
+        same_as_reference(deep.as_bytes());
+        for n in 25..40 {
+            let deep = format!(
+                "{{\"event_type\":\"x\",{}1{}}}",
+                r#""a":{"#.repeat(n),
+                "}".repeat(n)
+            );
+            same_as_reference(deep.as_bytes());
+        }
+        let many: String = (0..2100).map(|i| format!(",\"k{i}\":1")).collect();
+        same_as_reference(format!("{{\"event_type\":\"x\"{many}}}").as_bytes());
+    }
+
+    #[test]
+    fn single_pass_equals_the_tree_on_mutations() {
+        let lines = corpus_lines();
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let bytes = b"{}[]\":,.\\ 0-1e9aZ";
+        for l in lines.iter().take(40) {
+            for _ in 0..200 {
+                let mut m = l.clone();
+                for _ in 0..(next() % 3 + 1) {
+                    let at = (next() as usize) % m.len();
+                    match next() % 3 {
+                        0 => m[at] = bytes[(next() as usize) % bytes.len()],
+                        1 => m.insert(at, bytes[(next() as usize) % bytes.len()]),
+                        _ => {
+                            m.remove(at);
+                        }
+                    }
+                }
+                same_as_reference(&m);
+            }
+        }
     }
 }

@@ -35,6 +35,7 @@ pub mod auditd;
 pub mod cef;
 pub mod error;
 pub mod eve;
+mod eve_walk;
 pub mod framing;
 pub mod json;
 pub mod leef;

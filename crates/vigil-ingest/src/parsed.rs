@@ -74,6 +74,11 @@ impl Fields {
         self.0.len()
     }
 
+    /// The `i`th name and value set, in order.
+    pub(crate) fn entry(&self, i: usize) -> Option<(&FieldName, &Value)> {
+        self.0.get(i).map(|(k, v)| (k, v))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
