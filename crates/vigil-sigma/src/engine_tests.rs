@@ -248,6 +248,34 @@ fn caseless_non_ascii_needles_use_the_automaton() {
 }
 
 #[test]
+fn unicode_folded_needles_are_triggered_by_non_ascii_values() {
+    // Cyrillic letters have case: these needles are tested with Unicode folding, and the
+    // rule is a candidate only when a value has a non-ASCII character.
+    check(
+        "    F|contains: '\u{410}\u{411}'\n",
+        &[
+            json!({"F": "x\u{430}\u{431}y"}),
+            json!({"F": "\u{410}\u{431}"}),
+            json!({"F": ["ascii", "\u{430}\u{411}"]}),
+        ],
+        &[
+            json!({"F": "ab"}),
+            json!({"F": "\u{430}"}),
+            json!({"G": "\u{430}\u{431}"}),
+        ],
+    );
+    check(
+        "    F|endswith: '\u{c4}'\n",
+        &[json!({"F": "x\u{e4}"})],
+        &[json!({"F": "xa"}), json!({"F": "\u{e4}x"})],
+    );
+    let set = compiled("  kw:\n    - '\u{416}'\n  condition: kw\n");
+    assert_eq!(set.stats().untriggered_rules, 0);
+    assert!(hits(&set, &json!({"a": {"b": "x\u{436}"}})));
+    assert!(!hits(&set, &json!({"a": {"b": "zh"}})));
+}
+
+#[test]
 fn windash() {
     check(
         "    F|contains|windash: ' -enc '\n",
