@@ -130,7 +130,7 @@ fn map_eve(m: Obj<'_>, raw: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseEr
             "EVE record has no string 'event_type'",
         ));
     };
-    let mut p = Parsed::new(Format::SuricataEve, raw);
+    let mut p = Parsed::with_field_capacity(Format::SuricataEve, raw, 32);
     match m.get_str(const { k(Ctx::Top, "timestamp") }) {
         Some(ts) => {
             let (t, q) = parse_iso(ts.as_bytes())

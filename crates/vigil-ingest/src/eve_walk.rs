@@ -32,6 +32,16 @@ macro_rules! table {
     };
 }
 
+/// Length, first and last byte: most keys of a table differ there, so the lookup compares
+/// whole keys only on a likely hit.
+const fn sig(key: &str) -> u32 {
+    let b = key.as_bytes();
+    match b.len() {
+        0 => 0,
+        n => ((n as u32) << 16) | ((b[0] as u32) << 8) | b[n - 1] as u32,
+    }
+}
+
 // Keys in the order Suricata writes them, so the lookup usually hits at the hint.
 table!(
     TOP_KEYS,
@@ -323,7 +333,12 @@ impl Ctx {
     }
 
     /// The first slot of this object's keys.
-    const fn base(self) -> usize {
+    #[inline]
+    fn base(self) -> usize {
+        BASES[self as usize]
+    }
+
+    const fn const_base(self) -> usize {
         let mut base = 0;
         let mut i = 0;
         while i < ALL.len() {
@@ -364,10 +379,15 @@ impl Ctx {
 
     fn lookup(self, key: &str, hint: usize) -> Option<usize> {
         let keys = self.keys();
-        if keys.get(hint).is_some_and(|k| *k == key) {
+        let base = self.base();
+        let sigs = &SIGS[base..base + keys.len()];
+        let s = sig(key);
+        if sigs.get(hint) == Some(&s) && keys[hint] == key {
             return Some(hint);
         }
-        keys.iter().position(|k| *k == key)
+        sigs.iter()
+            .zip(keys)
+            .position(|(x, k)| *x == s && *k == key)
     }
 }
 
@@ -393,11 +413,37 @@ const fn index(keys: &[&str], key: &str) -> usize {
 pub(crate) const fn k(ctx: Ctx, key: &'static str) -> K {
     K {
         key,
-        slot: ctx.base() + index(ctx.keys(), key),
+        slot: ctx.const_base() + index(ctx.keys(), key),
     }
 }
 
-const NSLOTS: usize = Ctx::Unknown.base();
+const NSLOTS: usize = Ctx::Unknown.const_base();
+const BASES: [usize; 15] = {
+    let mut out = [0; 15];
+    let mut i = 0;
+    while i < ALL.len() {
+        out[ALL[i] as usize] = ALL[i].const_base();
+        i += 1;
+    }
+    out[Ctx::Unknown as usize] = NSLOTS;
+    out
+};
+/// The key signatures of every table, by slot.
+static SIGS: [u32; NSLOTS] = {
+    let mut out = [0; NSLOTS];
+    let mut i = 0;
+    while i < ALL.len() {
+        let keys = ALL[i].keys();
+        let base = ALL[i].const_base();
+        let mut j = 0;
+        while j < keys.len() {
+            out[base + j] = sig(keys[j]);
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+};
 const _: () = {
     let mut i = 0;
     while i < ALL.len() {
@@ -456,7 +502,9 @@ pub(crate) fn walk(line: &[u8]) -> Option<Walk<'_>> {
         dotted: Vec::new(),
     };
     w.prefix.push_str("suricata.eve.");
-    let mut de = serde_json::Deserializer::from_slice(line);
+    // One UTF-8 check for the line instead of one per string.
+    let text = std::str::from_utf8(line).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let ok = (&mut de)
         .deserialize_map(ObjVisitor {
             w: &mut w,

@@ -218,12 +218,17 @@ pub struct Parsed {
 
 impl Parsed {
     pub fn new(format: Format, raw: &[u8]) -> Self {
+        Self::with_field_capacity(format, raw, 16)
+    }
+
+    /// [`Parsed::new`] with room for `n` ECS fields.
+    pub(crate) fn with_field_capacity(format: Format, raw: &[u8], n: usize) -> Self {
         Parsed {
             format,
             timestamp: None,
             time_original: None,
             time_quality: TimeQuality::ReceiveTime,
-            fields: Fields::with_capacity(16),
+            fields: Fields::with_capacity(n),
             native: Fields::new(),
             logsource: LogSource::default(),
             raw: raw.to_vec(),
