@@ -333,7 +333,12 @@ fn parse_structured_data(b: &[u8], mut i: usize, p: &mut Parsed) -> Result<usize
                             "too many SD params",
                         ));
                     }
-                    let key = format!("log.syslog.structured_data.{id}.{name}");
+                    const SD: &str = "log.syslog.structured_data.";
+                    let mut key = String::with_capacity(SD.len() + id.len() + 1 + name.len());
+                    key.push_str(SD);
+                    key.push_str(id);
+                    key.push('.');
+                    key.push_str(name);
                     // Repeated names are allowed; keep every value.
                     match p.fields.remove(&key) {
                         None => p.fields.set(key, value),
