@@ -1,6 +1,8 @@
 //! The subcommands' work. Errors carry context for the operator (anyhow).
 
-use crate::{AssetCommand, BenchCommand, Cli, Command, EventsCommand, OrgCommand, UserCommand};
+use crate::{
+    AssetCommand, BenchCommand, Cli, Command, EventsCommand, OrgCommand, RulesCommand, UserCommand,
+};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashMap};
@@ -86,6 +88,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        // Hunting and rule checks read files only: no configuration, no store.
+        Command::Hunt(args) => return crate::hunt::hunt(args),
+        Command::Rules {
+            command: RulesCommand::Check { paths },
+        } => return crate::hunt::check(paths),
+        Command::Rules {
+            command: RulesCommand::Test { rules, events },
+        } => return crate::hunt::test(rules, events),
         _ => {}
     }
     let cfg = load_config(&cli, listen.as_deref())?;
@@ -93,6 +103,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = vigil_server::open_store(&cfg.store).await?;
     match cli.command {
         Command::Version
+        | Command::Hunt(_)
+        | Command::Rules { .. }
         | Command::Bench {
             command: BenchCommand::Http { .. },
         } => Ok(()),

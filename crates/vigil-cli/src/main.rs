@@ -7,6 +7,7 @@
 
 mod bench;
 mod commands;
+mod hunt;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -68,8 +69,33 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// Hunt with Sigma rules over EVTX and JSON event files (needs no store).
+    Hunt(hunt::HuntArgs),
+    /// Check and try Sigma rules (needs no store).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Lint rule files and directories: prints every problem as
+    /// `file:line:column: CODE severity: message`; exits with 1 when any rule has an error.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run rules over sample events (NDJSON) and print which rules match which events.
+    Test {
+        /// Sigma rule file or directory; repeat for several.
+        #[arg(long = "rules", required = true)]
+        rules: Vec<PathBuf>,
+        /// Events, one JSON object per line.
+        events: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

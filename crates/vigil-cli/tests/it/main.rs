@@ -221,3 +221,106 @@ fn serve_bootstraps_an_admin_and_answers_health_checks() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(api.starts_with("HTTP/1.1 401"), "{api}");
 }
+
+#[test]
+fn rules_check_reports_each_problem_with_its_code_and_fails_on_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = vigil(dir.path())
+        .args(["rules", "check"])
+        .arg(fixture("rules"))
+        .output()
+        .expect("run vigil");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].contains("broken_modifier.yml:9:9:")
+            && lines[0].contains("SIGMA-E010")
+            && lines[0].contains("unknown modifier 'containz'"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("3 files, 2 rules compiled, 1 errors"),
+        "{stderr}"
+    );
+    // No store is opened: the data directory stays empty.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+
+    let (ok, out, err) = run(vigil(dir.path())
+        .args(["rules", "check"])
+        .arg(fixture("rules/windows")));
+    assert!(ok, "{err}");
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn hunt_over_ndjson_prints_hits_as_json_lines_and_a_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, out, err) = run(vigil(dir.path())
+        .arg("hunt")
+        .arg("--rules")
+        .arg(fixture("rules/windows"))
+        .args(["--format", "jsonl"])
+        .arg(fixture("hunt-events.ndjson")));
+    assert!(ok, "{err}");
+    let hits: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(hits.len(), 2, "{out}");
+    assert_eq!(hits[0]["rule_title"], "Whoami Execution");
+    assert_eq!(hits[0]["level"], "medium");
+    assert_eq!(hits[0]["host"], "ws1.corp.example");
+    assert_eq!(hits[0]["time"], "2024-05-01T10:00:00Z");
+    assert_eq!(hits[0]["record"], 1);
+    assert_eq!(hits[0]["matched"], serde_json::json!(["Image"]));
+    assert_eq!(
+        hits[0]["tags"],
+        serde_json::json!(["attack.discovery", "attack.t1033"])
+    );
+    assert_eq!(hits[0]["fields"]["CommandLine"], "whoami /all");
+    assert_eq!(hits[1]["rule_title"], "Mimikatz Service Installed");
+    assert_eq!(hits[1]["event_id"], 7045);
+    assert_eq!(hits[1]["record"], 2);
+    // The bad line is reported with its number; the summary goes to stderr in jsonl mode.
+    assert!(err.contains("(line 4): invalid JSON"), "{err}");
+    assert!(err.contains("summary: 1 files, 3 events"), "{err}");
+    assert!(err.contains("by level: critical 1, medium 1"), "{err}");
+
+    let (ok, out, err) = run(vigil(dir.path())
+        .arg("hunt")
+        .arg("--rules")
+        .arg(fixture("rules/windows"))
+        .args(["--format", "jsonl", "--min-level", "high", "--tag", "t1543"])
+        .args(["--from", "2024-05-02", "--to", "2024-05-03"])
+        .arg(fixture("hunt-events.ndjson")));
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("Mimikatz Service Installed"), "{out}");
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+}
+
+#[test]
+fn rules_test_prints_which_rules_match_which_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, out, err) = run(vigil(dir.path())
+        .args(["rules", "test", "--rules"])
+        .arg(fixture("rules/windows"))
+        .arg(fixture("hunt-events.ndjson")));
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("line 1: Whoami Execution [medium]"),
+        "{out}"
+    );
+    assert!(lines[0].ends_with("matched: Image"), "{out}");
+    assert!(
+        lines[1].starts_with("line 2: Mimikatz Service Installed [critical]"),
+        "{out}"
+    );
+    assert_eq!(lines[2], "line 3: no match");
+    assert!(err.contains("3 events, 2 matched"), "{err}");
+}
