@@ -137,13 +137,21 @@ struct Atom {
     kind: AtomKind,
 }
 
+/// The separator of joined event strings: never in valid UTF-8.
+const SEP: u8 = 0xFF;
+
 #[derive(Debug)]
 struct Scanner {
     /// `None` scans every string of the event (keywords).
     slot: Option<u32>,
     ac: Option<AhoCorasick>,
+    /// The length of the shortest pattern: shorter values cannot match and are not scanned.
+    min_len: usize,
     /// The needle stamped when a value has a non-ASCII character.
     nonascii: Option<u32>,
+    /// Keyword scanners whose needles are all `contains` and free of [`SEP`] scan the event's
+    /// strings joined by [`SEP`] in one pass (no needle can match across a separator).
+    joined: bool,
     /// Per automaton pattern: the needles it stands for.
     pats: Vec<Vec<(StrOp, u32)>>,
 }
@@ -218,6 +226,10 @@ pub struct Scratch {
     needle_stamp: Vec<u32>,
     rule_stamp: Vec<u32>,
     candidates: Vec<u32>,
+    /// The event's strings joined by [`SEP`] and ASCII-lowercased, for keyword scanners.
+    joined: Vec<u8>,
+    /// The ASCII-lowercased text being scanned.
+    lower: Vec<u8>,
     groups: Vec<u32>,
     cats: Vec<u32>,
     svcs: Vec<u32>,
@@ -519,6 +531,8 @@ impl Builder<'_> {
                     scanners.push(Scanner {
                         slot,
                         ac: None,
+                        min_len: usize::MAX,
+                        joined: slot.is_none(),
                         nonascii: sb.nonascii,
                         pats,
                     });
@@ -527,13 +541,16 @@ impl Builder<'_> {
                 // The automaton kind is left to aho-corasick: forcing a DFA (for all fields, or
                 // for those with at most 1,000 needles) measured slower on the Windows rules.
                 match AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)
                 {
                     Ok(ac) => scanners.push(Scanner {
                         slot,
                         ac: Some(ac),
+                        min_len: patterns.iter().map(Vec::len).min().unwrap_or(0),
+                        joined: slot.is_none()
+                            && patterns.iter().all(|p| !p.is_empty() && !p.contains(&SEP))
+                            && pats.iter().flatten().all(|(op, _)| *op == StrOp::Contains),
                         nonascii: sb.nonascii,
                         pats,
                     }),
@@ -887,6 +904,9 @@ impl RuleSet {
         s.begin(self);
         self.route(event, ls, s);
         let epoch = s.epoch;
+        // Whether `s.joined` holds this event's strings, and whether one is non-ASCII.
+        let mut joined_ready = false;
+        let mut joined_nonascii = false;
         for gi in 0..s.groups.len() {
             let g = &self.groups[s.groups[gi] as usize];
             for sc in &g.scanners {
@@ -894,6 +914,8 @@ impl RuleSet {
                     needle_stamp,
                     rule_stamp,
                     candidates,
+                    joined,
+                    lower,
                     ..
                 } = &mut *s;
                 let mut stamp = |n: u32| {
@@ -914,7 +936,15 @@ impl RuleSet {
                         stamp(n);
                     }
                     let Some(ac) = &sc.ac else { return false };
-                    for m in ac.find_overlapping_iter(t) {
+                    if t.len() < sc.min_len {
+                        return false;
+                    }
+                    // The automata hold lowercase needles and match case-sensitively, which
+                    // lets aho-corasick use its packed (SIMD) prefilters.
+                    lower.clear();
+                    lower.extend_from_slice(t);
+                    lower.make_ascii_lowercase();
+                    for m in ac.find_overlapping_iter(lower.as_slice()) {
                         for &(op, n) in &sc.pats[m.pattern().as_usize()] {
                             let ok = match op {
                                 StrOp::Eq => m.start() == 0 && m.end() == t.len(),
@@ -933,6 +963,31 @@ impl RuleSet {
                     Some(slot) => {
                         if let Some(v) = self.value(event, slot) {
                             v.any_text(&mut on_text);
+                        }
+                    }
+                    None if sc.joined => {
+                        if !joined_ready {
+                            joined.clear();
+                            event.any_string(&mut |t| {
+                                joined_nonascii |= !t.is_ascii();
+                                joined.extend_from_slice(t);
+                                joined.push(SEP);
+                                false
+                            });
+                            joined.make_ascii_lowercase();
+                            joined_ready = true;
+                        }
+                        if let Some(n) = sc.nonascii
+                            && joined_nonascii
+                        {
+                            stamp(n);
+                        }
+                        if let Some(ac) = &sc.ac {
+                            for m in ac.find_overlapping_iter(joined.as_slice()) {
+                                for &(_, n) in &sc.pats[m.pattern().as_usize()] {
+                                    stamp(n);
+                                }
+                            }
                         }
                     }
                     None => {

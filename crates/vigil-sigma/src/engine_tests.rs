@@ -442,6 +442,11 @@ fn keywords() {
     assert!(!hits(&set, &json!({"a": "foo"})));
     let set = compiled("  kw: 1337\n  condition: kw\n");
     assert!(hits(&set, &json!({"port": 1337})));
+    // The event's strings are scanned joined by a separator: no match across two values.
+    let set = compiled("  kw: mimikatz\n  condition: kw\n");
+    assert!(!hits(&set, &json!({"a": "mimi", "b": "katz"})));
+    assert!(!hits(&set, &json!({"a": ["mimi", "katz"]})));
+    assert!(hits(&set, &json!({"a": ["mimi", "xMimiKatz"]})));
 }
 
 #[test]
