@@ -1,7 +1,7 @@
 //! Event append throughput of the SQLite store: batches of 1,000 realistic events (half of
 //! the twelve indexed fields set, a ~300-byte syslog line as raw) into a fresh store in a
-//! temporary directory, through the public `Store::append_events` (writer thread, one
-//! transaction per batch). Source addresses repeat across batches (1,000 distinct ones), so
+//! temporary directory, through the public `Store::append_events` (encoding and compression
+//! on the calling side, then the writer thread, one transaction per batch). Source addresses repeat across batches (1,000 distinct ones), so
 //! the `source_ip` index takes inserts all over its range, as it does in production.
 //!
 //! `cargo bench -p vigil-store --bench append -- --quick`

@@ -28,6 +28,12 @@ use vigil_model::{
 mod cursor;
 pub use cursor::Cursor;
 
+pub mod intel;
+pub use intel::{
+    IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource,
+    NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
+};
+
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -151,6 +157,10 @@ pub struct IncidentQuery {
 /// the timeline with the actor.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentUpdate {
+    /// When set, the update applies only if the incident is in this status now; otherwise it
+    /// fails with [`StoreError::Conflict`] (so a workflow step checked against the status the
+    /// caller read cannot race another step).
+    pub expect_status: Option<IncidentStatus>,
     pub status: Option<IncidentStatus>,
     pub grade: Option<Grade>,
     pub title: Option<String>,
@@ -159,6 +169,18 @@ pub struct IncidentUpdate {
     pub subcategory: Option<Option<String>>,
     /// Added to the timeline as a `comment` entry.
     pub comment: Option<String>,
+}
+
+/// Refuses an update whose `expect_status` no longer holds.
+pub(crate) fn check_expected_status(inc: &Incident, change: &IncidentUpdate) -> Result<()> {
+    match change.expect_status {
+        Some(want) if want != inc.status => Err(StoreError::Conflict(format!(
+            "the incident is now '{}', not '{}'; reload it and try again",
+            inc.status.as_str(),
+            want.as_str()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Filters for reading the audit log, oldest first from `after_seq`.
@@ -313,6 +335,34 @@ pub trait Store: Send + Sync + 'static {
     // Audit log: append-only, SM3 hash-chained (see vigil_crypto::audit_hash).
     async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord>;
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    // Threat intelligence. Sources and indicators are platform-wide (callers check the role);
+    // sightings belong to organizations and are scoped.
+    /// Creates the source, or updates kind, url, enabled and trust of the one with its name.
+    async fn upsert_intel_source(&self, spec: NewIntelSource) -> Result<IntelSource>;
+    async fn get_intel_source(&self, id: IntelSourceId) -> Result<Option<IntelSource>>;
+    /// Sources by name.
+    async fn list_intel_sources(&self) -> Result<Vec<IntelSource>>;
+    /// Stores a batch in one transaction, idempotent by `(source_id, stix_id)`: a version with
+    /// a newer `modified` replaces the stored one (and moves its `date_added`), an older or
+    /// equal one only moves `last_seen`. Every source must exist (`MissingReference`).
+    async fn upsert_indicators(&self, items: Vec<NewIndicator>) -> Result<UpsertCounts>;
+    async fn get_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>>;
+    /// Newest first by `date_added` (or oldest first when asked), then id.
+    async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>>;
+    /// Marks the indicator revoked in Vigil (kept, no longer active); `None` when missing.
+    async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>>;
+    /// Deletes the indicator and its sightings.
+    async fn delete_indicator(&self, id: IndicatorId) -> Result<bool>;
+    /// Records sightings, all or none: each indicator must exist and each organization be
+    /// within the scope (`MissingReference` otherwise).
+    async fn record_sightings(
+        &self,
+        scope: Scope,
+        items: Vec<NewSighting>,
+    ) -> Result<Vec<Sighting>>;
+    /// Newest first by `seen_at`, then id.
+    async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>>;
 }
 
 /// Clamps a requested page size into `1..=MAX_PAGE`, `0` meaning the default.

@@ -27,7 +27,8 @@
 
 use crate::{
     AlertQuery, AssetQuery, AuditQuery, Cursor, EventQuery, FieldFilter, IncidentQuery,
-    IncidentUpdate, OrgQuery, Session, Store, StoreError,
+    IncidentUpdate, IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator,
+    NewIntelSource, NewSighting, OrgQuery, Session, SightingQuery, Store, StoreError,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
@@ -58,12 +59,18 @@ macro_rules! store_conformance {
                 events_retention,
                 alerts_lifecycle,
                 incidents_lifecycle,
+                incident_updates_check_the_expected_status,
                 overview_counts,
                 users,
                 tokens,
                 sessions,
                 audit_chain,
                 bad_cursors_are_rejected,
+                intel_sources_upsert_by_name,
+                indicators_upsert_is_idempotent_and_newer_wins,
+                indicators_filters_and_pagination,
+                indicators_revoke_and_delete,
+                sightings_are_scoped,
             );
         }
     };
@@ -1638,6 +1645,98 @@ pub async fn alerts_lifecycle(store: S) {
     assert!(matches!(r, Err(StoreError::MissingReference(_))), "{r:?}");
 }
 
+/// `expect_status` makes an update conditional (what a workflow step checked against);
+/// closed and archived incidents both count as finished and keep their closing time.
+pub async fn incident_updates_check_the_expected_status(store: S) {
+    let org = new_org(&store, "Expected status").await;
+    let scope = Scope::Org(org.id);
+    let inc = store
+        .create_incident(incident_spec(org.id, "Webshell", "MP", None), "user:a")
+        .await
+        .expect("create");
+    let step = |expect: IncidentStatus, to: IncidentStatus| IncidentUpdate {
+        expect_status: Some(expect),
+        status: Some(to),
+        ..IncidentUpdate::default()
+    };
+    // A stale expectation changes nothing and says what the status is.
+    let r = store
+        .update_incident(
+            scope,
+            inc.id,
+            step(IncidentStatus::Triaged, IncidentStatus::Notified),
+            "user:a",
+        )
+        .await;
+    match r {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("'open'"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let same = store
+        .get_incident(scope, inc.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(same.status, IncidentStatus::Open);
+    assert_eq!(same.timeline.len(), inc.timeline.len());
+    for (from, to) in [
+        (IncidentStatus::Open, IncidentStatus::Triaged),
+        (IncidentStatus::Triaged, IncidentStatus::Closed),
+    ] {
+        store
+            .update_incident(scope, inc.id, step(from, to), "user:a")
+            .await
+            .expect("step")
+            .expect("found");
+    }
+    let closed = store
+        .get_incident(scope, inc.id)
+        .await
+        .expect("get")
+        .expect("found");
+    let closed_at = closed.closed_at.expect("closing time");
+    let archived = store
+        .update_incident(
+            scope,
+            inc.id,
+            step(IncidentStatus::Closed, IncidentStatus::Archived),
+            "user:a",
+        )
+        .await
+        .expect("archive")
+        .expect("found");
+    assert_eq!(archived.status, IncidentStatus::Archived);
+    assert_eq!(
+        archived.closed_at,
+        Some(closed_at),
+        "archiving keeps the time"
+    );
+    let list = |open: bool| {
+        let store = store.clone();
+        async move {
+            store
+                .list_incidents(
+                    scope,
+                    &IncidentQuery {
+                        open: Some(open),
+                        ..IncidentQuery::default()
+                    },
+                )
+                .await
+                .expect("list")
+                .items
+                .len()
+        }
+    };
+    assert_eq!(list(true).await, 0);
+    assert_eq!(list(false).await, 1);
+    let o = store
+        .overview(scope, at("2000-01-01T00:00:00Z"))
+        .await
+        .expect("overview");
+    assert_eq!(o.open_incidents, 0);
+}
+
 pub async fn incidents_lifecycle(store: S) {
     use vigil_model::Severity::*;
     let org = new_org(&store, "Incidents").await;
@@ -2659,4 +2758,476 @@ pub async fn bad_cursors_are_rejected(store: S) {
     // The store still answers after refusing.
     assert!(store.ping().await.is_ok());
     assert!(!store.backend().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threat intelligence. Indicators are platform-wide and tests share a database, so every
+// query below is narrowed to the test's own (uniquely named) source.
+
+async fn new_source(store: &S, label: &str) -> IntelSource {
+    store
+        .upsert_intel_source(NewIntelSource {
+            name: format!("{label} {}", uniq()),
+            kind: "stix".into(),
+            url: None,
+            enabled: true,
+            trust: 70,
+        })
+        .await
+        .expect("create source")
+}
+
+fn indicator(source: IntelSourceId, stix_id: &str, kind: &str, value: &str) -> NewIndicator {
+    NewIndicator {
+        source_id: source,
+        stix_id: stix_id.to_string(),
+        kind: kind.to_string(),
+        value: Some(value.to_string()),
+        values: vec![format!("{kind}:{value}")],
+        pattern: Some(format!("[{kind}:value = '{value}']")),
+        name: Some(format!("bad {value}")),
+        description: None,
+        confidence: 80,
+        tlp: Some("amber".into()),
+        valid_from: Some(at("2026-01-01T00:00:00Z")),
+        valid_until: Some(at("2027-01-01T00:00:00Z")),
+        labels: vec!["c2".into()],
+        kill_chain: vec!["mitre-attack:command-and-control".into()],
+        attack_ids: vec!["T1071.001".into()],
+        modified: at("2026-02-01T00:00:00Z"),
+        revoked: false,
+        object: json!({"type": "indicator", "id": stix_id, "spec_version": "2.1"}),
+    }
+}
+
+fn source_query(source: IntelSourceId) -> IndicatorQuery {
+    IndicatorQuery {
+        source_id: Some(source),
+        ..IndicatorQuery::default()
+    }
+}
+
+pub async fn intel_sources_upsert_by_name(store: S) {
+    let a = new_source(&store, "feed").await;
+    let again = store
+        .upsert_intel_source(NewIntelSource {
+            enabled: false,
+            trust: 10,
+            url: Some("https://taxii.example/api1/".into()),
+            ..a.spec.clone()
+        })
+        .await
+        .expect("upsert");
+    assert_eq!(again.id, a.id);
+    assert!(!again.spec.enabled);
+    assert_eq!(again.spec.trust, 10);
+    assert_eq!(again.created_at, a.created_at);
+    assert_eq!(
+        store.get_intel_source(a.id).await.expect("get"),
+        Some(again.clone())
+    );
+    let all = store.list_intel_sources().await.expect("list");
+    assert!(all.contains(&again));
+    let bad = store
+        .upsert_intel_source(NewIntelSource {
+            trust: 101,
+            ..a.spec
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+    assert_eq!(
+        store
+            .get_intel_source(IntelSourceId::new())
+            .await
+            .expect("get"),
+        None
+    );
+}
+
+pub async fn indicators_upsert_is_idempotent_and_newer_wins(store: S) {
+    let src = new_source(&store, "idem").await;
+    let other = new_source(&store, "idem-other").await;
+    let id = format!("indicator--{}", uuid::Uuid::new_v4());
+    let first = indicator(src.id, &id, "ipv4", "198.51.100.7");
+    let c = store
+        .upsert_indicators(vec![first.clone()])
+        .await
+        .expect("insert");
+    assert_eq!((c.inserted, c.updated, c.unchanged), (1, 0, 0));
+    let stored = store
+        .list_indicators(&source_query(src.id))
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(stored.len(), 1);
+    let s0 = stored[0].clone();
+    assert_eq!(s0.spec, first);
+    assert_eq!(s0.first_seen, s0.date_added);
+    assert_eq!(
+        store.get_indicator(s0.id).await.expect("get"),
+        Some(s0.clone())
+    );
+
+    // The same version again changes nothing but last_seen.
+    let c = store
+        .upsert_indicators(vec![first.clone()])
+        .await
+        .expect("again");
+    assert_eq!((c.inserted, c.updated, c.unchanged), (0, 0, 1));
+    let s1 = store
+        .get_indicator(s0.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(s1.spec, first);
+    assert_eq!(s1.date_added, s0.date_added);
+    assert!(s1.last_seen >= s0.last_seen);
+
+    // An older version loses; a newer one wins and moves date_added.
+    let older = NewIndicator {
+        modified: at("2026-01-15T00:00:00Z"),
+        confidence: 10,
+        ..first.clone()
+    };
+    let newer = NewIndicator {
+        modified: at("2026-03-01T00:00:00Z"),
+        confidence: 95,
+        value: Some("198.51.100.8".into()),
+        values: vec!["ipv4:198.51.100.8".into(), "ipv4:198.51.100.9".into()],
+        ..first.clone()
+    };
+    let c = store
+        .upsert_indicators(vec![older, newer.clone()])
+        .await
+        .expect("versions");
+    assert_eq!((c.inserted, c.updated, c.unchanged), (0, 1, 1));
+    let s2 = store
+        .get_indicator(s0.id)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(s2.spec, newer);
+    assert_eq!(s2.first_seen, s0.first_seen);
+    assert!(s2.date_added >= s0.date_added);
+    // The old value is no longer found; both new ones are.
+    for (v, n) in [
+        ("198.51.100.7", 0),
+        ("198.51.100.8", 1),
+        ("198.51.100.9", 1),
+    ] {
+        let page = store
+            .list_indicators(&IndicatorQuery {
+                value: Some(v.into()),
+                ..source_query(src.id)
+            })
+            .await
+            .expect("by value");
+        assert_eq!(page.items.len(), n, "{v}");
+    }
+
+    // The same STIX id from another source is another indicator.
+    let c = store
+        .upsert_indicators(vec![indicator(other.id, &id, "ipv4", "198.51.100.7")])
+        .await
+        .expect("other source");
+    assert_eq!(c.inserted, 1);
+    let by_id = store
+        .list_indicators(&IndicatorQuery {
+            stix_id: Some(id.clone()),
+            ..IndicatorQuery::default()
+        })
+        .await
+        .expect("by stix id");
+    assert_eq!(by_id.items.len(), 2);
+
+    // A missing source or an invalid indicator stores nothing of the batch.
+    let r = store
+        .upsert_indicators(vec![
+            indicator(src.id, "indicator--x1", "domain", "a.example"),
+            indicator(IntelSourceId::new(), "indicator--x2", "domain", "b.example"),
+        ])
+        .await;
+    assert!(matches!(r, Err(StoreError::MissingReference(_))), "{r:?}");
+    let r = store
+        .upsert_indicators(vec![
+            indicator(src.id, "indicator--x3", "domain", "c.example"),
+            NewIndicator {
+                confidence: 101,
+                ..indicator(src.id, "indicator--x4", "domain", "d.example")
+            },
+        ])
+        .await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    let all = store
+        .list_indicators(&source_query(src.id))
+        .await
+        .expect("list");
+    assert_eq!(all.items.len(), 1);
+}
+
+pub async fn indicators_filters_and_pagination(store: S) {
+    let src = new_source(&store, "pages").await;
+    let mut batch = Vec::new();
+    for i in 0..7 {
+        batch.push(indicator(
+            src.id,
+            &format!("indicator--{}", uuid::Uuid::new_v4()),
+            "domain",
+            &format!("host{i}.evil.example"),
+        ));
+    }
+    batch.push(indicator(
+        src.id,
+        &format!("indicator--{}", uuid::Uuid::new_v4()),
+        "sha256",
+        &"ab".repeat(32),
+    ));
+    let before = now();
+    store.upsert_indicators(batch).await.expect("insert");
+
+    for oldest_first in [false, true] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store
+                .list_indicators(&IndicatorQuery {
+                    limit: 3,
+                    cursor,
+                    oldest_first,
+                    ..source_query(src.id)
+                })
+                .await
+                .expect("page");
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.iter().map(|i| (i.date_added, i.id)));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 8);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if !oldest_first {
+            sorted.reverse();
+        }
+        assert_eq!(seen, sorted, "order oldest_first={oldest_first}");
+    }
+
+    let kind = store
+        .list_indicators(&IndicatorQuery {
+            kind: Some("sha256".into()),
+            ..source_query(src.id)
+        })
+        .await
+        .expect("kind");
+    assert_eq!(kind.items.len(), 1);
+    let text = store
+        .list_indicators(&IndicatorQuery {
+            text: Some("HOST3.EVIL".into()),
+            ..source_query(src.id)
+        })
+        .await
+        .expect("text");
+    assert_eq!(text.items.len(), 1);
+    assert_eq!(
+        text.items[0].spec.value.as_deref(),
+        Some("host3.evil.example")
+    );
+    // LIKE metacharacters are literal.
+    let pct = store
+        .list_indicators(&IndicatorQuery {
+            text: Some("host%".into()),
+            ..source_query(src.id)
+        })
+        .await
+        .expect("text");
+    assert!(pct.items.is_empty());
+    let after = store
+        .list_indicators(&IndicatorQuery {
+            added_after: Some(secs(before, -3600)),
+            ..source_query(src.id)
+        })
+        .await
+        .expect("added after");
+    assert_eq!(after.items.len(), 8);
+    let latest = after.items[0].date_added;
+    let none = store
+        .list_indicators(&IndicatorQuery {
+            added_after: Some(latest),
+            ..source_query(src.id)
+        })
+        .await
+        .expect("added after latest");
+    assert!(none.items.is_empty());
+}
+
+pub async fn indicators_revoke_and_delete(store: S) {
+    let src = new_source(&store, "revoke").await;
+    store
+        .upsert_indicators(vec![
+            indicator(src.id, "indicator--r1", "domain", "r1.example"),
+            indicator(src.id, "indicator--r2", "domain", "r2.example"),
+            NewIndicator {
+                revoked: true,
+                ..indicator(src.id, "indicator--r3", "domain", "r3.example")
+            },
+        ])
+        .await
+        .expect("insert");
+    let listed = store
+        .list_indicators(&source_query(src.id))
+        .await
+        .expect("list")
+        .items;
+    // Revoked by the source: left out unless asked for.
+    assert_eq!(listed.len(), 2);
+    let with_revoked = store
+        .list_indicators(&IndicatorQuery {
+            include_revoked: true,
+            ..source_query(src.id)
+        })
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(with_revoked.len(), 3);
+    let r1 = listed
+        .iter()
+        .find(|i| i.spec.stix_id == "indicator--r1")
+        .expect("r1")
+        .clone();
+    let revoked = store
+        .revoke_indicator(r1.id)
+        .await
+        .expect("revoke")
+        .expect("found");
+    assert!(revoked.is_revoked());
+    assert!(revoked.revoked_at.is_some());
+    assert!(revoked.date_added >= r1.date_added);
+    let listed = store
+        .list_indicators(&source_query(src.id))
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        store
+            .revoke_indicator(IndicatorId::new())
+            .await
+            .expect("revoke"),
+        None
+    );
+    assert!(store.delete_indicator(r1.id).await.expect("delete"));
+    assert!(!store.delete_indicator(r1.id).await.expect("delete again"));
+    assert_eq!(store.get_indicator(r1.id).await.expect("get"), None);
+}
+
+pub async fn sightings_are_scoped(store: S) {
+    let a = new_org(&store, "Sight A").await;
+    let b = new_org(&store, "Sight B").await;
+    let src = new_source(&store, "sight").await;
+    store
+        .upsert_indicators(vec![indicator(
+            src.id,
+            "indicator--s1",
+            "ipv4",
+            "203.0.113.9",
+        )])
+        .await
+        .expect("insert");
+    let ind = store
+        .list_indicators(&source_query(src.id))
+        .await
+        .expect("list")
+        .items
+        .remove(0);
+    let base = at("2026-05-01T08:00:00Z");
+    let spec = |org: OrgId, s: i64| NewSighting {
+        indicator_id: ind.id,
+        org_id: org,
+        event_id: Some(42),
+        alert_id: None,
+        seen_at: secs(base, s),
+        count: 3,
+    };
+    let made = store
+        .record_sightings(
+            Scope::All,
+            vec![spec(a.id, 0), spec(a.id, 10), spec(b.id, 20)],
+        )
+        .await
+        .expect("record");
+    assert_eq!(made.len(), 3);
+    // An organization cannot record for another one, nor for a missing indicator.
+    let r = store
+        .record_sightings(Scope::Org(a.id), vec![spec(b.id, 30)])
+        .await;
+    assert!(matches!(r, Err(StoreError::MissingReference(_))), "{r:?}");
+    let r = store
+        .record_sightings(
+            Scope::All,
+            vec![NewSighting {
+                indicator_id: IndicatorId::new(),
+                ..spec(a.id, 40)
+            }],
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::MissingReference(_))), "{r:?}");
+
+    let q = SightingQuery {
+        indicator_id: Some(ind.id),
+        ..SightingQuery::default()
+    };
+    let all = store.list_sightings(Scope::All, &q).await.expect("all");
+    assert_eq!(all.items.len(), 3);
+    assert_eq!(all.items[0].spec.org_id, b.id);
+    assert_eq!(all.items[0].spec.seen_at, secs(base, 20));
+    assert_eq!(all.items[0], made[2]);
+    let only_a = store
+        .list_sightings(Scope::Org(a.id), &q)
+        .await
+        .expect("scoped");
+    assert_eq!(only_a.items.len(), 2);
+    assert!(only_a.items.iter().all(|s| s.spec.org_id == a.id));
+    // Asking for another organization inside a scope finds nothing.
+    let cross = store
+        .list_sightings(
+            Scope::Org(a.id),
+            &SightingQuery {
+                org_id: Some(b.id),
+                ..q.clone()
+            },
+        )
+        .await
+        .expect("cross");
+    assert!(cross.items.is_empty());
+    let page1 = store
+        .list_sightings(
+            Scope::All,
+            &SightingQuery {
+                limit: 2,
+                ..q.clone()
+            },
+        )
+        .await
+        .expect("page 1");
+    assert_eq!(page1.items.len(), 2);
+    let page2 = store
+        .list_sightings(
+            Scope::All,
+            &SightingQuery {
+                limit: 2,
+                cursor: page1.next_cursor.clone(),
+                ..q.clone()
+            },
+        )
+        .await
+        .expect("page 2");
+    assert_eq!(page2.items.len(), 1);
+    assert_eq!(page2.items[0].spec.seen_at, base);
+    assert!(page2.next_cursor.is_none());
+    // Deleting the indicator takes its sightings.
+    assert!(store.delete_indicator(ind.id).await.expect("delete"));
+    let gone = store.list_sightings(Scope::All, &q).await.expect("gone");
+    assert!(gone.items.is_empty());
 }

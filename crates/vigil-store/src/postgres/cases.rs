@@ -406,8 +406,8 @@ impl PgStore {
             query.eq("status", s.as_str());
         }
         match q.open {
-            Some(true) => query.and("status <> 'closed'"),
-            Some(false) => query.and("status = 'closed'"),
+            Some(true) => query.and("status NOT IN ('closed', 'archived')"),
+            Some(false) => query.and("status IN ('closed', 'archived')"),
             None => {}
         }
         if let Some(g) = q.grade {
@@ -466,6 +466,7 @@ impl PgStore {
             return Ok(None);
         };
         let mut inc = incident_from_row(&row)?;
+        crate::check_expected_status(&inc, &change)?;
         let at = now();
         let mut spec = inc.spec.clone();
         let mut edited: Vec<&str> = Vec::new();
@@ -503,9 +504,9 @@ impl PgStore {
         // set to the value it already has is not a change.
         let mut entries = Vec::new();
         if let Some(status) = change.status.filter(|s| *s != inc.status) {
-            if status == IncidentStatus::Closed {
+            if !status.is_open() && inc.status.is_open() {
                 inc.closed_at = Some(at);
-            } else if inc.status == IncidentStatus::Closed {
+            } else if status.is_open() {
                 inc.closed_at = None;
             }
             entries.push(timeline_entry(
@@ -590,7 +591,7 @@ async fn overview_queries(
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&org, &since];
     let by_category = client.query(
         "SELECT category, grade, count(*) AS n FROM incidents \
-         WHERE status <> 'closed' AND ($1::uuid IS NULL OR org_id = $1) \
+         WHERE status NOT IN ('closed', 'archived') AND ($1::uuid IS NULL OR org_id = $1) \
          GROUP BY category, grade ORDER BY n DESC, category COLLATE \"C\", grade COLLATE \"C\"",
         &params[..1],
     );
@@ -603,14 +604,14 @@ async fn overview_queries(
     let top = client.query(
         "SELECT o.id, o.name, count(*) AS n FROM incidents i \
          JOIN organizations o ON o.id = i.org_id \
-         WHERE i.status <> 'closed' \
+         WHERE i.status NOT IN ('closed', 'archived') \
            AND ($1::uuid IS NULL OR i.org_id = $1) \
          GROUP BY o.id, o.name ORDER BY n DESC, o.name COLLATE \"C\", o.id LIMIT 10",
         &params[..1],
     );
     let counts = client.query_one(
         "SELECT \
-           (SELECT count(*) FROM incidents WHERE status <> 'closed' \
+           (SELECT count(*) FROM incidents WHERE status NOT IN ('closed', 'archived') \
              AND ($1::uuid IS NULL OR org_id = $1)), \
            (SELECT count(*) FROM alerts \
              WHERE status = 'new' AND detected_at >= $2 AND ($1::uuid IS NULL OR org_id = $1)), \

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "alerts_by_detection",
         sql: include_str!("../../migrations/postgres/V2__alerts_by_detection.sql"),
     },
+    Migration {
+        version: 3,
+        name: "indicators",
+        sql: include_str!("../../migrations/postgres/V3__indicators.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

@@ -16,12 +16,15 @@ mod access;
 mod cases;
 mod directory;
 mod events;
+mod intel;
 pub mod migrate;
 mod query;
 
 use crate::{
-    AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, OrgQuery,
-    Overview, Result, Session, Store, StoreError,
+    AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
+    IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource, NewSighting,
+    OrgQuery, Overview, Result, Session, Sighting, SightingQuery, Store, StoreError,
+    StoredIndicator, UpsertCounts,
 };
 use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
@@ -546,6 +549,40 @@ impl Store for PgStore {
     }
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
         self.list_audit_impl(q).await
+    }
+    async fn upsert_intel_source(&self, spec: NewIntelSource) -> Result<IntelSource> {
+        self.upsert_intel_source_impl(spec).await
+    }
+    async fn get_intel_source(&self, id: IntelSourceId) -> Result<Option<IntelSource>> {
+        self.get_intel_source_impl(id).await
+    }
+    async fn list_intel_sources(&self) -> Result<Vec<IntelSource>> {
+        self.list_intel_sources_impl().await
+    }
+    async fn upsert_indicators(&self, items: Vec<NewIndicator>) -> Result<UpsertCounts> {
+        self.upsert_indicators_impl(items).await
+    }
+    async fn get_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
+        self.get_indicator_impl(id).await
+    }
+    async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>> {
+        self.list_indicators_impl(q).await
+    }
+    async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
+        self.revoke_indicator_impl(id).await
+    }
+    async fn delete_indicator(&self, id: IndicatorId) -> Result<bool> {
+        self.delete_indicator_impl(id).await
+    }
+    async fn record_sightings(
+        &self,
+        scope: Scope,
+        items: Vec<NewSighting>,
+    ) -> Result<Vec<Sighting>> {
+        self.record_sightings_impl(scope, items).await
+    }
+    async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>> {
+        self.list_sightings_impl(scope, q).await
     }
 }
 

@@ -329,10 +329,10 @@ pub(crate) fn list_incidents(
     }
     match q.open {
         Some(true) => {
-            f.and("status <> ?", [text(IncidentStatus::Closed.as_str())]);
+            f.and(&format!("status NOT IN {DONE}"), []);
         }
         Some(false) => {
-            f.and("status = ?", [text(IncidentStatus::Closed.as_str())]);
+            f.and(&format!("status IN {DONE}"), []);
         }
         None => {}
     }
@@ -382,6 +382,7 @@ pub(crate) fn update_incident(
     let Some(mut inc) = get_incident(conn, scope, id)? else {
         return Ok(None);
     };
+    crate::check_expected_status(&inc, &change)?;
     let mut spec = inc.spec.clone();
     let mut edited: Vec<&str> = Vec::new();
     if let Some(t) = change.title
@@ -421,9 +422,9 @@ pub(crate) fn update_incident(
     };
     let mut entries = Vec::new();
     if let Some(s) = change.status.filter(|s| *s != inc.status) {
-        if s == IncidentStatus::Closed {
+        if !s.is_open() && inc.status.is_open() {
             inc.closed_at = Some(now);
-        } else if inc.status == IncidentStatus::Closed {
+        } else if s.is_open() {
             inc.closed_at = None;
         }
         entries.push(entry(
@@ -454,6 +455,9 @@ pub(crate) fn update_incident(
     Ok(Some(inc))
 }
 
+/// The statuses of finished incidents, as an SQL list.
+const DONE: &str = "('closed', 'archived')";
+
 /// Counts for the overview within `scope`. Time-bound (`since`): events (by event time),
 /// alerts (by detection time: `alerts_per_day`, `new_alerts`); incident figures
 /// (`open_incidents`, `incidents_by_category_grade`, `top_orgs_open_incidents`) are the current
@@ -461,7 +465,6 @@ pub(crate) fn update_incident(
 /// `organizations` and `assets` count the whole inventory in scope.
 pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Result<Overview> {
     let since = Value::Integer(us(since));
-    let closed = text(IncidentStatus::Closed.as_str());
     let scoped = |col: &str| -> (String, Vec<Value>) {
         match scope {
             Scope::All => (String::new(), vec![]),
@@ -484,19 +487,16 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
 
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT category, grade, count(*) FROM incidents
-         WHERE status <> ?{sc}
+         WHERE status NOT IN {DONE}{sc}
          GROUP BY category, grade ORDER BY count(*) DESC, category, grade"
     ))?;
-    let rows = stmt.query_map(
-        params_from_iter(with(vec![closed.clone()], sp.clone()).iter()),
-        |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                get_enum(r, 1, Grade::parse)?,
-                r.get::<_, i64>(2)?,
-            ))
-        },
-    )?;
+    let rows = stmt.query_map(params_from_iter(sp.iter()), |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            get_enum(r, 1, Grade::parse)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     for row in rows {
         let (c, g, n) = row?;
         o.incidents_by_category_grade
@@ -519,19 +519,16 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
     let (isc, isp) = scoped("i.org_id");
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT o.id, o.name, count(*) AS n FROM incidents i JOIN organizations o ON o.id = i.org_id
-         WHERE i.status <> ?{isc}
+         WHERE i.status NOT IN {DONE}{isc}
          GROUP BY o.id, o.name ORDER BY n DESC, o.name LIMIT 10"
     ))?;
-    let rows = stmt.query_map(
-        params_from_iter(with(vec![closed.clone()], isp).iter()),
-        |r| {
-            Ok((
-                OrgId(get_uuid(r, 0)?),
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        },
-    )?;
+    let rows = stmt.query_map(params_from_iter(isp.iter()), |r| {
+        Ok((
+            OrgId(get_uuid(r, 0)?),
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
     for row in rows {
         let (id, name, n) = row?;
         o.top_orgs_open_incidents
@@ -539,8 +536,8 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
     }
 
     o.open_incidents = count(
-        format!("SELECT count(*) FROM incidents WHERE status <> ?{sc}"),
-        with(vec![closed], sp.clone()),
+        format!("SELECT count(*) FROM incidents WHERE status NOT IN {DONE}{sc}"),
+        sp.clone(),
     )?;
     o.new_alerts = count(
         format!("SELECT count(*) FROM alerts WHERE status = ? AND detected_at >= ?{sc}"),
@@ -558,9 +555,10 @@ pub(crate) fn overview(conn: &Connection, scope: Scope, since: Timestamp) -> Res
         format!("SELECT count(*) FROM assets WHERE 1 = 1{sc}"),
         sp.clone(),
     )?;
-    o.events = count(
-        format!("SELECT count(*) FROM events WHERE ts >= ?{sc}"),
-        with(vec![since], sp),
-    )?;
+    let since = match since {
+        Value::Integer(v) => v,
+        _ => 0,
+    };
+    o.events = u64::try_from(super::events::count_since(conn, scope, since)?).unwrap_or(0);
     Ok(o)
 }

@@ -187,8 +187,7 @@ pub(crate) fn delete_org(conn: &Connection, scope: Scope, id: OrgId) -> Result<b
         return Err(conflict);
     }
     // Events have no foreign key (hot path); alerts, incidents and tokens cascade.
-    conn.prepare_cached("DELETE FROM events WHERE org_id = ?1")?
-        .execute([&key])?;
+    super::events::delete_org(conn, &key)?;
     let n = conn
         .prepare_cached("DELETE FROM organizations WHERE id = ?1")?
         .execute([&key])?;

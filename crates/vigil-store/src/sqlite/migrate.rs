@@ -10,11 +10,13 @@
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension};
 
-/// One migration: version, name, SQL.
+/// One migration: version, name, SQL, and a data step in Rust that runs after the SQL in
+/// the same transaction (for conversions SQL cannot express, such as compressing rows).
 pub(crate) struct Migration {
     pub version: i64,
     pub name: &'static str,
     pub sql: &'static str,
+    pub then: Option<fn(&Connection) -> Result<()>>,
 }
 
 /// Every migration, in version order. Files are `migrations/sqlite/V<version>__<name>.sql`.
@@ -23,13 +25,37 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "initial",
         sql: include_str!("../../migrations/sqlite/V1__initial.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         name: "alerts_by_detection",
         sql: include_str!("../../migrations/sqlite/V2__alerts_by_detection.sql"),
+        then: None,
+    },
+    Migration {
+        version: 3,
+        name: "event_chunks",
+        sql: include_str!("../../migrations/sqlite/V3__event_chunks.sql"),
+        then: Some(convert_events_to_chunks),
+    },
+    Migration {
+        version: 4,
+        name: "indicators",
+        sql: include_str!("../../migrations/sqlite/V4__indicators.sql"),
+        then: None,
     },
 ];
+
+/// V3's data step: the one-row-per-event table becomes chunks, then goes.
+fn convert_events_to_chunks(conn: &Connection) -> Result<()> {
+    let n = super::events::convert_legacy(conn)?;
+    conn.execute_batch("DROP TABLE events")?;
+    if n > 0 {
+        tracing::info!(events = n, "sqlite events converted to chunks");
+    }
+    Ok(())
+}
 
 fn open_err(what: &str, e: rusqlite::Error) -> StoreError {
     StoreError::Open(format!("{what}: {e}"))
@@ -70,6 +96,11 @@ pub(crate) fn run(conn: &mut Connection, now_micros: i64) -> Result<i64> {
             .map_err(|e| open_err("starting migration", e))?;
         tx.execute_batch(m.sql)
             .map_err(|e| open_err(&format!("migration V{}__{}", m.version, m.name), e))?;
+        if let Some(step) = m.then {
+            step(&tx).map_err(|e| {
+                StoreError::Open(format!("migration V{}__{}: {e}", m.version, m.name))
+            })?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
             rusqlite::params![m.version, m.name, now_micros],
@@ -108,6 +139,104 @@ mod tests {
         )
         .expect("insert");
         assert!(matches!(run(&mut conn, 3), Err(StoreError::Open(_))));
+    }
+
+    /// A V2 database with events (two organizations interleaved, a gap left by retention)
+    /// comes out of V3 with the same events under the same ids, and new ids after them.
+    #[test]
+    fn v3_converts_rows_to_chunks_keeping_ids() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        run_upto(&mut conn, 2);
+        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        for (org, name) in [(a, "A"), (b, "B")] {
+            conn.execute(
+                "INSERT INTO organizations (id, name, name_lower, sector, region_code, mlps_level,
+                 cii, responsible, contacts, created_at, updated_at)
+                 VALUES (?1, ?2, ?2, 'power', '330100', 3, 0, '{}', '[]', 0, 0)",
+                rusqlite::params![org.to_string(), name],
+            )
+            .expect("org");
+        }
+        // ids 1..=5 of A, 6..=7 of B, 8 of A, then 10 of A (9 was deleted).
+        let rows: [(i64, uuid::Uuid); 9] = [
+            (1, a),
+            (2, a),
+            (3, a),
+            (4, a),
+            (5, a),
+            (6, b),
+            (7, b),
+            (8, a),
+            (10, a),
+        ];
+        for (id, org) in rows {
+            conn.execute(
+                "INSERT INTO events (id, org_id, asset_id, ts, received_at, input, sender,
+                 event_action, message, fields, native, raw)
+                 VALUES (?1, ?2, NULL, ?3, ?3, 'syslog', NULL, 'x', ?4, ?5, NULL, ?6)",
+                rusqlite::params![
+                    id,
+                    org.to_string(),
+                    1_000_000 * id,
+                    format!("event {id}"),
+                    format!(r#"{{"event.action":"x","message":"event {id}"}}"#),
+                    format!("raw {id}").into_bytes()
+                ],
+            )
+            .expect("event");
+        }
+        run(&mut conn, 5).expect("migrate to V3");
+        let chunks: Vec<(i64, i64)> = conn
+            .prepare("SELECT first_id, count FROM event_chunks ORDER BY first_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(chunks, vec![(1, 5), (6, 2), (8, 1), (10, 1)]);
+        for (id, org) in rows {
+            let e = super::super::events::get(&conn, vigil_model::Scope::All, id)
+                .expect("get")
+                .expect("found");
+            assert_eq!(e.event.org_id.0, org);
+            assert_eq!(e.event.message(), format!("event {id}"));
+            assert_eq!(e.event.raw, format!("raw {id}").into_bytes());
+            assert_eq!(e.event.timestamp.as_microsecond(), 1_000_000 * id);
+        }
+        assert!(
+            super::super::events::get(&conn, vigil_model::Scope::All, 9)
+                .expect("get")
+                .is_none()
+        );
+        let next: i64 = conn
+            .query_row("SELECT next_id FROM event_seq", [], |r| r.get(0))
+            .expect("seq");
+        assert_eq!(next, 11);
+        let legacy: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(legacy, 0);
+    }
+
+    /// Applies the migrations up to `version` the way `run` does, without the later ones.
+    fn run_upto(conn: &mut Connection, version: i64) {
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+             applied_at INTEGER NOT NULL)",
+        )
+        .expect("schema_migrations");
+        for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+            conn.execute_batch(m.sql).expect("migration");
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, 0)",
+                rusqlite::params![m.version, m.name],
+            )
+            .expect("record");
+        }
     }
 
     #[test]

@@ -16,15 +16,19 @@
 
 mod access;
 mod cases;
+mod chunk;
 mod conn;
 mod directory;
 mod events;
+mod intel;
 mod migrate;
 mod sql;
 
 use crate::{
-    AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, OrgQuery,
-    Overview, Result, Session, Store, StoreError,
+    AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
+    IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource, NewSighting,
+    OrgQuery, Overview, Result, Session, Sighting, SightingQuery, Store, StoreError,
+    StoredIndicator, UpsertCounts,
 };
 use async_trait::async_trait;
 use conn::{Checkpointer, ReadPool, Writer};
@@ -278,7 +282,11 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        self.write(move |c| events::append(c, &events)).await
+        // Encoding and compression run here, off the writer thread, which only inserts.
+        let batch = tokio::task::spawn_blocking(move || chunk::encode_batch(&events))
+            .await
+            .map_err(|e| StoreError::Backend(format!("event encoder stopped: {e}")))??;
+        self.write(move |c| events::append(c, &batch)).await
     }
 
     async fn get_event(&self, scope: Scope, id: EventId) -> Result<Option<Event>> {
@@ -294,11 +302,11 @@ impl Store for SqliteStore {
         // In chunks, each its own writer job, so appends interleave with a long purge.
         let mut total = 0u64;
         loop {
-            let n = self
+            let (n, more) = self
                 .write(move |c| events::delete_chunk_before(c, cutoff))
                 .await?;
             total += n;
-            if n < events::DELETE_CHUNK as u64 {
+            if !more {
                 return Ok(total);
             }
         }
@@ -487,5 +495,64 @@ impl Store for SqliteStore {
     async fn list_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
         let q = q.clone();
         self.read(move |c| access::list_audit(c, &q)).await
+    }
+
+    async fn upsert_intel_source(&self, spec: NewIntelSource) -> Result<IntelSource> {
+        spec.validate()?;
+        let now = sql::now();
+        self.write(move |c| intel::upsert_source(c, spec, now))
+            .await
+    }
+
+    async fn get_intel_source(&self, id: IntelSourceId) -> Result<Option<IntelSource>> {
+        self.read(move |c| intel::get_source(c, id)).await
+    }
+
+    async fn list_intel_sources(&self) -> Result<Vec<IntelSource>> {
+        self.read(intel::list_sources).await
+    }
+
+    async fn upsert_indicators(&self, items: Vec<NewIndicator>) -> Result<UpsertCounts> {
+        for i in &items {
+            i.validate()?;
+        }
+        let now = sql::now();
+        self.write(move |c| intel::upsert_indicators(c, items, now))
+            .await
+    }
+
+    async fn get_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
+        self.read(move |c| intel::get_indicator(c, id)).await
+    }
+
+    async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>> {
+        let q = q.clone();
+        self.read(move |c| intel::list_indicators(c, &q)).await
+    }
+
+    async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
+        let now = sql::now();
+        self.write(move |c| intel::revoke_indicator(c, id, now))
+            .await
+    }
+
+    async fn delete_indicator(&self, id: IndicatorId) -> Result<bool> {
+        self.write(move |c| intel::delete_indicator(c, id)).await
+    }
+
+    async fn record_sightings(
+        &self,
+        scope: Scope,
+        items: Vec<NewSighting>,
+    ) -> Result<Vec<Sighting>> {
+        let now = sql::now();
+        self.write(move |c| intel::record_sightings(c, scope, items, now))
+            .await
+    }
+
+    async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>> {
+        let q = q.clone();
+        self.read(move |c| intel::list_sightings(c, scope, &q))
+            .await
     }
 }

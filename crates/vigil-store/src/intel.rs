@@ -1,0 +1,275 @@
+//! Stored threat intelligence: sources, indicators and sightings.
+//!
+//! Indicators are platform-wide (every organization is protected by the same intelligence), so
+//! their queries take no [`Scope`](vigil_model::Scope). Sightings record where an indicator was
+//! seen and belong to an organization, so they are scoped like other organization data.
+//!
+//! The values here are plain (strings for kinds and markings) because the store does not
+//! depend on `vigil-intel`; callers normalize values with it before storing them.
+
+use serde::{Deserialize, Serialize};
+use vigil_model::{AlertId, EventId, OrgId, Timestamp, ValidationError};
+
+/// Identifier of an intelligence source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IntelSourceId(pub uuid::Uuid);
+
+/// Identifier of a stored indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IndicatorId(pub uuid::Uuid);
+
+/// Identifier of a sighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SightingId(pub uuid::Uuid);
+
+macro_rules! id_impls {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// A new time-ordered (v7) id.
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+        }
+        impl Default for $t {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+        impl std::str::FromStr for $t {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s).map(Self)
+            }
+        }
+    )*};
+}
+id_impls!(IntelSourceId, IndicatorId, SightingId);
+
+fn invalid(field: &str, message: &str) -> ValidationError {
+    ValidationError {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// A feed, peer or file an operator imports intelligence from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewIntelSource {
+    /// Unique; shown in provenance (`circl-osint`, `taxii:partner-cert`).
+    pub name: String,
+    /// `stix`, `misp`, `csv`, `list`, `taxii`, `manual`.
+    pub kind: String,
+    /// Where it is polled from, if anywhere.
+    pub url: Option<String>,
+    /// Disabled sources keep their indicators stored but out of matching.
+    pub enabled: bool,
+    /// 0–100: how far the operator trusts the source.
+    pub trust: u8,
+}
+
+impl NewIntelSource {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return Err(invalid("name", "must be 1 to 200 characters"));
+        }
+        if self.kind.trim().is_empty() || self.kind.len() > 32 {
+            return Err(invalid("kind", "must be 1 to 32 characters"));
+        }
+        if self.trust > 100 {
+            return Err(invalid("trust", "must be 0 to 100"));
+        }
+        Ok(())
+    }
+}
+
+/// A stored source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntelSource {
+    pub id: IntelSourceId,
+    #[serde(flatten)]
+    pub spec: NewIntelSource,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An indicator as a source reported it: one STIX indicator (or MISP attribute, or list line)
+/// with its normalized values. `(source_id, stix_id)` identifies it; storing it again with a
+/// newer `modified` replaces the stored version, an older or equal one changes nothing but
+/// the `last_seen` time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewIndicator {
+    pub source_id: IntelSourceId,
+    /// The STIX id (`indicator--<uuid>`), or a stable id derived from the source's own key.
+    pub stix_id: String,
+    /// The kind of the first value (`ipv4`, `domain`, `sha256`, ...) or `pattern` when the
+    /// indicator has no value the fast matcher can hold.
+    pub kind: String,
+    /// The first normalized value, if any.
+    pub value: Option<String>,
+    /// Every normalized value as `kind:value`, for patterns with several.
+    pub values: Vec<String>,
+    /// The STIX pattern, when the indicator came with one.
+    pub pattern: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// 0–100.
+    pub confidence: u8,
+    /// `clear`, `green`, `amber`, `amber+strict`, `red`.
+    pub tlp: Option<String>,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub labels: Vec<String>,
+    /// Kill-chain phases as `chain:phase`.
+    pub kill_chain: Vec<String>,
+    /// ATT&CK technique ids.
+    pub attack_ids: Vec<String>,
+    /// The source's `modified` time of this version.
+    pub modified: Timestamp,
+    /// Revoked by its source.
+    pub revoked: bool,
+    /// The STIX object as received or generated, served over TAXII.
+    pub object: serde_json::Value,
+}
+
+/// Largest STIX id, value or pattern stored.
+const MAX_TEXT: usize = 8 * 1024;
+
+impl NewIndicator {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.stix_id.is_empty() || self.stix_id.len() > 200 {
+            return Err(invalid("stix_id", "must be 1 to 200 characters"));
+        }
+        if self.kind.is_empty() || self.kind.len() > 32 {
+            return Err(invalid("kind", "must be 1 to 32 characters"));
+        }
+        if self.value.as_ref().is_some_and(|v| v.len() > MAX_TEXT)
+            || self.pattern.as_ref().is_some_and(|v| v.len() > MAX_TEXT)
+        {
+            return Err(invalid("value", "is too long"));
+        }
+        if self.value.is_none() && self.pattern.is_none() {
+            return Err(invalid("value", "an indicator needs a value or a pattern"));
+        }
+        if self.confidence > 100 {
+            return Err(invalid("confidence", "must be 0 to 100"));
+        }
+        if let (Some(f), Some(u)) = (self.valid_from, self.valid_until)
+            && u < f
+        {
+            return Err(invalid("valid_until", "is before valid_from"));
+        }
+        Ok(())
+    }
+}
+
+impl NewIndicator {
+    /// The plain values (without their `kind:` prefix) of [`Self::value`] and
+    /// [`Self::values`], sorted and without duplicates: what exact lookups compare.
+    pub fn plain_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .values
+            .iter()
+            .map(|kv| {
+                kv.split_once(':')
+                    .map_or(kv.as_str(), |(_, v)| v)
+                    .to_string()
+            })
+            .chain(self.value.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A stored indicator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredIndicator {
+    pub id: IndicatorId,
+    #[serde(flatten)]
+    pub spec: NewIndicator,
+    /// When the store first received it.
+    pub first_seen: Timestamp,
+    /// When a source last reported it (any version).
+    pub last_seen: Timestamp,
+    /// When the stored version last changed (TAXII's `date_added`).
+    pub date_added: Timestamp,
+    /// When an analyst revoked it in Vigil (distinct from the source's `revoked`).
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl StoredIndicator {
+    /// Revoked by the source or by an analyst.
+    pub fn is_revoked(&self) -> bool {
+        self.spec.revoked || self.revoked_at.is_some()
+    }
+}
+
+/// Outcome of a bulk upsert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    /// A newer version replaced the stored one.
+    pub updated: u64,
+    /// The stored version was as new or newer.
+    pub unchanged: u64,
+}
+
+/// Filters for listing indicators.
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorQuery {
+    pub source_id: Option<IntelSourceId>,
+    pub kind: Option<String>,
+    /// Exact normalized value (any of the indicator's values).
+    pub value: Option<String>,
+    pub stix_id: Option<String>,
+    /// Case-insensitive substring of the value, name or pattern.
+    pub text: Option<String>,
+    /// Revoked indicators too (by default left out).
+    pub include_revoked: bool,
+    /// Only those whose stored version changed strictly after this time.
+    pub added_after: Option<Timestamp>,
+    /// Oldest first by `date_added` (TAXII order); the default is newest first.
+    pub oldest_first: bool,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+/// Where an indicator was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSighting {
+    pub indicator_id: IndicatorId,
+    pub org_id: OrgId,
+    pub event_id: Option<EventId>,
+    pub alert_id: Option<AlertId>,
+    pub seen_at: Timestamp,
+    pub count: u32,
+}
+
+/// A stored sighting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sighting {
+    pub id: SightingId,
+    #[serde(flatten)]
+    pub spec: NewSighting,
+    pub created_at: Timestamp,
+}
+
+/// Filters for listing sightings; newest first by `seen_at`.
+#[derive(Debug, Clone, Default)]
+pub struct SightingQuery {
+    pub indicator_id: Option<IndicatorId>,
+    pub org_id: Option<OrgId>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
