@@ -636,19 +636,22 @@ fn filters_apply_as_and() {
 }
 
 #[test]
-fn correlations_are_reported_not_evaluated() {
+fn correlations_compile_without_problems_and_mark_building_blocks() {
     let text = "title: Fail\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection: {sel: {EventID: 4625}, condition: sel}\n---\ntitle: Many\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [TargetUserName]\n  timespan: 5m\n  condition: {gte: 10}\n";
     let (set, problems) = RuleSet::compile(&[("c.yml", text)]);
+    assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(set.stats().rules, 1);
-    assert_eq!(set.correlations().len(), 1);
-    assert_eq!(problems.len(), 1);
-    assert_eq!(problems[0].code, Code::CorrelationNotEvaluated);
-    assert!(
-        problems[0]
-            .to_string()
-            .contains("correlation evaluation not yet supported")
-    );
-    assert_eq!(problems[0].line, 6);
+    assert_eq!(set.stats().correlations, 1);
+    assert_eq!(set.correlations()[0].title, "Many");
+    let ls = LogSource::new().product("windows").service("security");
+    let hits: Vec<_> = set.matches(&json!({"EventID": 4625}), &ls).collect();
+    assert_eq!(hits.len(), 1);
+    assert!(!hits[0].standalone, "a building block of a correlation");
+    // Without the correlation the same rule reports on its own.
+    let alone = text.split("---").next().expect("first document");
+    let (set, _) = RuleSet::compile(&[("r.yml", alone)]);
+    let hits: Vec<_> = set.matches(&json!({"EventID": 4625}), &ls).collect();
+    assert!(hits[0].standalone);
 }
 
 #[test]
@@ -725,4 +728,31 @@ proptest::proptest! {
         let want = glob(pat.as_bytes(), hay.as_bytes());
         proptest::prop_assert_eq!(hits(&set, &json!({"F": hay})), want);
     }
+}
+
+#[test]
+fn recycled_field_buffers_keep_their_allocation() {
+    let mut v: Vec<Option<Value<'static>>> = Vec::with_capacity(64);
+    v.push(Some(Value::Int(1)));
+    let text = String::from("x");
+    let mut w: Vec<Option<Value<'_>>> = recycle(v);
+    assert!(w.is_empty() && w.capacity() >= 64);
+    w.push(Some(Value::Str(&text)));
+    let back: Vec<Option<Value<'static>>> = recycle(w);
+    assert!(back.is_empty() && back.capacity() >= 64);
+}
+
+#[test]
+fn gated_scanners_still_find_every_overlapping_needle_in_long_text() {
+    let pad = "x".repeat(GATE_MIN_TEXT);
+    let set = compiled(
+        "  a:\n    F|contains: 'ab-cd'\n  b:\n    F|contains: 'cd-ef'\n  condition: a and b\n",
+    );
+    assert!(hits(&set, &json!({"F": format!("{pad}AB-cd-EF")})));
+    assert!(!hits(&set, &json!({"F": format!("{pad}ab-cd")})));
+    assert!(!hits(&set, &json!({"F": pad.clone()})));
+    let set =
+        compiled("  k1:\n    - 'kerberos::ptt'\n  k2:\n    - 'ptt'\n  condition: k1 and k2\n");
+    assert!(hits(&set, &json!({"A": pad.clone(), "B": "Kerberos::PTT"})));
+    assert!(!hits(&set, &json!({"A": pad.clone(), "B": "kerberos::pt"})));
 }

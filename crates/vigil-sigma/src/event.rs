@@ -84,14 +84,13 @@ impl<'a> Value<'a> {
     /// Calls `f` with the value's text form (each element's for lists) until it returns
     /// true. Numbers are printed into a stack buffer, so this never allocates.
     pub fn any_text(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
-        let mut buf = NumBuf::default();
         match *self {
             Value::Null => false,
             Value::Str(s) => f(s.as_bytes()),
             Value::Bool(b) => f(if b { b"true" } else { b"false" }),
-            Value::Int(i) => f(buf.int(i)),
-            Value::UInt(u) => f(buf.uint(u)),
-            Value::Float(x) => f(buf.float(x)),
+            Value::Int(i) => f(NumBuf::default().int(i)),
+            Value::UInt(u) => f(NumBuf::default().uint(u)),
+            Value::Float(x) => f(NumBuf::default().float(x)),
             Value::List(items) => items
                 .iter()
                 .any(|item| !matches!(item, Json::Array(_)) && Value::from_json(item).any_text(f)),

@@ -11,6 +11,8 @@
 //!                 group and field in one Aho-Corasick automaton; trigger needles per rule
 //! (event, LogSource) ──RuleSet::matches──► route to groups ─► scan fields once ─► evaluate
 //!                 only rules whose trigger needle was seen ─► Match { rule, fields }
+//! (event, time, matches) ──CorrelationEngine::observe──► per correlation and group-by
+//!                 value: sliding window ─► condition ─► CorrelationMatch (chained onward)
 //! ```
 //!
 //! Main types: [`RuleSet`] (compile, match), [`CompileOptions`] with a [`FieldMapping`]
@@ -18,7 +20,9 @@
 //! [`LogSourceTable`]s (how Windows events are classified by channel and event id),
 //! [`Event`] (implemented for `serde_json::Value`/`Map`, `BTreeMap<String, Value>` and
 //! `vigil_model::NewEvent`), [`LogSource`], [`Match`], [`Problem`] with stable [`Code`]s
-//! (table in [`problem`]), [`Scratch`] for allocation-free evaluation loops.
+//! (table in [`problem`]), [`Scratch`] for allocation-free evaluation loops,
+//! [`CorrelationEngine`] (with [`CorrelationLimits`]) turning matches into
+//! [`CorrelationMatch`]es.
 //!
 //! ```
 //! use vigil_sigma::{LogSource, RuleSet};
@@ -42,11 +46,16 @@
 //! assert_eq!(hits[0].fields, vec!["Image"]);
 //! ```
 //!
-//! Correlation rules are parsed and checked but not evaluated yet (reported as
-//! `SIGMA-W001`). Sigma filters are applied as pySigma does: `(rule) and (filter)`.
+//! Correlation rules are checked when the set compiles (references, aliases, chains, cycles)
+//! and evaluated by a stateful [`CorrelationEngine`] fed with each event's time and matches;
+//! see [`correlation`] for the window semantics. Rules referenced by correlations without
+//! `generate: true` still come out of [`RuleSet::matches_into`] (the engine needs them) but
+//! with [`Match::standalone`] false: report them through the correlation.
+//! Sigma filters are applied as pySigma does: `(rule) and (filter)`.
 
 pub mod compile;
 pub mod condition;
+pub mod correlation;
 mod engine;
 pub mod event;
 pub mod mapping;
@@ -55,6 +64,9 @@ pub mod rule;
 pub mod value;
 mod yaml;
 
+pub use correlation::{
+    CorrelationEngine, CorrelationLimits, CorrelationMatch, CorrelationStats, RuleRef,
+};
 pub use engine::{CompileOptions, Match, RuleSet, Scratch, Stats};
 pub use event::{Event, FieldPath, Value};
 pub use mapping::{FieldMapping, LogSourceTable, MappingError};

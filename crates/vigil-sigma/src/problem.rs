@@ -23,7 +23,8 @@
 //! | `SIGMA-E018` | error | invalid filter |
 //! | `SIGMA-E019` | error | a filter or correlation refers to a rule that was not loaded |
 //! | `SIGMA-E020` | error | a value expands to too many alternatives (windash, base64offset, expand) |
-//! | `SIGMA-W001` | warning | correlation rules are parsed and checked but not evaluated yet |
+//! | `SIGMA-E021` | error | a correlation uses a feature Vigil does not evaluate (`temporal_ordered` with an expression condition) |
+//! | `SIGMA-W001` | retired | was "correlation rules are not evaluated"; they are now, and the code is not reused |
 //! | `SIGMA-W002` | warning | `all` on a single value (the specification forbids it; it is ignored) |
 //! | `SIGMA-W003` | warning | duplicate rule id: the later rule is skipped |
 //!
@@ -57,7 +58,7 @@ pub enum Code {
     BadFilter,
     UnknownRuleReference,
     TooManyAlternatives,
-    CorrelationNotEvaluated,
+    UnsupportedCorrelation,
     SingleValueAll,
     DuplicateId,
 }
@@ -86,7 +87,7 @@ impl Code {
             Code::BadFilter => "SIGMA-E018",
             Code::UnknownRuleReference => "SIGMA-E019",
             Code::TooManyAlternatives => "SIGMA-E020",
-            Code::CorrelationNotEvaluated => "SIGMA-W001",
+            Code::UnsupportedCorrelation => "SIGMA-E021",
             Code::SingleValueAll => "SIGMA-W002",
             Code::DuplicateId => "SIGMA-W003",
         }
@@ -94,9 +95,7 @@ impl Code {
 
     pub fn severity(self) -> Severity {
         match self {
-            Code::CorrelationNotEvaluated | Code::SingleValueAll | Code::DuplicateId => {
-                Severity::Warning
-            }
+            Code::SingleValueAll | Code::DuplicateId => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -168,7 +168,50 @@ impl CorrelationType {
     }
 }
 
-/// A parsed and checked correlation rule (evaluation is not implemented yet).
+impl CorrelationType {
+    /// The name used in rules, e.g. `event_count`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationType::EventCount => "event_count",
+            CorrelationType::ValueCount => "value_count",
+            CorrelationType::Temporal => "temporal",
+            CorrelationType::TemporalOrdered => "temporal_ordered",
+            CorrelationType::ValueSum => "value_sum",
+            CorrelationType::ValueAvg => "value_avg",
+            CorrelationType::ValuePercentile => "value_percentile",
+            CorrelationType::ValueMedian => "value_median",
+        }
+    }
+
+    /// True for the types that aggregate `condition.field` (`value_count`, `value_sum`, ...).
+    pub fn needs_field(self) -> bool {
+        matches!(
+            self,
+            CorrelationType::ValueCount
+                | CorrelationType::ValueSum
+                | CorrelationType::ValueAvg
+                | CorrelationType::ValuePercentile
+                | CorrelationType::ValueMedian
+        )
+    }
+
+    /// True for `temporal` and `temporal_ordered`.
+    pub fn is_temporal(self) -> bool {
+        matches!(
+            self,
+            CorrelationType::Temporal | CorrelationType::TemporalOrdered
+        )
+    }
+}
+
+impl fmt::Display for CorrelationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed and checked correlation rule. [`crate::CorrelationEngine`] evaluates the ones a
+/// [`crate::RuleSet`] compiled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Correlation {
     pub title: String,
@@ -176,16 +219,27 @@ pub struct Correlation {
     pub name: Option<String>,
     pub level: Option<Level>,
     pub kind: CorrelationType,
+    /// Ids or names of the rules (or correlations) correlated. For a temporal correlation
+    /// whose condition is an expression and that lists no rules, the names the expression
+    /// uses (filled in when the rule set compiles).
     pub rules: Vec<String>,
+    /// Fields (or alias names) events are grouped by; empty means one group.
     pub group_by: Vec<String>,
     /// The window in seconds.
     pub timespan_secs: u64,
-    /// `(operator, value)` pairs, all of which must hold.
+    /// `(operator, value)` pairs, all of which must hold. Empty for a temporal correlation
+    /// without condition (all rules must match) or with an [`Correlation::expression`].
     pub condition: Vec<(String, f64)>,
     /// The aggregated field of `value_*` types.
     pub field: Option<String>,
+    /// The percentile (0 to 100) of `value_percentile`.
+    pub percentile: Option<f64>,
+    /// pySigma's extended condition of temporal types: a boolean expression over rule names
+    /// (`a and (b or not c)`).
+    pub expression: Option<String>,
     /// `alias → [(rule, field)]`.
     pub aliases: Vec<(String, Vec<(String, String)>)>,
+    /// Whether the referenced rules also report matches on their own (default false).
     pub generate: bool,
     pub path: String,
     pub line: u32,
@@ -195,6 +249,8 @@ pub struct Correlation {
 pub(crate) struct CorrelationDoc {
     pub correlation: Correlation,
     pub pos: Pos,
+    /// Where `correlation.condition` is (or the correlation map when it has none).
+    pub condition_pos: Pos,
 }
 
 fn string_field(doc: &SNode, key: &str) -> Result<Option<String>, Issue> {
@@ -464,7 +520,10 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
         )
     })?;
     let rules = string_list(c, "rules")?;
-    if rules.is_empty() {
+    let expression_given = kind.is_temporal()
+        && c.get("condition")
+            .is_some_and(|n| matches!(n.node, Node::Str(_)));
+    if rules.is_empty() && !expression_given {
         return Err(bad(
             c.pos,
             "a correlation needs 'rules' (ids or names of the rules it correlates)".into(),
@@ -481,12 +540,29 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
     let group_by = string_list(c, "group-by")?;
     let mut condition = Vec::new();
     let mut field = None;
+    let mut percentile = None;
+    let mut expression = None;
+    let condition_pos = c.get("condition").map_or(c.pos, |n| n.pos);
+    let number = |key: &str, v: &SNode| -> Result<f64, Issue> {
+        let n = match &v.node {
+            Node::Int(i) => *i as f64,
+            Node::UInt(u) => *u as f64,
+            Node::Float(f) => *f,
+            Node::Str(s) => s
+                .trim()
+                .parse()
+                .map_err(|_| bad(v.pos, format!("'{key}' needs a number")))?,
+            _ => return Err(bad(v.pos, format!("'{key}' needs a number"))),
+        };
+        if n.is_finite() {
+            Ok(n)
+        } else {
+            Err(bad(v.pos, format!("'{key}' needs a finite number")))
+        }
+    };
     match c.get("condition") {
         None => {
-            if !matches!(
-                kind,
-                CorrelationType::Temporal | CorrelationType::TemporalOrdered
-            ) {
+            if !kind.is_temporal() {
                 return Err(bad(
                     c.pos,
                     format!("a {type_text} correlation needs 'condition'"),
@@ -499,18 +575,19 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
                     let key = k.as_str().unwrap_or("");
                     match key {
                         "gt" | "gte" | "lt" | "lte" | "eq" | "neq" => {
-                            let n = match &v.node {
-                                Node::Int(i) => *i as f64,
-                                Node::UInt(u) => *u as f64,
-                                Node::Float(f) => *f,
-                                Node::Str(s) => s
-                                    .parse()
-                                    .map_err(|_| bad(v.pos, format!("'{key}' needs a number")))?,
-                                _ => return Err(bad(v.pos, format!("'{key}' needs a number"))),
-                            };
-                            condition.push((key.to_owned(), n));
+                            condition.push((key.to_owned(), number(key, v)?));
                         }
                         "field" => field = v.scalar_text(),
+                        "percentile" => {
+                            let p = number(key, v)?;
+                            if !(0.0..=100.0).contains(&p) {
+                                return Err(bad(
+                                    v.pos,
+                                    format!("'percentile' must be from 0 to 100, not {p}"),
+                                ));
+                            }
+                            percentile = Some(p);
+                        }
                         other => {
                             return Err(bad(
                                 k.pos,
@@ -519,13 +596,15 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
                         }
                     }
                 }
+                if condition.is_empty() && !kind.is_temporal() {
+                    return Err(bad(
+                        cond.pos,
+                        "'condition' needs an operator (gt, gte, lt, lte, eq or neq)".into(),
+                    ));
+                }
             }
             // pySigma accepts a boolean expression over rule names for temporal types.
-            Node::Str(_)
-                if matches!(
-                    kind,
-                    CorrelationType::Temporal | CorrelationType::TemporalOrdered
-                ) => {}
+            Node::Str(s) if kind.is_temporal() => expression = Some(s.clone()),
             _ => {
                 return Err(bad(
                     cond.pos,
@@ -534,18 +613,16 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
             }
         },
     }
-    let needs_field = matches!(
-        kind,
-        CorrelationType::ValueCount
-            | CorrelationType::ValueSum
-            | CorrelationType::ValueAvg
-            | CorrelationType::ValuePercentile
-            | CorrelationType::ValueMedian
-    );
-    if needs_field && field.is_none() {
+    if kind.needs_field() && field.is_none() {
         return Err(bad(
             c.pos,
             format!("a {type_text} correlation needs 'condition.field'"),
+        ));
+    }
+    if kind == CorrelationType::ValuePercentile && percentile.is_none() {
+        return Err(bad(
+            condition_pos,
+            "a value_percentile correlation needs 'condition.percentile' (0 to 100)".into(),
         ));
     }
     let mut aliases = Vec::new();
@@ -560,15 +637,18 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
                     "each alias must map rule names to field names".into(),
                 ));
             };
-            let pairs = per_rule
-                .iter()
-                .map(|(r, f)| {
-                    (
-                        r.scalar_text().unwrap_or_default(),
-                        f.scalar_text().unwrap_or_default(),
-                    )
-                })
-                .collect();
+            let mut pairs = Vec::new();
+            for (r, f) in per_rule {
+                match (r.scalar_text(), f.scalar_text()) {
+                    (Some(r), Some(f)) => pairs.push((r, f)),
+                    _ => {
+                        return Err(bad(
+                            r.pos,
+                            "each alias must map rule names to field names".into(),
+                        ));
+                    }
+                }
+            }
             aliases.push((k.scalar_text().unwrap_or_default(), pairs));
         }
     }
@@ -579,7 +659,7 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
             _ => return Err(bad(n.pos, "'generate' must be true or false".into())),
         },
     };
-    let level = string_field(doc, "level")?.and_then(|l| Level::parse(&l));
+    let level = string_field(doc, "level")?.and_then(|l| Level::parse(&l.to_ascii_lowercase()));
     Ok(CorrelationDoc {
         correlation: Correlation {
             title,
@@ -592,12 +672,15 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
             timespan_secs,
             condition,
             field,
+            percentile,
+            expression,
             aliases,
             generate,
             path: path.to_owned(),
             line: doc.pos.line,
         },
         pos: doc.pos,
+        condition_pos,
     })
 }
 
@@ -703,6 +786,59 @@ mod tests {
             doc("title: C\ncorrelation: {type: temporal, rules: [a, b], timespan: 1h}\n"),
             Ok(Doc::Correlation(_))
         ));
+    }
+
+    #[test]
+    fn correlation_conditions() {
+        let Ok(Doc::Correlation(c)) = doc(
+            "title: P\ncorrelation: {type: value_percentile, rules: [a], timespan: 1h, condition: {field: B, percentile: 95, gte: '1e3', lt: 5000}}\n",
+        ) else {
+            panic!("correlation expected")
+        };
+        let c = c.correlation;
+        assert_eq!(c.percentile, Some(95.0));
+        assert_eq!(
+            c.condition,
+            vec![("gte".to_owned(), 1000.0), ("lt".to_owned(), 5000.0)]
+        );
+        // An expression condition of a temporal type may stand in for the rule list.
+        let Ok(Doc::Correlation(c)) =
+            doc("title: X\ncorrelation: {type: temporal, timespan: 1h, condition: 'a and b'}\n")
+        else {
+            panic!("correlation expected")
+        };
+        assert_eq!(c.correlation.expression.as_deref(), Some("a and b"));
+        assert!(c.correlation.rules.is_empty());
+        for (y, msg) in [
+            (
+                "title: C\ncorrelation: {type: value_percentile, rules: [a], timespan: 1m, condition: {field: f, gt: 1}}\n",
+                "condition.percentile",
+            ),
+            (
+                "title: C\ncorrelation: {type: value_percentile, rules: [a], timespan: 1m, condition: {field: f, percentile: 101, gt: 1}}\n",
+                "from 0 to 100",
+            ),
+            (
+                "title: C\ncorrelation: {type: value_count, rules: [a], timespan: 1m, condition: {field: f}}\n",
+                "needs an operator",
+            ),
+            (
+                "title: C\ncorrelation: {type: event_count, rules: [a], timespan: 1m, condition: {gt: 'inf'}}\n",
+                "finite",
+            ),
+            (
+                "title: C\ncorrelation: {type: event_count, rules: [a, b], timespan: 1m, condition: 'a or b'}\n",
+                "must be a map",
+            ),
+            (
+                "title: C\ncorrelation: {type: event_count, rules: [a], timespan: 1m, condition: {gt: 1}, aliases: {x: {a: [1]}}}\n",
+                "rule names to field names",
+            ),
+        ] {
+            let (e, _) = doc(y).expect_err("invalid");
+            assert_eq!(e.code, Code::BadCorrelation, "{y}");
+            assert!(e.message.contains(msg), "{} / {msg}", e.message);
+        }
     }
 
     #[test]

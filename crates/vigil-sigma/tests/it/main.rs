@@ -1,8 +1,10 @@
 //! vigil-sigma integration tests: the SigmaHQ corpus, SigmaHQ regression samples, golden
-//! error messages.
+//! error messages, correlation evaluation.
 
 mod corpus;
+mod correlation;
 mod errors;
+mod match_set;
 mod regression;
 
 use std::path::{Path, PathBuf};
