@@ -43,6 +43,7 @@ pub mod parsed;
 mod snare;
 pub mod syslog;
 mod time;
+pub mod winevt;
 pub mod zeek;
 
 pub use error::{ErrorKind, ParseError, Reject};

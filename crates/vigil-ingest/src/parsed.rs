@@ -172,6 +172,8 @@ pub enum Format {
     AccessLog,
     Snare,
     Json,
+    /// A Windows event log record (EVTX).
+    Evtx,
     /// A line in no known format, kept as text.
     Plain,
 }
@@ -191,6 +193,7 @@ impl Format {
             Format::AccessLog => "access_log",
             Format::Snare => "snare",
             Format::Json => "json",
+            Format::Evtx => "evtx",
             Format::Plain => "plain",
         }
     }

@@ -47,6 +47,75 @@ pub struct RawConfig {
     pub auth: RawAuth,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub pipeline: RawPipeline,
+    #[serde(default)]
+    pub crypto: RawCrypto,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrypto {
+    /// The platform's SM2 private key that signs notices (created when missing).
+    pub notice_key_file: Option<PathBuf>,
+}
+
+/// `[pipeline]`: the live ingestion pipeline (vigil-pipeline), off unless `enabled`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub enabled: Option<bool>,
+    pub data_dir: Option<PathBuf>,
+    pub rules_dir: Option<PathBuf>,
+    pub default_org: Option<String>,
+    pub queue_capacity: Option<usize>,
+    pub batch_max: Option<usize>,
+    pub spool_segment_mb: Option<u64>,
+    pub spool_max_mb: Option<u64>,
+    pub fsync: Option<String>,
+    pub dead_letter_max_mb: Option<u64>,
+    pub directory_refresh_secs: Option<u64>,
+    #[serde(default)]
+    pub listeners: Vec<RawListener>,
+}
+
+/// `[[pipeline.listeners]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub listen: Option<String>,
+    pub max_frame_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    /// MQTT: the broker, `mqtt://[user:password@]host[:port]`.
+    pub url: Option<String>,
+    /// MQTT: topic filters (wildcards allowed).
+    pub topics: Option<Vec<String>>,
+    /// MQTT: the persistent session's client id (default `vigil-<name>`).
+    pub client_id: Option<String>,
+    /// TLS: the server certificate chain (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// TLS: its private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// TLS: CA certificates for client certificates; when set, clients must present one.
+    pub client_ca_file: Option<PathBuf>,
+    /// TLS: `[[pipeline.listeners.client_orgs]]`, certificate name → organization.
+    pub client_orgs: Option<Vec<RawClientOrg>>,
+    /// File: glob patterns (`*`, `?` in the file name).
+    pub paths: Option<Vec<PathBuf>>,
+    /// File: how often the patterns are scanned and the files read.
+    pub poll_ms: Option<u64>,
+}
+
+/// `[[pipeline.listeners.client_orgs]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClientOrg {
+    /// A subject common name or DNS subject alternative name of the client certificate.
+    pub name: Option<String>,
+    /// The organization id.
+    pub org: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +178,11 @@ pub struct Config {
     pub retention: Option<Duration>,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// The live pipeline; `None` when `pipeline.enabled` is false (the default).
+    pub pipeline: Option<vigil_pipeline::PipelineConfig>,
+    /// The platform's SM2 key file (`crypto.notice_key_file`; default `keys/platform-sm2.pem`
+    /// in the data directory), read at start or created there owner-only.
+    pub notice_key_file: PathBuf,
 }
 
 impl RawConfig {
@@ -299,6 +373,21 @@ impl Config {
                 ));
             }
         };
+        let pipeline = resolve_pipeline(raw.pipeline, &store, env)?;
+        let notice_key_file = env_str(env, &["VIGIL_CRYPTO_NOTICE_KEY_FILE"])
+            .map(PathBuf::from)
+            .or(raw.crypto.notice_key_file)
+            .unwrap_or_else(|| {
+                let dir = match &store {
+                    StoreConfig::Sqlite { data_dir } => data_dir.clone(),
+                    StoreConfig::Postgres { .. } => env_str(env, &["VIGIL_DATA_DIR"])
+                        .map_or_else(|| PathBuf::from("./vigil-data"), PathBuf::from),
+                };
+                dir.join("keys").join("platform-sm2.pem")
+            });
+        if notice_key_file.as_os_str().is_empty() {
+            return Err(invalid("crypto.notice_key_file", "must not be empty"));
+        }
         Ok(Self {
             listen,
             store,
@@ -306,8 +395,281 @@ impl Config {
             retention,
             log_level,
             log_format,
+            pipeline,
+            notice_key_file,
         })
     }
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
+    if v < lo || v > hi {
+        return Err(invalid(key, format!("{v} is not between {lo} and {hi}")));
+    }
+    Ok(v)
+}
+
+/// Resolves `[pipeline]`. Environment: `VIGIL_PIPELINE_ENABLED`, `VIGIL_PIPELINE_DATA_DIR`,
+/// `VIGIL_PIPELINE_RULES_DIR`, `VIGIL_PIPELINE_DEFAULT_ORG`, `VIGIL_PIPELINE_FSYNC`,
+/// `VIGIL_PIPELINE_QUEUE_CAPACITY`, `VIGIL_PIPELINE_BATCH_MAX`, `VIGIL_PIPELINE_SPOOL_MAX_MB`.
+/// Listeners are configured in the file only.
+fn resolve_pipeline(
+    raw: RawPipeline,
+    store: &StoreConfig,
+    env: Env,
+) -> Result<Option<vigil_pipeline::PipelineConfig>, ConfigError> {
+    use vigil_pipeline::spool::FsyncPolicy;
+    use vigil_pipeline::{ListenerConfig, ListenerKind, PipelineConfig};
+
+    let enabled = env_parse::<bool>(env, &["VIGIL_PIPELINE_ENABLED"], "pipeline.enabled")?
+        .or(raw.enabled)
+        .unwrap_or(false);
+    let data_dir = env_str(env, &["VIGIL_PIPELINE_DATA_DIR"])
+        .map(PathBuf::from)
+        .or(raw.data_dir)
+        .unwrap_or_else(|| match store {
+            StoreConfig::Sqlite { data_dir } => data_dir.clone(),
+            StoreConfig::Postgres { .. } => env_str(env, &["VIGIL_DATA_DIR"])
+                .map_or_else(|| PathBuf::from("./vigil-data"), PathBuf::from),
+        });
+    if data_dir.as_os_str().is_empty() {
+        return Err(invalid("pipeline.data_dir", "must not be empty"));
+    }
+    let mut c = PipelineConfig::new(data_dir);
+    c.rules_dir = env_str(env, &["VIGIL_PIPELINE_RULES_DIR"])
+        .map(PathBuf::from)
+        .or(raw.rules_dir);
+    if enabled
+        && let Some(d) = &c.rules_dir
+        && !d.is_dir()
+    {
+        return Err(invalid(
+            "pipeline.rules_dir",
+            format!("'{}' is not a directory", d.display()),
+        ));
+    }
+    if let Some(o) = env_str(env, &["VIGIL_PIPELINE_DEFAULT_ORG"]).or(raw.default_org) {
+        c.default_org = Some(o.parse().map_err(|_| {
+            invalid(
+                "pipeline.default_org",
+                format!("'{o}' is not an organization id (a UUID)"),
+            )
+        })?);
+    }
+    if let Some(n) = env_parse::<usize>(
+        env,
+        &["VIGIL_PIPELINE_QUEUE_CAPACITY"],
+        "pipeline.queue_capacity",
+    )?
+    .or(raw.queue_capacity)
+    {
+        c.queue_capacity = in_range("pipeline.queue_capacity", n, 1, 1_000_000)?;
+    }
+    if let Some(n) = env_parse::<usize>(env, &["VIGIL_PIPELINE_BATCH_MAX"], "pipeline.batch_max")?
+        .or(raw.batch_max)
+    {
+        // At most 10,000: one alert links at most that many events.
+        c.batch_max = in_range("pipeline.batch_max", n, 1, 10_000)?;
+    }
+    if let Some(mb) = raw.spool_segment_mb {
+        c.spool_segment_bytes = in_range("pipeline.spool_segment_mb", mb, 1, 1024)? << 20;
+    }
+    if let Some(mb) = env_parse::<u64>(
+        env,
+        &["VIGIL_PIPELINE_SPOOL_MAX_MB"],
+        "pipeline.spool_max_mb",
+    )?
+    .or(raw.spool_max_mb)
+    {
+        c.spool_max_bytes = in_range("pipeline.spool_max_mb", mb, 1, 16 << 20)? << 20;
+    }
+    if c.spool_max_bytes < 2 * c.spool_segment_bytes {
+        return Err(invalid(
+            "pipeline.spool_max_mb",
+            "must be at least twice pipeline.spool_segment_mb",
+        ));
+    }
+    match env_str(env, &["VIGIL_PIPELINE_FSYNC"])
+        .or(raw.fsync)
+        .as_deref()
+    {
+        None | Some("batch") => c.fsync = FsyncPolicy::Batch,
+        Some("never") => c.fsync = FsyncPolicy::Never,
+        Some(other) => {
+            return Err(invalid(
+                "pipeline.fsync",
+                format!("'{other}' is not batch or never"),
+            ));
+        }
+    }
+    if let Some(mb) = raw.dead_letter_max_mb {
+        c.dead_letter_max_bytes = in_range("pipeline.dead_letter_max_mb", mb, 1, 1 << 20)? << 20;
+    }
+    if let Some(s) = raw.directory_refresh_secs {
+        c.directory_refresh =
+            Duration::from_secs(in_range("pipeline.directory_refresh_secs", s, 1, 86_400)?);
+    }
+    for (i, mut l) in raw.listeners.into_iter().enumerate() {
+        let key = |k: &str| format!("pipeline.listeners[{i}].{k}");
+        let name = l.name.unwrap_or_default();
+        if name.trim().is_empty() || name.len() > 64 {
+            return Err(invalid(&key("name"), "is required (1 to 64 characters)"));
+        }
+        if c.listeners.iter().any(|o| o.name == name) {
+            return Err(invalid(&key("name"), format!("'{name}' is used twice")));
+        }
+        let kind_s = l.kind.unwrap_or_default();
+        let kind = ListenerKind::parse(&kind_s).ok_or_else(|| {
+            invalid(
+                &key("kind"),
+                format!("'{kind_s}' is not syslog_udp, syslog_tcp, syslog_tls, mqtt or file"),
+            )
+        })?;
+        let mut lc = if kind == ListenerKind::Mqtt {
+            use vigil_pipeline::mqtt::{MqttConfigError, MqttSettings};
+            if l.listen.is_some() {
+                return Err(invalid(
+                    &key("listen"),
+                    "is not used by mqtt listeners (they connect to `url`)",
+                ));
+            }
+            let url = l
+                .url
+                .ok_or_else(|| invalid(&key("url"), "is required for an mqtt listener"))?;
+            let client_id = l.client_id.unwrap_or_else(|| format!("vigil-{name}"));
+            let settings = MqttSettings::new(&url, l.topics.unwrap_or_default(), &client_id)
+                .map_err(|e| {
+                    let k = match e {
+                        MqttConfigError::Url(_) => "url",
+                        MqttConfigError::NoTopics | MqttConfigError::Topic(_) => "topics",
+                        MqttConfigError::ClientId => "client_id",
+                    };
+                    invalid(&key(k), e.to_string())
+                })?;
+            ListenerConfig::mqtt(&name, settings)
+        } else if kind == ListenerKind::File {
+            if l.listen.is_some() {
+                return Err(invalid(&key("listen"), "is not used by file listeners"));
+            }
+            let mut f = vigil_pipeline::tail::FileSettings::new(l.paths.take().unwrap_or_default())
+                .map_err(|e| invalid(&key("paths"), e.to_string()))?;
+            if let Some(ms) = l.poll_ms {
+                f.poll = Duration::from_millis(in_range(&key("poll_ms"), ms, 10, 60_000)?);
+            }
+            ListenerConfig::file(&name, f)
+        } else {
+            for (k, set) in [
+                ("url", l.url.is_some()),
+                ("topics", l.topics.is_some()),
+                ("client_id", l.client_id.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(&key(k), "is for mqtt listeners only"));
+                }
+            }
+            let listen_s = l
+                .listen
+                .ok_or_else(|| invalid(&key("listen"), "is required"))?;
+            let listen: SocketAddr = listen_s.parse().map_err(|_| {
+                invalid(
+                    &key("listen"),
+                    format!("'{listen_s}' is not an address of the form host:port"),
+                )
+            })?;
+            let mut lc = ListenerConfig::new(&name, kind, listen);
+            if kind == ListenerKind::SyslogTls {
+                lc.tls = Some(resolve_tls(
+                    &l.cert_file,
+                    &l.key_file,
+                    &l.client_ca_file,
+                    l.client_orgs.take(),
+                    &key,
+                )?);
+            }
+            lc
+        };
+        if kind != ListenerKind::File {
+            for (k, set) in [
+                ("paths", l.paths.is_some()),
+                ("poll_ms", l.poll_ms.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(&key(k), "is for file listeners only"));
+                }
+            }
+        }
+        if kind != ListenerKind::SyslogTls {
+            for (k, set) in [
+                ("cert_file", l.cert_file.is_some()),
+                ("key_file", l.key_file.is_some()),
+                ("client_ca_file", l.client_ca_file.is_some()),
+                ("client_orgs", l.client_orgs.is_some()),
+            ] {
+                if set {
+                    return Err(invalid(&key(k), "is for syslog_tls listeners only"));
+                }
+            }
+        }
+        if let Some(n) = l.max_frame_bytes {
+            lc.max_frame = in_range(&key("max_frame_bytes"), n, 256, 1 << 20)?;
+        }
+        if let Some(n) = l.max_connections {
+            lc.max_connections = in_range(&key("max_connections"), n, 1, 65_536)?;
+        }
+        c.listeners.push(lc);
+    }
+    Ok(enabled.then_some(c))
+}
+
+/// The certificate files and client table of a `syslog_tls` listener (`key` names a key of
+/// this listener).
+fn resolve_tls(
+    cert_file: &Option<PathBuf>,
+    key_file: &Option<PathBuf>,
+    client_ca_file: &Option<PathBuf>,
+    client_orgs: Option<Vec<RawClientOrg>>,
+    key: &dyn Fn(&str) -> String,
+) -> Result<vigil_pipeline::tls::TlsSettings, ConfigError> {
+    use vigil_pipeline::tls::{ClientOrg, TlsSettings};
+    let file = |v: &Option<PathBuf>, k: &str| -> Result<PathBuf, ConfigError> {
+        match v {
+            Some(p) if !p.as_os_str().is_empty() => Ok(p.clone()),
+            _ => Err(invalid(&key(k), "is required for a syslog_tls listener")),
+        }
+    };
+    let mut t = TlsSettings {
+        cert_file: file(cert_file, "cert_file")?,
+        key_file: file(key_file, "key_file")?,
+        client_ca_file: client_ca_file.clone(),
+        client_orgs: Vec::new(),
+    };
+    let rows = client_orgs.unwrap_or_default();
+    if !rows.is_empty() && t.client_ca_file.is_none() {
+        return Err(invalid(
+            &key("client_orgs"),
+            "needs client_ca_file (only verified client certificates are mapped)",
+        ));
+    }
+    for (j, r) in rows.into_iter().enumerate() {
+        let k = |f: &str| key(&format!("client_orgs[{j}].{f}"));
+        let name = r.name.unwrap_or_default();
+        if name.trim().is_empty() {
+            return Err(invalid(
+                &k("name"),
+                "is required (a certificate CN or DNS name)",
+            ));
+        }
+        let org_s = r.org.unwrap_or_default();
+        let org = org_s
+            .parse::<vigil_model::OrgId>()
+            .map_err(|_| invalid(&k("org"), format!("'{org_s}' is not an organization id")))?;
+        t.client_orgs.push(ClientOrg { name, org });
+    }
+    Ok(t)
 }
 
 /// The process environment.
@@ -381,6 +743,216 @@ mod tests {
     }
 
     #[test]
+    fn the_notice_key_lives_in_the_data_directory_unless_configured() {
+        let c = resolve("", &[("VIGIL_DATA_DIR", "/srv/vigil")]).expect("defaults");
+        assert_eq!(
+            c.notice_key_file,
+            PathBuf::from("/srv/vigil/keys/platform-sm2.pem")
+        );
+        let c = resolve("[crypto]\nnotice_key_file = \"/etc/vigil/sm2.pem\"\n", &[]).expect("file");
+        assert_eq!(c.notice_key_file, PathBuf::from("/etc/vigil/sm2.pem"));
+        let c = resolve(
+            "[crypto]\nnotice_key_file = \"/etc/vigil/sm2.pem\"\n",
+            &[("VIGIL_CRYPTO_NOTICE_KEY_FILE", "/run/keys/sm2.pem")],
+        )
+        .expect("env");
+        assert_eq!(c.notice_key_file, PathBuf::from("/run/keys/sm2.pem"));
+        let e = resolve("[crypto]\nnotice_key_file = \"\"\n", &[]).expect_err("empty");
+        assert!(e.to_string().contains("crypto.notice_key_file"), "{e}");
+    }
+
+    #[test]
+    fn pipeline_is_off_by_default_and_resolves_listeners() {
+        let c = resolve("", &[]).expect("defaults");
+        assert!(c.pipeline.is_none());
+        let toml = r#"
+[store]
+data_dir = "/var/lib/vigil"
+[pipeline]
+enabled = true
+default_org = "0190c8a0-0000-7000-8000-000000000001"
+fsync = "never"
+[[pipeline.listeners]]
+name = "syslog-tcp"
+kind = "syslog_tcp"
+listen = "0.0.0.0:6514"
+max_frame_bytes = 8192
+[[pipeline.listeners]]
+name = "syslog-udp"
+kind = "syslog_udp"
+listen = "0.0.0.0:5514"
+"#;
+        let p = resolve(toml, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.data_dir, PathBuf::from("/var/lib/vigil"));
+        assert_eq!(p.listeners.len(), 2);
+        assert_eq!(p.listeners[0].max_frame, 8192);
+        assert_eq!(p.listeners[1].kind, vigil_pipeline::ListenerKind::SyslogUdp);
+        assert_eq!(p.fsync, vigil_pipeline::spool::FsyncPolicy::Never);
+        assert!(p.default_org.is_some());
+        let p = resolve("", &[("VIGIL_PIPELINE_ENABLED", "true")])
+            .expect("env")
+            .pipeline
+            .expect("enabled by env");
+        assert!(p.listeners.is_empty());
+    }
+
+    #[test]
+    fn mqtt_listeners_resolve_their_broker_topics_and_client_id() {
+        let toml = r##"
+[pipeline]
+enabled = true
+[[pipeline.listeners]]
+name = "plants"
+kind = "mqtt"
+url = "mqtt://127.0.0.1:1883"
+topics = ["plant/+/syslog", "plant/+/json/#"]
+[[pipeline.listeners]]
+name = "plants-2"
+kind = "mqtt"
+url = "mqtt://u:p@broker.example"
+topics = ["#"]
+client_id = "vigil-site-2"
+"##;
+        let p = resolve(toml, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.listeners[0].kind, vigil_pipeline::ListenerKind::Mqtt);
+        let m = p.listeners[0].mqtt.as_ref().expect("mqtt settings");
+        assert_eq!((m.host.as_str(), m.port), ("127.0.0.1", 1883));
+        assert_eq!(m.topics, ["plant/+/syslog", "plant/+/json/#"]);
+        assert_eq!(m.client_id, "vigil-plants");
+        let m = p.listeners[1].mqtt.as_ref().expect("mqtt settings");
+        assert_eq!(m.client_id, "vigil-site-2");
+        assert_eq!(m.username.as_deref(), Some("u"));
+        let head = "[[pipeline.listeners]]\nname = \"m\"\nkind = \"mqtt\"\n";
+        for (body, key) in [
+            ("topics = [\"a\"]\n", "pipeline.listeners[0].url"),
+            (
+                "url = \"http://x\"\ntopics = [\"a\"]\n",
+                "pipeline.listeners[0].url",
+            ),
+            ("url = \"mqtt://x\"\n", "pipeline.listeners[0].topics"),
+            (
+                "url = \"mqtt://x\"\ntopics = [\"a/#/b\"]\n",
+                "pipeline.listeners[0].topics",
+            ),
+            (
+                "url = \"mqtt://x\"\ntopics = [\"a\"]\nlisten = \"0.0.0.0:1\"\n",
+                "pipeline.listeners[0].listen",
+            ),
+        ] {
+            let e = resolve(&format!("{head}{body}"), &[]).expect_err(body);
+            assert!(e.to_string().contains(key), "{body}: {e}");
+        }
+        let e = resolve(
+            "[[pipeline.listeners]]\nname = \"t\"\nkind = \"syslog_tcp\"\nlisten = \"0.0.0.0:1\"\ntopics = [\"a\"]\n",
+            &[],
+        )
+        .expect_err("topics on tcp");
+        assert!(
+            e.to_string().contains("pipeline.listeners[0].topics"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn tls_listeners_resolve_certificate_files_and_client_organizations() {
+        let toml = r#"
+[pipeline]
+enabled = true
+[[pipeline.listeners]]
+name = "syslog-tls"
+kind = "syslog_tls"
+listen = "0.0.0.0:6514"
+cert_file = "/etc/vigil/tls/server.pem"
+key_file = "/etc/vigil/tls/server.key"
+client_ca_file = "/etc/vigil/tls/clients.pem"
+[[pipeline.listeners.client_orgs]]
+name = "gw-1.waterworks.example"
+org = "0190c8a0-0000-7000-8000-000000000001"
+"#;
+        let p = resolve(toml, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        let l = &p.listeners[0];
+        assert_eq!(l.kind, vigil_pipeline::ListenerKind::SyslogTls);
+        let t = l.tls.as_ref().expect("tls settings");
+        assert_eq!(t.key_file, PathBuf::from("/etc/vigil/tls/server.key"));
+        assert_eq!(t.client_orgs.len(), 1);
+        assert_eq!(t.client_orgs[0].name, "gw-1.waterworks.example");
+        let head =
+            "[[pipeline.listeners]]\nname = \"t\"\nkind = \"syslog_tls\"\nlisten = \"0.0.0.0:1\"\n";
+        for (body, key) in [
+            ("key_file = \"k\"\n", "pipeline.listeners[0].cert_file"),
+            ("cert_file = \"c\"\n", "pipeline.listeners[0].key_file"),
+            (
+                "cert_file = \"c\"\nkey_file = \"k\"\n[[pipeline.listeners.client_orgs]]\nname = \"a\"\norg = \"0190c8a0-0000-7000-8000-000000000001\"\n",
+                "pipeline.listeners[0].client_orgs",
+            ),
+            (
+                "cert_file = \"c\"\nkey_file = \"k\"\nclient_ca_file = \"ca\"\n[[pipeline.listeners.client_orgs]]\nname = \"a\"\norg = \"acme\"\n",
+                "pipeline.listeners[0].client_orgs[0].org",
+            ),
+        ] {
+            let e = resolve(&format!("{head}{body}"), &[]).expect_err(body);
+            assert!(e.to_string().contains(key), "{body}: {e}");
+        }
+        let e = resolve(
+            "[[pipeline.listeners]]\nname = \"t\"\nkind = \"syslog_tcp\"\nlisten = \"0.0.0.0:1\"\ncert_file = \"c\"\n",
+            &[],
+        )
+        .expect_err("cert_file on tcp");
+        assert!(
+            e.to_string().contains("pipeline.listeners[0].cert_file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn file_listeners_resolve_their_patterns() {
+        let toml = r#"
+[pipeline]
+enabled = true
+[[pipeline.listeners]]
+name = "app-logs"
+kind = "file"
+paths = ["/var/log/app/*.log", "/var/log/nginx/access.log"]
+poll_ms = 250
+"#;
+        let p = resolve(toml, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        let f = p.listeners[0].file.as_ref().expect("file settings");
+        assert_eq!(f.patterns.len(), 2);
+        assert_eq!(f.poll, Duration::from_millis(250));
+        let head = "[[pipeline.listeners]]\nname = \"f\"\nkind = \"file\"\n";
+        for (body, key) in [
+            ("", "pipeline.listeners[0].paths"),
+            (
+                "paths = [\"/var/*/x.log\"]\n",
+                "pipeline.listeners[0].paths",
+            ),
+            (
+                "paths = [\"/x.log\"]\npoll_ms = 1\n",
+                "pipeline.listeners[0].poll_ms",
+            ),
+            (
+                "paths = [\"/x.log\"]\nlisten = \"0.0.0.0:1\"\n",
+                "pipeline.listeners[0].listen",
+            ),
+        ] {
+            let e = resolve(&format!("{head}{body}"), &[]).expect_err(body);
+            assert!(e.to_string().contains(key), "{body}: {e}");
+        }
+    }
+
+    #[test]
     fn every_error_names_its_key() {
         let cases = [
             ("[server]\nlisten = \"nowhere\"\n", vec![], "server.listen"),
@@ -397,6 +969,37 @@ mod tests {
                 vec![("VIGIL_RETENTION_EVENTS_DAYS", "soon")],
                 "retention.events_days",
             ),
+            (
+                "[pipeline]\ndefault_org = \"acme\"\n",
+                vec![],
+                "pipeline.default_org",
+            ),
+            (
+                "[pipeline]\nfsync = \"sometimes\"\n",
+                vec![],
+                "pipeline.fsync",
+            ),
+            (
+                "[pipeline]\nenabled = true\nrules_dir = \"/nonexistent/rules\"\n",
+                vec![],
+                "pipeline.rules_dir",
+            ),
+            (
+                "[[pipeline.listeners]]\nname = \"a\"\nkind = \"smtp\"\nlisten = \"0.0.0.0:1\"\n",
+                vec![],
+                "pipeline.listeners[0].kind",
+            ),
+            (
+                "[[pipeline.listeners]]\nname = \"a\"\nkind = \"syslog_udp\"\nlisten = \"x\"\n",
+                vec![],
+                "pipeline.listeners[0].listen",
+            ),
+            (
+                "[[pipeline.listeners]]\nname = \"a\"\nkind = \"syslog_udp\"\nlisten = \"0.0.0.0:1\"\n[[pipeline.listeners]]\nname = \"a\"\nkind = \"syslog_tcp\"\nlisten = \"0.0.0.0:1\"\n",
+                vec![],
+                "pipeline.listeners[1].name",
+            ),
+            ("[pipeline]\nbatch_max = 0\n", vec![], "pipeline.batch_max"),
         ];
         for (toml, env, key) in cases {
             match resolve(toml, &env) {

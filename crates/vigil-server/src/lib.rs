@@ -4,7 +4,7 @@
 //! [`config::Config`] is resolved once at start; [`open_store`] opens the configured backend
 //! (running its migrations); [`bootstrap_admin`] makes sure an administrator exists;
 //! [`serve`] runs the web application until Ctrl-C or SIGTERM, with the retention task beside
-//! it.
+//! it, and the live ingestion pipeline (`vigil-pipeline`) when `[pipeline] enabled = true`.
 
 pub mod config;
 
@@ -178,10 +178,37 @@ pub async fn serve(
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     on_listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    serve_until(config, store, metrics, on_listening, shutdown_signal()).await
+}
+
+/// [`serve`] until `shutdown` completes instead of a signal (for embedding and tests). The
+/// pipeline, when configured, is running by the time `on_listening` is called.
+pub async fn serve_until(
+    config: &Config,
+    store: Arc<dyn Store>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     if let Some(keep) = config.retention {
         spawn_retention(store.clone(), keep);
     }
+    let pipeline = match &config.pipeline {
+        Some(pc) => Some(
+            vigil_pipeline::Pipeline::start(pc.clone(), store.clone())
+                .await
+                .context("starting the ingestion pipeline (pipeline.*)")?,
+        ),
+        None => None,
+    };
     let state = vigil_web::AppState::new(store, config.web.clone(), metrics);
+    let key_file = config.notice_key_file.clone();
+    let key = tokio::task::spawn_blocking(move || vigil_web::notice::load_or_create_key(&key_file))
+        .await
+        .context("loading the platform key")?
+        .context("crypto.notice_key_file")?;
+    tracing::info!(public_key = %key.public_key().to_hex(), "notices are signed with this SM2 key");
+    state.set_notice_key(key);
     let app = vigil_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -193,9 +220,13 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
     .context("http server")?;
+    if let Some(p) = pipeline {
+        // Stops the listeners, spools what is queued; the rest is replayed at the next start.
+        p.shutdown().await;
+    }
     tracing::info!("vigil stopped");
     Ok(())
 }

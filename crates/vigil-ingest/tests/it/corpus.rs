@@ -338,3 +338,59 @@ fn real_logs_detected() {
     assert_eq!(syslog("Linux_2k"), 2000);
     assert_eq!(syslog("OpenSSH_2k"), 2000);
 }
+
+/// Every record of every EVTX sample normalizes: a time, a host, an event code, a Windows log
+/// source; the attack samples yield logons with users and process creations with images.
+#[test]
+fn evtx_samples() {
+    let Some(dir) = vigil_testkit::shared_data("evtx-samples", "evtx_samples") else {
+        return;
+    };
+    let (mut n_files, mut records, mut broken) = (0usize, 0usize, 0usize);
+    let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut logons_with_user, mut processes_with_name) = (0usize, 0usize);
+    for f in files(&dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "evtx"))
+    {
+        let Ok(parser) = evtx::EvtxParser::from_path(&f) else {
+            broken += 1;
+            continue;
+        };
+        n_files += 1;
+        let mut parser = parser.with_configuration(evtx::ParserSettings::new().num_threads(1));
+        for rec in parser.records_json_value() {
+            let Ok(r) = rec else {
+                broken += 1;
+                continue;
+            };
+            records += 1;
+            let p = vigil_ingest::winevt::parse_evtx_record(&r.data, b"")
+                .unwrap_or_else(|e| panic!("{}: record {}: {e}", f.display(), r.event_record_id));
+            assert!(p.timestamp.is_some(), "{}: no time", f.display());
+            assert!(p.fields.get_str("event.code").is_some(), "{}", f.display());
+            assert_eq!(p.logsource.product.as_deref(), Some("windows"));
+            if let Some(c) = p.logsource.category.as_deref() {
+                *by_category.entry(c.to_string()).or_default() += 1;
+            }
+            if p.fields.get_str("event.category") == Some("authentication")
+                && p.fields.get_str("user.name").is_some()
+            {
+                logons_with_user += 1;
+            }
+            if p.logsource.category.as_deref() == Some("process_creation")
+                && p.fields.get_str("process.name").is_some()
+            {
+                processes_with_name += 1;
+            }
+        }
+    }
+    println!(
+        "CORPUS evtx: {n_files} files, {records} records, {broken} unreadable files or records, \
+         categories {by_category:?}, {logons_with_user} logons with a user, \
+         {processes_with_name} process creations with an image"
+    );
+    assert!(records > 10_000, "{records}");
+    assert!(logons_with_user > 100, "{logons_with_user}");
+    assert!(processes_with_name > 100, "{processes_with_name}");
+}

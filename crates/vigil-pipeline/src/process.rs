@@ -1,0 +1,485 @@
+//! The processing stage: spool → parse → attribute → detect → store → checkpoint.
+//!
+//! One task reads batches from the spool reader. Parsing, attribution and rule evaluation are
+//! CPU work and run on the detection thread ([`Worker`]); the store calls are async. The
+//! checkpoint advances only after the batch's dead letters are written, its events appended
+//! (durable) and its alerts created, so a crash anywhere before that replays the batch (at
+//! least once).
+//!
+//! When the store fails, the batch is not dropped: the reader is moved back to the batch's
+//! first record, the directory is reloaded (a deleted organization is the likely permanent
+//! cause), and the batch is processed again after a growing pause (up to 5 s). Meanwhile the
+//! spool fills up, which is how store trouble becomes backpressure on the listeners.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+use vigil_ingest::ParseContext;
+use vigil_model::{NewAlert, NewEvent, OrgId, Provenance};
+use vigil_sigma::{CorrelationEngine, Scratch};
+use vigil_store::Store;
+
+use crate::Stats;
+use crate::deadletter::{DeadLetter, DeadLetterFile, Reason};
+use crate::detect::{Detector, EventMeta, Hit};
+use crate::directory::Directory;
+use crate::spool::{RecordKind, Spool, SpoolReader, SpooledRecord};
+
+/// Bytes of record data read from the spool per batch, at most.
+const MAX_BATCH_BYTES: usize = 16 << 20;
+
+pub(crate) struct Processor {
+    pub store: Arc<dyn Store>,
+    pub spool: Spool,
+    pub reader: SpoolReader,
+    pub detector: Option<Arc<Detector>>,
+    pub worker: Worker,
+    pub dead: Arc<std::sync::Mutex<DeadLetterFile>>,
+    pub default_org: Option<OrgId>,
+    pub batch_max: usize,
+    pub refresh: Duration,
+    pub stats: Arc<Stats>,
+}
+
+/// A batch after parsing, attribution and detection.
+struct Prepared {
+    events: Vec<NewEvent>,
+    /// Per event (same index): its hits.
+    hits: Vec<Vec<Hit>>,
+    /// Correlation alerts, each with the index of the event that completed it.
+    correlated: Vec<(usize, NewAlert)>,
+    dead: Vec<DeadLetter>,
+    rejected: u64,
+    unattributed: u64,
+    /// Oldest receive time in the batch, for the lag gauge.
+    oldest: Option<Timestamp>,
+}
+
+fn sender_ip(sender: Option<&str>) -> Option<IpAddr> {
+    let s = sender?;
+    s.parse::<SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| s.parse::<IpAddr>())
+        .ok()
+}
+
+/// Correlation engines, one per organization, so windows never mix organizations.
+type Engines<'r> = HashMap<OrgId, CorrelationEngine<'r>>;
+/// Organizations with correlation state, at most (bounds memory with the per-engine limits).
+const MAX_ENGINES: usize = 10_000;
+/// Event times further ahead of the receive time are clamped to it for correlation: one
+/// event stamped in the future would otherwise make every later event "late".
+const MAX_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
+
+fn prepare<'r>(
+    batch: Vec<SpooledRecord>,
+    dir: &Directory,
+    detector: Option<&'r Detector>,
+    default_org: Option<OrgId>,
+    engines: &mut Engines<'r>,
+) -> Prepared {
+    let mut p = Prepared {
+        events: Vec::with_capacity(batch.len()),
+        hits: Vec::with_capacity(batch.len()),
+        correlated: Vec::new(),
+        dead: Vec::new(),
+        rejected: 0,
+        unattributed: 0,
+        oldest: None,
+    };
+    let mut scratch = Scratch::new();
+    let mut matches = Vec::new();
+    for sr in batch {
+        let r = sr.record;
+        p.oldest = Some(p.oldest.map_or(r.received_at, |o| o.min(r.received_at)));
+        let dead = |reason, detail: String, raw: Vec<u8>| DeadLetter {
+            reason,
+            detail,
+            input: r.input.clone(),
+            sender: r.sender.clone(),
+            received_at: r.received_at,
+            raw,
+        };
+        if r.kind == RecordKind::Oversized {
+            p.dead.push(dead(
+                Reason::Oversized,
+                "frame longer than the listener's max_frame_bytes (first bytes kept)".into(),
+                r.data,
+            ));
+            continue;
+        }
+        let ctx = ParseContext::new(r.received_at);
+        let parsed = match vigil_ingest::detect_and_parse(&r.data, &ctx) {
+            Ok(x) => x,
+            Err(e) => {
+                p.rejected += 1;
+                p.dead.push(dead(Reason::Parse, e.to_string(), r.data));
+                continue;
+            }
+        };
+        let ls = &parsed.logsource;
+        let mut sigma_ls = vigil_sigma::LogSource::new();
+        sigma_ls.product = ls.product.as_ref().map(|s| s.to_string());
+        sigma_ls.category = ls.category.as_ref().map(|s| s.to_string());
+        sigma_ls.service = ls.service.as_ref().map(|s| s.to_string());
+        // Attribution reads event fields, so the event is built first with a placeholder
+        // organization and fixed up (or dead-lettered) right after.
+        let provenance = Provenance {
+            input: r.input.clone(),
+            sender: r.sender.clone(),
+        };
+        let mut event = parsed.into_event(OrgId(uuid::Uuid::nil()), provenance, r.received_at);
+        let owner = dir.attribute(&event, sender_ip(r.sender.as_deref()));
+        match (r.org, owner) {
+            // An authenticated sender's organization wins; an asset is kept only when it is
+            // that organization's (a sender cannot claim another organization's host).
+            (Some(org), owner) => {
+                event.org_id = org;
+                event.asset_id = owner.filter(|o| o.org_id == org).and_then(|o| o.asset_id);
+            }
+            (None, Some(owner)) => {
+                event.org_id = owner.org_id;
+                event.asset_id = owner.asset_id;
+            }
+            (None, None) => match default_org {
+                Some(org) => event.org_id = org,
+                None => {
+                    p.unattributed += 1;
+                    p.dead.push(dead(
+                        Reason::Unattributed,
+                        "no asset matches the host, sender or addresses, and no default organization is configured".into(),
+                        std::mem::take(&mut event.raw),
+                    ));
+                    continue;
+                }
+            },
+        }
+        let mut hits = Vec::new();
+        if let Some(d) = detector {
+            hits = d.evaluate(&event, &sigma_ls, &mut scratch, &mut matches);
+            if d.correlation_count() > 0 {
+                let engines_len = engines.len();
+                let engine = match engines.entry(event.org_id) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+                    std::collections::hash_map::Entry::Vacant(e) if engines_len < MAX_ENGINES => {
+                        Some(e.insert(d.correlation_engine()))
+                    }
+                    std::collections::hash_map::Entry::Vacant(_) => None,
+                };
+                if let Some(engine) = engine {
+                    let limit = r.received_at.checked_add(MAX_SKEW).unwrap_or(r.received_at);
+                    let time = event.timestamp.min(limit);
+                    for a in d.correlate(engine, &event, time, &matches) {
+                        p.correlated.push((p.events.len(), a));
+                    }
+                }
+            }
+        }
+        p.events.push(event);
+        p.hits.push(hits);
+    }
+    p
+}
+
+impl Processor {
+    async fn load_directory(&self) -> Option<Directory> {
+        match self.store.all_assets().await {
+            Ok(assets) => {
+                let d = Directory::new(&assets);
+                metrics::gauge!("vigil_pipeline_directory_assets").set(d.assets() as f64);
+                Some(d)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "pipeline: loading the asset directory failed");
+                None
+            }
+        }
+    }
+
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut directory: Option<Arc<Directory>> = None;
+        let mut loaded: Option<Instant> = None;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            // A dropped `Pipeline` (sender gone) stops the processor like a shutdown would;
+            // otherwise `changed()` would return at once forever and the loop would spin.
+            if *shutdown.borrow() || shutdown.has_changed().is_err() {
+                break;
+            }
+            if loaded.is_none_or(|t| t.elapsed() >= self.refresh) {
+                if let Some(d) = self.load_directory().await {
+                    directory = Some(Arc::new(d));
+                }
+                // Retried at the next refresh when it failed; the old directory stays.
+                loaded = Some(Instant::now());
+            }
+            // Never process without a directory: every event would be unattributed (dead
+            // letters, or all in the default organization) while the store is unreachable.
+            let Some(directory) = directory.clone() else {
+                loaded = None;
+                self.pause(&mut shutdown, Duration::from_secs(1)).await;
+                continue;
+            };
+            self.publish_gauges();
+            let start = self.reader.position();
+            let batch_max = self.batch_max;
+            let mut reader = std::mem::replace(&mut self.reader, self.spool.reader());
+            let res = tokio::task::spawn_blocking(move || {
+                let r = reader.read_batch(batch_max, MAX_BATCH_BYTES);
+                (reader, r)
+            })
+            .await;
+            let batch = match res {
+                Ok((reader, r)) => {
+                    self.reader = reader;
+                    match r {
+                        Ok(b) => b,
+                        Err(e) => {
+                            tracing::error!(error = %e, "pipeline: reading the spool failed");
+                            self.pause(&mut shutdown, Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "pipeline: spool reader task failed");
+                    self.reader.rewind_to(start);
+                    self.pause(&mut shutdown, Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Some(last) = batch.last().map(|r| r.next) else {
+                tokio::select! {
+                    _ = self.spool.wait_for_data(start) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            };
+            match self.process(batch, &directory).await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    if let Err(e) = self.spool.commit(last) {
+                        // The batch is stored; it will be stored again after a restart.
+                        tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
+                    }
+                }
+                Err(e) => {
+                    self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("vigil_pipeline_store_errors_total").increment(1);
+                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "pipeline: storing a batch failed; it will be processed again");
+                    self.reader.rewind_to(start);
+                    loaded = None;
+                    self.pause(&mut shutdown, backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.publish_gauges();
+        tracing::info!("pipeline processor stopped");
+    }
+
+    async fn pause(&self, shutdown: &mut watch::Receiver<bool>, d: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    fn publish_gauges(&self) {
+        metrics::gauge!("vigil_pipeline_spool_bytes").set(self.spool.used_bytes() as f64);
+        metrics::gauge!("vigil_pipeline_spool_pending_bytes")
+            .set(self.spool.pending_bytes() as f64);
+    }
+
+    async fn process(
+        &mut self,
+        batch: Vec<SpooledRecord>,
+        directory: &Arc<Directory>,
+    ) -> Result<(), ProcessError> {
+        let n = batch.len() as u64;
+        let mut p = self
+            .worker
+            .prepare(batch, directory.clone(), self.default_org)
+            .await?;
+        let parsed = n
+            - p.rejected
+            - p.dead
+                .iter()
+                .filter(|d| d.reason == Reason::Oversized)
+                .count() as u64;
+        if !p.dead.is_empty() {
+            // Before the events: when this fails nothing of the batch is stored yet. Blocking
+            // file IO with an fsync, so off the async threads.
+            let dead = self.dead.clone();
+            let letters = std::mem::take(&mut p.dead);
+            let letters = tokio::task::spawn_blocking(move || {
+                let mut f = dead
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                f.write(&letters).map(|()| letters)
+            })
+            .await
+            .map_err(|e| ProcessError::Task(e.to_string()))?
+            .map_err(ProcessError::DeadLetters)?;
+            p.dead = letters;
+        }
+        // Per input: [parsed, rejected, stored], for the labelled metrics.
+        let mut per_input: HashMap<String, [u64; 3]> = HashMap::new();
+        for e in &p.events {
+            let c = per_input.entry(e.provenance.input.clone()).or_default();
+            c[0] += 1;
+            c[2] += 1;
+        }
+        for d in &p.dead {
+            let c = per_input.entry(d.input.clone()).or_default();
+            match d.reason {
+                Reason::Parse => c[1] += 1,
+                Reason::Unattributed | Reason::Invalid => c[0] += 1,
+                Reason::Oversized => {}
+            }
+        }
+        let metas: Vec<EventMeta> = p.events.iter().map(EventMeta::of).collect();
+        let stored = p.events.len() as u64;
+        let ids = if p.events.is_empty() {
+            Vec::new()
+        } else {
+            self.store.append_events(p.events).await?
+        };
+        let mut alerts = Vec::new();
+        if let Some(d) = &self.detector {
+            let with_hits: Vec<_> = metas
+                .iter()
+                .zip(&ids)
+                .zip(&p.hits)
+                .filter(|(_, h)| !h.is_empty())
+                .map(|((m, id), h)| (*m, *id, h.as_slice()))
+                .collect();
+            alerts = d.alerts(&with_hits);
+        }
+        for (i, mut a) in p.correlated {
+            if let Some(id) = ids.get(i) {
+                a.event_ids.push(*id);
+                alerts.push(a);
+            }
+        }
+        let n_alerts = alerts.len() as u64;
+        if !alerts.is_empty() {
+            // The events are stored: retry the alerts alone a few times before giving up the
+            // batch, since processing it again stores its events twice (at least once).
+            let mut attempt = 0;
+            loop {
+                match self.store.create_alerts(alerts.clone()).await {
+                    Ok(_) => break,
+                    Err(e) if attempt < 3 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, attempt, "pipeline: creating alerts failed, retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // Counted once the batch is done, so a retried batch is not counted twice.
+        let s = &self.stats;
+        s.parsed.fetch_add(parsed, Ordering::Relaxed);
+        s.rejected.fetch_add(p.rejected, Ordering::Relaxed);
+        s.unattributed.fetch_add(p.unattributed, Ordering::Relaxed);
+        s.stored.fetch_add(stored, Ordering::Relaxed);
+        s.alerts.fetch_add(n_alerts, Ordering::Relaxed);
+        s.dead_letters
+            .fetch_add(p.dead.len() as u64, Ordering::Relaxed);
+        for (input, [parsed, rejected, stored]) in per_input {
+            metrics::counter!("vigil_pipeline_parsed_total", "input" => input.clone())
+                .increment(parsed);
+            metrics::counter!("vigil_pipeline_rejected_total", "input" => input.clone())
+                .increment(rejected);
+            metrics::counter!("vigil_pipeline_stored_total", "input" => input).increment(stored);
+        }
+        metrics::counter!("vigil_pipeline_detected_total").increment(n_alerts);
+        for d in &p.dead {
+            metrics::counter!("vigil_pipeline_dead_letters_total", "input" => d.input.clone(), "reason" => d.reason.as_str())
+                .increment(1);
+        }
+        if let Some(oldest) = p.oldest {
+            let lag = Timestamp::now()
+                .duration_since(oldest)
+                .as_secs_f64()
+                .max(0.0);
+            metrics::gauge!("vigil_pipeline_lag_seconds").set(lag);
+        }
+        Ok(())
+    }
+}
+
+struct Job {
+    batch: Vec<SpooledRecord>,
+    directory: Arc<Directory>,
+    default_org: Option<OrgId>,
+    reply: tokio::sync::oneshot::Sender<Prepared>,
+}
+
+/// The detection thread: parses, attributes and evaluates batches in order. A thread of its
+/// own (not a blocking task per batch) because the correlation engines keep state across
+/// batches and borrow the compiled rules, which the thread owns for its whole life.
+///
+/// Correlation state lives in memory only: windows open at a restart start empty, and a
+/// batch processed again after a store failure is observed again.
+pub(crate) struct Worker {
+    tx: std::sync::mpsc::SyncSender<Job>,
+}
+
+impl Worker {
+    pub fn start(detector: Option<Arc<Detector>>) -> std::io::Result<Worker> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        std::thread::Builder::new()
+            .name("vigil-detect".into())
+            .spawn(move || {
+                let detector = detector;
+                let d = detector.as_deref();
+                let mut engines: Engines<'_> = HashMap::new();
+                while let Ok(job) = rx.recv() {
+                    let p = prepare(job.batch, &job.directory, d, job.default_org, &mut engines);
+                    let _ = job.reply.send(p);
+                }
+            })?;
+        Ok(Worker { tx })
+    }
+
+    async fn prepare(
+        &self,
+        batch: Vec<SpooledRecord>,
+        directory: Arc<Directory>,
+        default_org: Option<OrgId>,
+    ) -> Result<Prepared, ProcessError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = Job {
+            batch,
+            directory,
+            default_org,
+            reply,
+        };
+        // The channel holds one job and this processor waits for each reply, so this never
+        // blocks for long.
+        self.tx
+            .send(job)
+            .map_err(|_| ProcessError::Task("detection thread stopped".into()))?;
+        rx.await
+            .map_err(|_| ProcessError::Task("detection thread stopped".into()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] vigil_store::StoreError),
+    #[error("writing dead letters: {0}")]
+    DeadLetters(std::io::Error),
+    #[error("processing task: {0}")]
+    Task(String),
+}
