@@ -16,7 +16,8 @@
 //! - SM2 (GB/T 32918, module [`signing`]): [`Sm2PrivateKey`] / [`Sm2PublicKey`] (generate,
 //!   PEM/DER/hex import and export), signatures with ZA over [`DEFAULT_SM2_ID`] or a custom
 //!   ID, C1C3C2 encryption; [`sign_document`] / [`verify_document`] for notices and warnings
-//!   in a portable text form (base64 DER signature, PEM public key).
+//!   in a portable text form (base64 DER signature, PEM public key), and the JSON
+//!   [`Envelope`] notices and warnings travel in ([`seal_envelope`] / [`open_envelope`]).
 //! - SM4 (GB/T 32907) and SM4-GCM (RFC 8998, module [`seal`]): [`seal`](seal::seal) /
 //!   [`open`](seal::open) for sensitive fields at rest under a [`FieldKey`] read from a key
 //!   file.
@@ -36,6 +37,7 @@ use sm3::{Digest, Sm3};
 
 pub mod chain;
 pub mod checkpoint;
+pub mod envelope;
 pub mod seal;
 pub mod signing;
 
@@ -44,6 +46,7 @@ pub use chain::{
     audit_hash, check_against_checkpoint, verify_audit_chain,
 };
 pub use checkpoint::{Checkpoint, sign_checkpoint, sign_checkpoint_at, verify_checkpoint};
+pub use envelope::{Envelope, EnvelopeError, open_envelope, seal_envelope};
 pub use seal::{FieldKey, open_str, seal_str};
 pub use signing::{
     DEFAULT_SM2_ID, Sm2PrivateKey, Sm2PublicKey, Sm2Signature, sign_document, verify_document,

@@ -306,6 +306,35 @@ pub struct IncidentClock {
 }
 
 impl IncidentClock {
+    /// The clock of a stored incident: discovered when it was registered, the workflow times
+    /// from its timeline (the first notice, the first acknowledgement, the latest feedback;
+    /// `report` and `escalate` entries when the platform records them), the stage from its
+    /// status, the operator type from its organization (`central_organ` as in
+    /// [`OperatorType::of`]).
+    pub fn of_incident(
+        inc: &vigil_model::Incident,
+        org: &NewOrganization,
+        central_organ: bool,
+    ) -> Self {
+        let times = |action: &'static str| {
+            inc.timeline
+                .iter()
+                .filter(move |e| e.action == action)
+                .map(|e| e.at)
+        };
+        Self {
+            grade: inc.spec.grade,
+            operator: OperatorType::of(org, central_organ),
+            stage: Stage::from_status(inc.status),
+            discovered_at: inc.created_at,
+            reported_at: times("report").min(),
+            escalated_at: times("escalate").min(),
+            notified_at: times("status:notified").min(),
+            acknowledged_at: times("status:acknowledged").min(),
+            feedback_at: times("status:remediated").max(),
+        }
+    }
+
     /// A clock for a newly discovered incident.
     pub fn new(grade: Grade, operator: OperatorType, discovered_at: Timestamp) -> Self {
         Self {
@@ -372,6 +401,87 @@ pub fn overdue(clock: &IncidentClock, now: Timestamp) -> Vec<Overdue> {
     DeadlinePolicy::builtin()
         .map(|p| p.overdue(clock, now))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+    use vigil_model::{Incident, IncidentId, IncidentStatus, NewIncident, OrgId, TimelineEntry};
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_stored_incident_yields_its_clock_and_deadlines() {
+        let entry = |at: &str, action: &str| TimelineEntry {
+            at: ts(at),
+            actor: "user:a".into(),
+            action: action.into(),
+            note: String::new(),
+        };
+        let inc = Incident {
+            id: IncidentId::new(),
+            spec: NewIncident {
+                org_id: OrgId::new(),
+                title: "Ransomware".into(),
+                description: String::new(),
+                category: "MP".into(),
+                subcategory: Some("MPRANS".into()),
+                grade: Grade::Major,
+                asset_ids: vec![],
+                alert_ids: vec![],
+                occurred_at: ts("2026-03-01T00:00:00Z"),
+            },
+            status: IncidentStatus::Remediated,
+            created_at: ts("2026-03-01T01:00:00Z"),
+            updated_at: ts("2026-03-02T00:00:00Z"),
+            closed_at: None,
+            timeline: vec![
+                entry("2026-03-01T01:00:00Z", "created"),
+                entry("2026-03-01T01:10:00Z", "status:triaged"),
+                entry("2026-03-01T01:20:00Z", "status:notified"),
+                entry("2026-03-01T02:00:00Z", "status:acknowledged"),
+                entry("2026-03-01T05:00:00Z", "status:remediated"),
+                entry("2026-03-01T06:00:00Z", "status:remediating"),
+                entry("2026-03-01T09:00:00Z", "status:remediated"),
+            ],
+        };
+        let org = NewOrganization {
+            name: "Grid".into(),
+            uscc: None,
+            sector: "power".into(),
+            region_code: "330100".into(),
+            mlps_level: 3,
+            cii: true,
+            miit_type: None,
+            miit_grade: None,
+            responsible: Default::default(),
+            contacts: vec![],
+        };
+        let c = IncidentClock::of_incident(&inc, &org, false);
+        assert_eq!(c.operator, OperatorType::Cii);
+        assert_eq!(c.stage, Stage::FeedbackSubmitted);
+        assert_eq!(c.discovered_at, ts("2026-03-01T01:00:00Z"));
+        assert_eq!(c.notified_at, Some(ts("2026-03-01T01:20:00Z")));
+        assert_eq!(c.acknowledged_at, Some(ts("2026-03-01T02:00:00Z")));
+        // Sent back once: the feedback that counts is the latest.
+        assert_eq!(c.feedback_at, Some(ts("2026-03-01T09:00:00Z")));
+        assert_eq!(c.reported_at, None);
+        let policy = DeadlinePolicy::builtin().expect("policy");
+        let d = policy.deadlines(&c);
+        let report = d
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Report)
+            .expect("report");
+        // 重大 at a CII operator: report within one hour of discovery.
+        assert_eq!(report.due, ts("2026-03-01T02:00:00Z"));
+        assert_eq!(
+            report.status(ts("2026-03-01T03:00:00Z")),
+            DeadlineStatus::Overdue
+        );
+        assert!(d.iter().any(|d| d.kind == DeadlineKind::Acknowledge));
+    }
 }
 
 #[cfg(test)]

@@ -21,9 +21,8 @@
 //! caller's scope check). Auditors change nothing. Every other pair is refused with a
 //! [`TransitionError`] naming the steps that are allowed.
 //!
-//! vigil-model's [`IncidentStatus`] has seven states; [`Stage`] refines it with the two extra
-//! states the workflow needs: `new` and `triaged` both map to `open`, `archived` maps to
-//! `closed` ([`Stage::status`], [`Stage::from_status`]).
+//! Each [`Stage`] is stored as one vigil-model [`IncidentStatus`] ([`Stage::status`],
+//! [`Stage::from_status`]); the stage `new` is the stored status `open`.
 
 use serde::{Deserialize, Serialize};
 use vigil_model::{IncidentStatus, Role};
@@ -101,30 +100,30 @@ impl Stage {
     /// The stored vigil-model status of this stage.
     pub fn status(self) -> IncidentStatus {
         match self {
-            Self::New | Self::Triaged => IncidentStatus::Open,
+            Self::New => IncidentStatus::Open,
+            Self::Triaged => IncidentStatus::Triaged,
             Self::Notified => IncidentStatus::Notified,
             Self::Acknowledged => IncidentStatus::Acknowledged,
             Self::Remediating => IncidentStatus::Remediating,
             Self::FeedbackSubmitted => IncidentStatus::Remediated,
             Self::Verified => IncidentStatus::Verified,
-            Self::Closed | Self::Archived => IncidentStatus::Closed,
+            Self::Closed => IncidentStatus::Closed,
+            Self::Archived => IncidentStatus::Archived,
         }
     }
 
-    /// The stage of a stored status. `Open` is ambiguous: `triaged` tells new from triaged
-    /// (until the model stores the stage, a timeline entry `status:triaged` is that flag);
-    /// `Closed` is ambiguous too: `archived` tells closed from archived.
-    pub fn from_status(status: IncidentStatus, triaged: bool, archived: bool) -> Self {
+    /// The stage of a stored status.
+    pub fn from_status(status: IncidentStatus) -> Self {
         match status {
-            IncidentStatus::Open if triaged => Self::Triaged,
             IncidentStatus::Open => Self::New,
+            IncidentStatus::Triaged => Self::Triaged,
             IncidentStatus::Notified => Self::Notified,
             IncidentStatus::Acknowledged => Self::Acknowledged,
             IncidentStatus::Remediating => Self::Remediating,
             IncidentStatus::Remediated => Self::FeedbackSubmitted,
             IncidentStatus::Verified => Self::Verified,
-            IncidentStatus::Closed if archived => Self::Archived,
             IncidentStatus::Closed => Self::Closed,
+            IncidentStatus::Archived => Self::Archived,
         }
     }
 
@@ -423,18 +422,21 @@ mod tests {
     #[test]
     fn stages_map_onto_the_model_statuses_and_back() {
         for s in Stage::ALL {
-            let triaged = s == Triaged;
-            let archived = s == Archived;
-            assert_eq!(Stage::from_status(s.status(), triaged, archived), s);
+            assert_eq!(Stage::from_status(s.status()), s);
             assert_eq!(Stage::parse(s.as_str()), Some(s));
             assert!(!s.name("zh").is_empty() && !s.name("en").is_empty());
         }
         assert_eq!(New.status(), IncidentStatus::Open);
         assert_eq!(FeedbackSubmitted.status(), IncidentStatus::Remediated);
-        assert_eq!(Archived.status(), IncidentStatus::Closed);
-        // Every model status is reached by some stage.
+        assert_eq!(Archived.status(), IncidentStatus::Archived);
+        assert!(!IncidentStatus::Archived.is_open() && IncidentStatus::Triaged.is_open());
+        // Every model status is reached by exactly one stage.
         for st in IncidentStatus::ALL {
-            assert!(Stage::ALL.iter().any(|s| s.status() == *st), "{st:?}");
+            assert_eq!(
+                Stage::ALL.iter().filter(|s| s.status() == *st).count(),
+                1,
+                "{st:?}"
+            );
         }
         assert!(Notified.awaits_organization() && !Verified.awaits_organization());
     }

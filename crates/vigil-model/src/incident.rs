@@ -96,21 +96,25 @@ impl Grade {
 }
 
 str_enum!(
-    /// Where an incident stands in the notice-to-closure workflow.
+    /// Where an incident stands in the notice-to-closure workflow (vigil-incident's
+    /// `workflow` module holds the legal steps between them). `open` is a new incident.
     IncidentStatus {
         Open = "open" / "待处置" / "Open",
+        Triaged = "triaged" / "已研判" / "Triaged",
         Notified = "notified" / "已通报" / "Notified",
         Acknowledged = "acknowledged" / "已签收" / "Acknowledged",
         Remediating = "remediating" / "处置中" / "Remediating",
         Remediated = "remediated" / "已反馈" / "Remediated",
         Verified = "verified" / "已核验" / "Verified",
         Closed = "closed" / "已关闭" / "Closed",
+        Archived = "archived" / "已归档" / "Archived",
     }
 );
 
 impl IncidentStatus {
+    /// Not yet closed (closed and archived incidents are done).
     pub fn is_open(self) -> bool {
-        self != Self::Closed
+        !matches!(self, Self::Closed | Self::Archived)
     }
 }
 
