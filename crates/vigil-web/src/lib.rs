@@ -13,9 +13,14 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod import;
+pub mod notice;
 pub mod ratelimit;
 pub mod state;
+pub mod stats;
+pub mod taxii;
+pub mod taxii_client;
 pub mod ui;
+pub mod workflow;
 
 pub use state::{AppState, WebConfig};
 
@@ -33,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .nest("/api/v1", api::router())
+        .merge(taxii::router())
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

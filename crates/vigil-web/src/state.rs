@@ -2,7 +2,7 @@
 
 use crate::ratelimit::LoginLimiter;
 use metrics_exporter_prometheus::PrometheusHandle;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use vigil_store::Store;
 
@@ -42,6 +42,9 @@ pub struct Inner {
     pub config: WebConfig,
     pub limiter: LoginLimiter,
     pub metrics: Option<PrometheusHandle>,
+    /// The platform's SM2 key that signs notices; set once at start
+    /// ([`AppState::set_notice_key`]). Without it, notices cannot be issued.
+    pub notice_key: OnceLock<Arc<vigil_crypto::Sm2PrivateKey>>,
 }
 
 impl AppState {
@@ -56,7 +59,13 @@ impl AppState {
             config,
             limiter,
             metrics,
+            notice_key: OnceLock::new(),
         }))
+    }
+
+    /// Installs the platform key that signs notices (first call wins).
+    pub fn set_notice_key(&self, key: vigil_crypto::Sm2PrivateKey) {
+        let _ = self.0.notice_key.set(Arc::new(key));
     }
 }
 

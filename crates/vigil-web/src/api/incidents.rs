@@ -7,6 +7,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use vigil_model::{
     Action, Grade, Incident, IncidentId, IncidentStatus, NewIncident, OrgId, Timestamp,
@@ -60,6 +61,100 @@ pub async fn get(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("incident"))
+}
+
+/// `GET /incidents/{id}/notice`: the signed notice of a notified incident (an SM2-signed
+/// [`vigil_crypto::Envelope`]), for the platform and for the organization it concerns.
+pub async fn notice(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<IncidentId>,
+) -> ApiResult<Json<vigil_crypto::Envelope>> {
+    auth.require(Action::ReadIncidents)?;
+    let scope = auth.principal.scope();
+    let inc = st
+        .store
+        .get_incident(scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    if !crate::notice::is_notified(inc.status) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_notified",
+            format!(
+                "the incident is '{}': a notice exists once it has been notified",
+                inc.status.as_str()
+            ),
+        ));
+    }
+    let org = st
+        .store
+        .get_org(scope, inc.spec.org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let key = st.notice_key.get().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_signing_key",
+            "notice signing is not configured on this server (no platform SM2 key)",
+        )
+    })?;
+    let payload = crate::notice::payload(&inc, &org, Timestamp::now());
+    let env = vigil_crypto::seal_envelope(key, payload.to_string()).map_err(|e| {
+        tracing::error!(error = %e, "signing a notice failed");
+        ApiError::internal()
+    })?;
+    Ok(Json(env))
+}
+
+/// `GET /incidents/{id}/deadlines`: reporting, escalation, acknowledgement and remediation
+/// deadlines with their state (pending, met, met late, overdue, missed).
+pub async fn deadlines(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<IncidentId>,
+) -> ApiResult<Json<serde_json::Value>> {
+    auth.require(Action::ReadIncidents)?;
+    let scope = auth.principal.scope();
+    let inc = st
+        .store
+        .get_incident(scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    let org = st
+        .store
+        .get_org(scope, inc.spec.org_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let items = crate::workflow::deadlines(&inc, &org, Timestamp::now())?;
+    let overdue = items.iter().filter(|d| d.status == "overdue").count();
+    Ok(Json(serde_json::json!({
+        "zone": "Asia/Shanghai",
+        "items": items,
+        "overdue": overdue,
+    })))
+}
+
+/// `GET /notice-key`: the platform's published SM2 public key, which notices verify with.
+pub async fn notice_key(
+    State(st): State<AppState>,
+    _auth: Auth,
+) -> ApiResult<Json<serde_json::Value>> {
+    let key = st.notice_key.get().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_signing_key",
+            "notice signing is not configured on this server (no platform SM2 key)",
+        )
+    })?;
+    let public = key.public_key();
+    let pem = public.to_pem().map_err(|_| ApiError::internal())?;
+    Ok(Json(serde_json::json!({
+        "alg": vigil_crypto::envelope::ENVELOPE_ALG,
+        "signer_id": vigil_crypto::DEFAULT_SM2_ID,
+        "public_key_pem": pem,
+        "public_key_hex": public.to_hex(),
+    })))
 }
 
 pub async fn create(
@@ -132,7 +227,22 @@ pub async fn patch(
             "must be 1 to 10000 characters",
         ));
     }
+    let scope = auth.principal.scope();
+    // A status change must be a legal workflow step from the status read here; the store
+    // applies it only if that status still holds.
+    let mut step = None;
+    let mut expect_status = None;
+    if let Some(requested) = p.status {
+        let current = st
+            .store
+            .get_incident(scope, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("incident"))?;
+        step = crate::workflow::step_to(&auth.principal, &current, requested)?;
+        expect_status = Some(current.status);
+    }
     let change = IncidentUpdate {
+        expect_status,
         status: p.status,
         grade: p.grade,
         title: p.title,
@@ -145,13 +255,13 @@ pub async fn patch(
     };
     let inc = st
         .store
-        .update_incident(auth.principal.scope(), id, change, &auth.principal.actor())
+        .update_incident(scope, id, change, &auth.principal.actor())
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
     audit_change(
         &st,
         &auth,
-        "incident.update",
+        &crate::workflow::audit_action(step.as_ref()),
         format!("incident/{id}"),
         Some(inc.spec.org_id),
         inc.status.as_str(),

@@ -9,8 +9,10 @@ pub mod assets;
 pub mod audit;
 pub mod events;
 pub mod incidents;
+pub mod intel;
 pub mod openapi;
 pub mod orgs;
+pub mod stats;
 pub mod tokens;
 pub mod users;
 
@@ -173,6 +175,34 @@ pub const ROUTES: &[RouteDoc] = &[
         "Change status, grade, content, or comment",
         JSON,
     ),
+    r(
+        "GET",
+        "/incidents/{id}/notice",
+        "incidents",
+        "The SM2-signed notice of a notified incident (verify with /notice-key)",
+        None,
+    ),
+    r(
+        "GET",
+        "/incidents/{id}/deadlines",
+        "incidents",
+        "Reporting, escalation, acknowledgement and remediation deadlines with their state",
+        None,
+    ),
+    r(
+        "GET",
+        "/stats/incidents",
+        "stats",
+        "Incident statistics for a period (from, to, org_id): by category, sub-category, grade, industry, province and month; mean times to acknowledge and close; overdue rate",
+        None,
+    ),
+    r(
+        "GET",
+        "/notice-key",
+        "incidents",
+        "The platform's SM2 public key that notices and warnings are signed with",
+        None,
+    ),
     r("GET", "/users", "users", "List users", None),
     r(
         "POST",
@@ -234,6 +264,55 @@ pub const ROUTES: &[RouteDoc] = &[
         None,
     ),
     r(
+        "POST",
+        "/intel/import",
+        "intel",
+        "Import threat intelligence into a source (?source=, ?format=stix|misp|csv|list, ?confidence=, ?tlp=); per-object problems and counts",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/intel/sources",
+        "intel",
+        "List intelligence sources",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/indicators",
+        "intel",
+        "Search indicators (source_id, kind, value, stix_id, q, include_revoked, added_after; cursor pagination)",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/indicators/{id}",
+        "intel",
+        "Get an indicator",
+        None,
+    ),
+    r(
+        "POST",
+        "/intel/indicators/{id}/revoke",
+        "intel",
+        "Revoke an indicator (kept, no longer active)",
+        None,
+    ),
+    r(
+        "DELETE",
+        "/intel/indicators/{id}",
+        "intel",
+        "Delete an indicator and its sightings",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/sightings",
+        "intel",
+        "List sightings (indicator_id, org_id, from, to; cursor pagination)",
+        None,
+    ),
+    r(
         "GET",
         "/taxonomies",
         "meta",
@@ -266,6 +345,10 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}",
             get(incidents::get).patch(incidents::patch),
         )
+        .route("/incidents/{id}/notice", get(incidents::notice))
+        .route("/incidents/{id}/deadlines", get(incidents::deadlines))
+        .route("/notice-key", get(incidents::notice_key))
+        .route("/stats/incidents", get(stats::incidents))
         .route("/users", get(users::list).post(users::create))
         .route("/users/me", get(users::me))
         .route("/users/{id}", axum::routing::patch(users::patch))
@@ -276,6 +359,15 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
+        .route("/intel/import", post(intel::import))
+        .route("/intel/sources", get(intel::list_sources))
+        .route("/intel/indicators", get(intel::list))
+        .route(
+            "/intel/indicators/{id}",
+            get(intel::get).delete(intel::delete),
+        )
+        .route("/intel/indicators/{id}/revoke", post(intel::revoke))
+        .route("/intel/sightings", get(intel::sightings))
         .route("/taxonomies", get(taxonomies))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { crate::error::ApiError::not_found("endpoint") })

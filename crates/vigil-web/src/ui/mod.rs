@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(pages::alerts::list))
         .route("/alerts/{id}", get(pages::alerts::detail))
         .route("/incidents", get(pages::incidents::list))
+        .route("/reports/monthly", get(pages::reports::monthly))
         .route(
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),

@@ -221,6 +221,19 @@ async fn seed(store: &dyn Store) -> (OrgId, IncidentId) {
         )
         .await
         .expect("incident");
+    // Triaged, so the analyst's next step is to notify the organization.
+    store
+        .update_incident(
+            vigil_model::Scope::All,
+            incident.id,
+            vigil_store::IncidentUpdate {
+                status: Some(vigil_model::IncidentStatus::Triaged),
+                ..Default::default()
+            },
+            "user:admin",
+        )
+        .await
+        .expect("triage");
     store
         .create_incident(
             NewIncident {

@@ -19,13 +19,18 @@ enum Need {
     One(Action),
     /// Any of these.
     Either(Action, Action),
+    /// One of these roles (intelligence, whose permissions are not in the model's table yet).
+    Roles(&'static [Role]),
 }
 
 fn need(method: &str, path: &str) -> Need {
     use Action::*;
     match (method, path) {
         ("GET", "/openapi.json") | ("POST", "/auth/login") => Need::Public,
-        ("GET", "/users/me") | ("GET", "/taxonomies") | ("POST", "/auth/logout") => Need::AnyAuth,
+        ("GET", "/users/me")
+        | ("GET", "/taxonomies")
+        | ("GET", "/notice-key")
+        | ("POST", "/auth/logout") => Need::AnyAuth,
         ("GET", "/organizations" | "/organizations/{id}" | "/assets" | "/assets/{id}") => {
             Need::One(ReadDirectory)
         }
@@ -38,13 +43,23 @@ fn need(method: &str, path: &str) -> Need {
         ("GET", _) if path.starts_with("/alerts") => Need::One(ReadAlerts),
         ("POST", "/alerts") => Need::One(CreateAlerts),
         ("PATCH", "/alerts/{id}") => Need::One(TriageAlerts),
-        ("GET", _) if path.starts_with("/incidents") => Need::One(ReadIncidents),
+        ("GET", _) if path.starts_with("/incidents") || path.starts_with("/stats") => {
+            Need::One(ReadIncidents)
+        }
         ("POST", "/incidents") => Need::One(ManageIncidents),
         ("PATCH", "/incidents/{id}") => Need::One(RespondIncidents),
         ("GET", "/users") => Need::Either(ManageUsers, ReadAudit),
         (_, p) if p.starts_with("/users") => Need::One(ManageUsers),
         (_, p) if p.starts_with("/tokens") => Need::One(ManageTokens),
         (_, p) if p.starts_with("/audit") => Need::One(ReadAudit),
+        ("POST", "/intel/import" | "/intel/indicators/{id}/revoke")
+        | ("DELETE", "/intel/indicators/{id}") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
+        }
+        ("GET", "/intel/sources") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
+        }
+        ("GET", p) if p.starts_with("/intel/") => Need::AnyAuth,
         other => panic!("no access rule for {other:?}: add it to the matrix"),
     }
 }
@@ -65,6 +80,7 @@ fn allowed(role: Role, n: Need, org: vigil_model::OrgId) -> bool {
         Need::Public | Need::AnyAuth => true,
         Need::One(a) => p.allows(a),
         Need::Either(a, b) => p.allows(a) || p.allows(b),
+        Need::Roles(roles) => roles.contains(&role),
     }
 }
 
@@ -88,11 +104,14 @@ fn org_bound(method: &str, path: &str) -> bool {
         "/openapi.json"
             | "/taxonomies"
             | "/users/me"
+            | "/notice-key"
             | "/auth/login"
             | "/auth/logout"
             | "/audit"
             | "/audit/verify"
-    ) || (method == "POST" && path == "/organizations"))
+    ) || (method == "POST" && path == "/organizations")
+        // Indicators and sources are platform-wide; sightings are organization data.
+        || (path.starts_with("/intel/") && path != "/intel/sightings"))
 }
 
 /// The concrete request for a route against a target organization's fixture.
@@ -124,6 +143,16 @@ async fn request(
         p if p.starts_with("/incidents/") => t.incident.to_string(),
         p if p.starts_with("/users/") => t.user.to_string(),
         p if p.starts_with("/tokens/") => t.token.to_string(),
+        p if p.starts_with("/intel/indicators/") => seed_indicator(app, t).await.to_string(),
+        "/intel/sightings" => {
+            // Sightings in both organizations, so the own list is not empty and the other
+            // one's must stay out of it.
+            let a = seed_indicator(app, &app.a).await;
+            let b = seed_indicator(app, &app.b).await;
+            seed_sighting(app, a, app.a.id).await;
+            seed_sighting(app, b, app.b.id).await;
+            String::new()
+        }
         _ => String::new(),
     };
     let mut uri = format!("/api/v1{}", path.replace("{id}", &id));
@@ -133,6 +162,9 @@ async fn request(
         && !matches!(path, "/users" | "/tokens" | "/organizations");
     if is_list {
         uri.push_str(&format!("?org_id={}", t.id));
+    }
+    if path == "/intel/import" {
+        uri.push_str("?source=matrix&format=list");
     }
     let js = |v: Value| Some(("application/json", v.to_string().into_bytes()));
     let body = match (method, path) {
@@ -156,7 +188,9 @@ async fn request(
             "org_id": t.id, "title": "new incident", "category": "MP", "subcategory": "MPRANS",
             "grade": "large", "occurred_at": "2026-11-01T00:00:00Z",
         })),
-        ("PATCH", "/incidents/{id}") => js(json!({ "status": "acknowledged", "comment": "on it" })),
+        // A comment: every role that may respond can add one whatever the workflow stage
+        // (status steps per role are tested in api.rs).
+        ("PATCH", "/incidents/{id}") => js(json!({ "comment": "on it" })),
         ("POST", "/users") => js(json!({
             "username": format!("u{}", uuid::Uuid::now_v7().simple()), "role": "org_user", "org_id": t.id,
         })),
@@ -165,12 +199,83 @@ async fn request(
         ("POST", "/tokens") => js(
             json!({ "name": "sensor", "role": "org_user", "org_id": t.id, "expires_in_days": 30 }),
         ),
+        ("POST", "/intel/import") => Some((
+            "text/plain",
+            b"evil.example\n198.51.100.1\nnot a value at all\n".to_vec(),
+        )),
         ("POST", "/auth/login") => {
             js(json!({ "username": "nobody", "password": "wrong password here" }))
         }
         _ => None,
     };
     (uri, body)
+}
+
+/// An indicator of a source named after the organization's fixture (so nothing in it names
+/// the organization).
+async fn seed_indicator(app: &TestApp, t: &Fixture) -> vigil_store::IndicatorId {
+    let src = app
+        .store
+        .upsert_intel_source(vigil_store::NewIntelSource {
+            name: format!("feed {}", uuid::Uuid::now_v7().simple()),
+            kind: "list".into(),
+            url: None,
+            enabled: true,
+            trust: 50,
+        })
+        .await
+        .expect("source");
+    let stix_id = format!("indicator--{}", uuid::Uuid::now_v7());
+    let value = format!("{}.evil.example", t.asset.0.simple());
+    app.store
+        .upsert_indicators(vec![vigil_store::NewIndicator {
+            source_id: src.id,
+            stix_id: stix_id.clone(),
+            kind: "domain".into(),
+            value: Some(value.clone()),
+            values: vec![format!("domain:{value}")],
+            pattern: None,
+            name: None,
+            description: None,
+            confidence: 50,
+            tlp: None,
+            valid_from: None,
+            valid_until: None,
+            labels: vec![],
+            kill_chain: vec![],
+            attack_ids: vec![],
+            modified: vigil_model::Timestamp::UNIX_EPOCH,
+            revoked: false,
+            object: json!({"type": "indicator", "id": stix_id}),
+        }])
+        .await
+        .expect("indicator");
+    app.store
+        .list_indicators(&vigil_store::IndicatorQuery {
+            source_id: Some(src.id),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items[0]
+        .id
+}
+
+async fn seed_sighting(app: &TestApp, ind: vigil_store::IndicatorId, org: vigil_model::OrgId) {
+    app.store
+        .record_sightings(
+            vigil_model::Scope::All,
+            vec![vigil_store::NewSighting {
+                indicator_id: ind,
+                org_id: org,
+                event_id: None,
+                alert_id: None,
+                seen_at: vigil_model::Timestamp::now(),
+                count: 1,
+            }],
+        )
+        .await
+        .expect("sighting");
 }
 
 fn mentions(v: &Value, needle: &str) -> bool {
@@ -233,6 +338,13 @@ async fn matrix(role: Role) {
                 match (r.method, r.path) {
                     ("POST", "/assets/import") => assert_eq!(value["created"], 1, "{cell}"),
                     ("POST", "/events") => assert_eq!(value["stored"], 1, "{cell}"),
+                    ("POST", "/intel/import") => {
+                        assert_eq!(value["stored"]["inserted"], 2, "{cell}");
+                        assert_eq!(value["problems_total"], 1, "{cell}");
+                    }
+                    ("POST", "/intel/indicators/{id}/revoke") => {
+                        assert!(value["revoked_at"].is_string(), "{cell}")
+                    }
                     _ => {}
                 }
                 continue;
@@ -242,6 +354,10 @@ async fn matrix(role: Role) {
                 ("GET", "/organizations") => {
                     assert_eq!(status, StatusCode::OK, "{cell}");
                     assert!(!mentions(&value, &target.id.to_string()), "{cell}");
+                }
+                ("GET", "/stats/incidents") => {
+                    assert_eq!(status, StatusCode::OK, "{cell}");
+                    assert_eq!(value["total"], 0, "{cell}");
                 }
                 ("GET", p) if !p.contains("{id}") => {
                     assert_eq!(status, StatusCode::OK, "{cell}");
@@ -294,7 +410,11 @@ async fn matrix(role: Role) {
                 .await
                 .expect("store")
                 .expect("incident");
-            assert_eq!(inc.status, vigil_model::IncidentStatus::Open, "{cell}");
+            assert_eq!(inc.status, vigil_model::IncidentStatus::Notified, "{cell}");
+            assert!(
+                !inc.timeline.iter().any(|e| e.note == "on it"),
+                "{cell}: a refused PATCH left a comment"
+            );
         }
     }
     assert_eq!(checked, ROUTES.len() * 2);

@@ -246,15 +246,41 @@ async fn incidents_move_through_their_workflow_with_a_timeline() {
     assert_eq!(a["status"], "escalated");
     assert_eq!(a["incident_id"], id.as_str());
 
-    let (s, v) = app
-        .json(
-            "PATCH",
-            &format!("/api/v1/incidents/{id}"),
-            &app.analyst,
-            json!({"status":"notified"}),
-        )
-        .await;
+    // The workflow: a new incident is triaged before the organization is notified.
+    let patch = |who: &'static str, body: serde_json::Value| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let token = match who {
+                "analyst" => &app.analyst,
+                _ => &app.officer,
+            };
+            app.json("PATCH", &format!("/api/v1/incidents/{id}"), token, body)
+                .await
+        }
+    };
+    let (s, v) = patch("analyst", json!({"status":"notified"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "illegal_transition");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("from 'new' the next step can be 'triaged'")),
+        "{v}"
+    );
+    let (s, v) = patch("analyst", json!({"status":"triaged"})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = patch("analyst", json!({"status":"notified"})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Acknowledging is the organization's step, not the analyst's.
+    let (s, v) = patch("analyst", json!({"status":"acknowledged"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("performed by the responsible organization")),
+        "{v}"
+    );
     // The organization acknowledges and reports remediation; it cannot close or regrade.
     let (s, _) = app
         .json(
@@ -292,18 +318,57 @@ async fn incidents_move_through_their_workflow_with_a_timeline() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (s, v) = app
-        .json(
-            "PATCH",
-            &format!("/api/v1/incidents/{id}"),
-            &app.analyst,
-            json!({"status":"closed","grade":"major"}),
-        )
-        .await;
+    // Closing before the remediation is verified is refused, and changes nothing.
+    let (s, v) = patch("analyst", json!({"status":"closed","grade":"major"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    // Remediation, feedback, sent back once, feedback again, verification.
+    for (who, status, want) in [
+        ("officer", "remediating", StatusCode::OK),
+        ("officer", "verified", StatusCode::FORBIDDEN),
+        ("officer", "remediated", StatusCode::OK),
+        ("analyst", "remediating", StatusCode::OK),
+        ("officer", "remediated", StatusCode::OK),
+        ("analyst", "verified", StatusCode::OK),
+    ] {
+        let (s, v) = patch(who, json!({ "status": status })).await;
+        assert_eq!(s, want, "{who} -> {status}: {v}");
+    }
+    let (s, closed) = patch("analyst", json!({"status":"closed","grade":"major"})).await;
+    assert_eq!(s, StatusCode::OK, "{closed}");
+    assert_eq!(closed["grade"], "major");
+    assert!(closed["closed_at"].is_string());
+    let (s, v) = patch("analyst", json!({"status":"archived"})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["grade"], "major");
-    assert!(v["closed_at"].is_string());
-    let actions: Vec<&str> = v["timeline"]
+    assert!(
+        v["closed_at"].is_string(),
+        "archiving keeps the closing time"
+    );
+    // Archived is final.
+    let (s, v) = patch("analyst", json!({"status":"triaged"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (_, audit) = app
+        .get("/api/v1/audit?action=incident.&limit=1000", &app.auditor)
+        .await;
+    let audited: Vec<&str> = audit["items"]
+        .as_array()
+        .expect("audit items")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    for a in [
+        "incident.triage",
+        "incident.notify",
+        "incident.acknowledge",
+        "incident.start_remediation",
+        "incident.submit_feedback",
+        "incident.send_back",
+        "incident.verify",
+        "incident.close",
+        "incident.archive",
+    ] {
+        assert!(audited.contains(&a), "{a} not in {audited:?}");
+    }
+    let actions: Vec<&str> = closed["timeline"]
         .as_array()
         .expect("timeline")
         .iter()
@@ -464,6 +529,15 @@ async fn postgres_backend_serves_the_same_api() {
         .json(
             "PATCH",
             &format!("/api/v1/incidents/{}", app.a.incident),
+            &app.analyst,
+            json!({"status":"notified"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .json(
+            "PATCH",
+            &format!("/api/v1/incidents/{}", app.a.incident),
             &app.officer,
             json!({"status":"acknowledged","comment":"收到"}),
         )
@@ -518,4 +592,175 @@ async fn audit_verification_names_the_tampered_record() {
         .filter_map(|f| f["kind"].as_str())
         .collect();
     assert!(kinds.contains(&"removed"), "{v}");
+}
+
+#[tokio::test]
+async fn notified_incidents_have_notices_signed_with_the_published_key() {
+    let app = TestApp::new().await;
+    let (s, key) = app.get("/api/v1/notice-key", &app.officer).await;
+    assert_eq!(s, StatusCode::OK, "{key}");
+    assert_eq!(key["alg"], "SM2-SM3");
+    let trusted = vigil_crypto::Sm2PublicKey::parse(key["public_key_pem"].as_str().expect("pem"))
+        .expect("published key");
+
+    // The organization fetches the notice of its incident and checks it.
+    let (s, env) = app
+        .get(
+            &format!("/api/v1/incidents/{}/notice", app.a.incident),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{env}");
+    let env: vigil_crypto::Envelope = serde_json::from_value(env).expect("envelope");
+    let payload = vigil_crypto::open_envelope(&env, &trusted).expect("valid signature");
+    let doc: serde_json::Value = serde_json::from_str(payload).expect("payload json");
+    assert_eq!(doc["type"], "vigil.incident_notice");
+    assert_eq!(doc["incident"]["id"], app.a.incident.to_string());
+    assert_eq!(doc["recipient"]["organization_id"], app.a.id.to_string());
+    assert_eq!(doc["incident"]["status"], "notified");
+    assert!(doc["notified_at"].is_string(), "{doc}");
+    // A changed payload no longer verifies.
+    let mut altered = env.clone();
+    altered.payload = altered.payload.replace("notified", "closed");
+    assert!(vigil_crypto::open_envelope(&altered, &trusted).is_err());
+
+    // Another organization's notice does not exist for this user.
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/incidents/{}/notice", app.b.incident),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An incident not yet notified has no notice.
+    let (s, inc) = app
+        .json(
+            "POST",
+            "/api/v1/incidents",
+            &app.analyst,
+            json!({
+                "org_id": app.a.id, "title": "Port scan", "category": "NA",
+                "grade": "general", "occurred_at": "2026-11-21T08:00:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let (s, v) = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/notice",
+                inc["id"].as_str().expect("id")
+            ),
+            &app.analyst,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "not_notified");
+}
+
+#[tokio::test]
+async fn incident_deadlines_follow_grade_operator_and_workflow() {
+    let app = TestApp::new().await;
+    // The fixture incident is 一般 and notified: acknowledge and remediate are running.
+    let (s, v) = app
+        .get(
+            &format!("/api/v1/incidents/{}/deadlines", app.a.incident),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let kinds: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|d| d["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, vec!["acknowledge", "remediate"], "{v}");
+    assert!(
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|d| d["status"] == "pending"),
+        "{v}"
+    );
+    assert_eq!(v["overdue"], 0);
+    // A 重大 incident at a CII operator must be reported within an hour of discovery.
+    let (s, inc) = app
+        .json(
+            "POST",
+            "/api/v1/incidents",
+            &app.analyst,
+            json!({
+                "org_id": app.a.id, "title": "Ransomware on the SCADA server", "category": "MP",
+                "subcategory": "MPRANS", "grade": "major", "occurred_at": "2026-11-21T08:00:00Z",
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let (s, v) = app
+        .get(
+            &format!(
+                "/api/v1/incidents/{}/deadlines",
+                inc["id"].as_str().expect("id")
+            ),
+            &app.analyst,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let report = &v["items"][0];
+    assert_eq!(report["kind"], "report", "{v}");
+    let created: jiff::Timestamp = inc["created_at"]
+        .as_str()
+        .expect("created")
+        .parse()
+        .expect("ts");
+    let due: jiff::Timestamp = report["due"].as_str().expect("due").parse().expect("ts");
+    assert_eq!(due.duration_since(created).as_secs(), 3600, "{v}");
+    // Someone else's incident has no deadlines for this user.
+    let (s, _) = app
+        .get(
+            &format!("/api/v1/incidents/{}/deadlines", app.b.incident),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn incident_statistics_are_scoped_and_validated() {
+    let app = TestApp::new().await;
+    let (s, all) = app.get("/api/v1/stats/incidents", &app.analyst).await;
+    assert_eq!(s, StatusCode::OK, "{all}");
+    assert_eq!(all["total"], 2, "{all}");
+    assert_eq!(all["by_subcategory"][0]["code"], "NACRED", "{all}");
+    assert_eq!(all["by_subcategory"][0]["percent"], 100.0, "{all}");
+    assert_eq!(all["by_sector"][0]["code"], "power", "{all}");
+    // An organization user counts only its own.
+    let (s, own) = app.get("/api/v1/stats/incidents", &app.officer).await;
+    assert_eq!(s, StatusCode::OK, "{own}");
+    assert_eq!(own["total"], 1, "{own}");
+    let (s, other) = app
+        .get(
+            &format!("/api/v1/stats/incidents?org_id={}", app.b.id),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{other}");
+    assert_eq!(other["total"], 0, "{other}");
+    // A period in the past is empty; a backwards one is refused.
+    let (_, past) = app
+        .get(
+            "/api/v1/stats/incidents?from=2001-01-01T00:00:00Z&to=2001-02-01T00:00:00Z",
+            &app.analyst,
+        )
+        .await;
+    assert_eq!(past["total"], 0, "{past}");
+    let (s, v) = app
+        .get(
+            "/api/v1/stats/incidents?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            &app.analyst,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }

@@ -129,6 +129,25 @@ async fn fixture(store: &dyn Store, name: &str) -> Fixture {
         )
         .await
         .expect("incident");
+    // Triaged and notified: the organization has a notice and its next step is to
+    // acknowledge it.
+    for status in [
+        vigil_model::IncidentStatus::Triaged,
+        vigil_model::IncidentStatus::Notified,
+    ] {
+        store
+            .update_incident(
+                vigil_model::Scope::All,
+                incident.id,
+                vigil_store::IncidentUpdate {
+                    status: Some(status),
+                    ..Default::default()
+                },
+                "user:test",
+            )
+            .await
+            .expect("workflow step");
+    }
     let user = store
         .create_user(
             NewUser {
@@ -245,7 +264,9 @@ impl TestApp {
         let analyst = token(store.as_ref(), Role::Analyst, None).await;
         let auditor = token(store.as_ref(), Role::Auditor, None).await;
         let officer = token(store.as_ref(), Role::OrgUser, Some(a.id)).await;
-        let app = vigil_web::router(AppState::new(store.clone(), config, None));
+        let state = AppState::new(store.clone(), config, None);
+        state.set_notice_key(vigil_crypto::Sm2PrivateKey::generate().expect("platform key"));
+        let app = vigil_web::router(state);
         Self {
             _dir: dir,
             store,

@@ -4,4 +4,6 @@ mod access;
 mod api;
 mod bad_input;
 mod harness;
+mod intel;
 mod sessions;
+mod taxii;

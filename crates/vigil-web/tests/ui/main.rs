@@ -159,6 +159,19 @@ async fn seed_org(store: &dyn Store, name: &str, sector: &str, region: &str) -> 
         )
         .await
         .expect("incident");
+    // Triaged, so the analyst's next step is to notify the organization.
+    store
+        .update_incident(
+            vigil_model::Scope::All,
+            incident.id,
+            vigil_store::IncidentUpdate {
+                status: Some(vigil_model::IncidentStatus::Triaged),
+                ..Default::default()
+            },
+            "user:admin",
+        )
+        .await
+        .expect("triage");
     Org {
         id: org.id,
         name: name.into(),
@@ -823,7 +836,7 @@ async fn posts_without_the_right_csrf_token_or_from_another_site_are_refused() {
         .await
         .expect("get")
         .expect("incident");
-    assert_eq!(i.timeline.len(), 1);
+    assert_eq!(i.timeline.len(), 2, "created and triaged only");
     // With the token and the same origin it works.
     let r = post_form_with(
         &app,
@@ -849,6 +862,22 @@ async fn posts_without_the_right_csrf_token_or_from_another_site_are_refused() {
     assert!(page.body.contains("Saved."));
 }
 
+/// The analyst's notice, straight through the store.
+async fn notify(app: &App) {
+    app.store
+        .update_incident(
+            Scope::All,
+            app.a.incident,
+            vigil_store::IncidentUpdate {
+                status: Some(IncidentStatus::Notified),
+                ..Default::default()
+            },
+            "user:analyst",
+        )
+        .await
+        .expect("notify");
+}
+
 #[tokio::test]
 async fn incident_form_follows_the_role() {
     let app = app().await;
@@ -871,12 +900,24 @@ async fn incident_form_follows_the_role() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-    // Organization user: only responder statuses offered and accepted.
+    // Organization user: before the notice there is nothing for it to do but comment.
     let c = login(&app, "officer").await;
     let page = get(&app, &inc, Some(&c)).await;
     assert!(page.body.contains("id=\"incident-form\""));
+    assert!(!page.body.contains("value=\"acknowledged\""));
+    assert!(!page.body.contains("id=\"notice-link\""));
+    notify(&app).await;
+    // Notified: acknowledging is its one next step, and the signed notice is offered.
+    let page = get(&app, &inc, Some(&c)).await;
+    assert!(page.body.contains("id=\"notice-link\""), "{}", page.body);
+    assert!(page.body.contains("id=\"deadlines\""), "{}", page.body);
+    assert!(
+        page.body.contains("Acknowledge the notice"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("value=\"acknowledged\""));
-    assert!(page.body.contains("value=\"remediated\""));
+    assert!(!page.body.contains("value=\"remediated\""));
     assert!(!page.body.contains("value=\"closed\""));
     assert!(!page.body.contains("value=\"verified\""));
     let token = csrf_of(&page.body);
@@ -912,9 +953,44 @@ async fn incident_form_follows_the_role() {
     assert_eq!(i.timeline.last().map(|e| e.note.as_str()), Some("On it"));
     assert!(i.timeline.iter().any(|e| e.actor == "user:officer"));
 
-    // Analyst may close.
+    // The analyst cannot skip the organization's remediation and feedback...
     let c = login(&app, "analyst").await;
     let token = csrf(&app, &c).await;
+    let r = post_form(
+        &app,
+        &inc,
+        Some(&c),
+        &[("csrf", &token), ("status", "closed")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body
+            .contains("illegal transition from &#39;acknowledged&#39; to &#39;closed&#39;"),
+        "{}",
+        r.body
+    );
+    // ...but closes once the fix is verified.
+    for s in [
+        IncidentStatus::Remediating,
+        IncidentStatus::Remediated,
+        IncidentStatus::Verified,
+    ] {
+        app.store
+            .update_incident(
+                Scope::All,
+                app.a.incident,
+                vigil_store::IncidentUpdate {
+                    status: Some(s),
+                    ..Default::default()
+                },
+                "user:test",
+            )
+            .await
+            .expect("step");
+    }
+    let page = get(&app, &inc, Some(&c)).await;
+    assert!(page.body.contains("value=\"closed\""));
     let r = post_form(
         &app,
         &inc,
@@ -1179,4 +1255,40 @@ async fn users_change_their_own_password_and_log_in_again() {
     )
     .await;
     assert_eq!(fresh.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_monthly_report_counts_the_month_and_prints() {
+    let app = app().await;
+    let c = login(&app, "analyst").await;
+    let month = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(8)))
+        .strftime("%Y-%m")
+        .to_string();
+    let r = get(&app, "/reports/monthly", Some(&c)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("Monthly situation report · {month}")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"report-headline\""), "{}", r.body);
+    assert!(
+        r.body.contains("incidents were tracked this month"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"by-category\""), "{}", r.body);
+    assert!(r.body.contains("window.print()"), "{}", r.body);
+    // A month without incidents, and a month that is not one.
+    let r = get(&app, "/reports/monthly?month=2001-01", Some(&c)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("0 incidents were tracked this month."),
+        "{}",
+        r.body
+    );
+    let r = get(&app, "/reports/monthly?month=2001-13", Some(&c)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

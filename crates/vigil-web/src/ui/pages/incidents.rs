@@ -13,8 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use vigil_model::{
-    Action, AuditOutcome, Grade, Incident, IncidentId, IncidentStatus, Principal, TimelineEntry,
-    taxonomy,
+    Action, AuditOutcome, Grade, Incident, IncidentId, IncidentStatus, TimelineEntry, taxonomy,
 };
 use vigil_store::{AlertQuery, IncidentQuery, IncidentUpdate, OrgQuery};
 
@@ -126,17 +125,6 @@ const RESPONDER_STATUSES: [IncidentStatus; 3] = [
     IncidentStatus::Remediated,
 ];
 
-/// The statuses this principal may move an incident to.
-fn settable_statuses(p: &Principal) -> Vec<IncidentStatus> {
-    if p.allows(Action::ManageIncidents) {
-        IncidentStatus::ALL.to_vec()
-    } else if p.allows(Action::RespondIncidents) {
-        RESPONDER_STATUSES.to_vec()
-    } else {
-        Vec::new()
-    }
-}
-
 pub struct TimelineRow {
     pub at: String,
     pub actor: String,
@@ -204,6 +192,9 @@ pub struct IncidentPage {
     pub grade_level: &'static str,
     pub grade_colour_name: &'static str,
     pub must_report: bool,
+    /// The organization has been notified: a signed notice can be downloaded.
+    pub notified: bool,
+    pub deadlines: Vec<DeadlineRow>,
     pub category_code: String,
     pub category: String,
     pub subcategory_code: String,
@@ -217,6 +208,15 @@ pub struct IncidentPage {
     pub status_options: Vec<Opt>,
     pub can_comment: bool,
     pub notice: Option<String>,
+}
+
+/// One deadline as the incident page lists it.
+pub struct DeadlineRow {
+    pub kind: String,
+    pub due: String,
+    pub status: String,
+    /// `deadline-overdue`, `deadline-met`...: the CSS class of the status.
+    pub class: String,
 }
 
 fn grade_colour_key(g: Grade) -> &'static str {
@@ -260,7 +260,8 @@ async fn render_detail(
             alerts.push(a);
         }
     }
-    let settable = settable_statuses(&ui.principal);
+    // Only the workflow's next steps for this role are offered.
+    let settable = crate::workflow::next_statuses(&ui.principal, &inc);
     let status_options = if settable.is_empty() {
         Vec::new()
     } else {
@@ -268,10 +269,22 @@ async fn render_detail(
         v.extend(
             settable
                 .iter()
-                .filter(|s| **s != inc.status)
                 .map(|s| Opt::new(s.as_str(), s.name(lang), None)),
         );
         v
+    };
+    let deadlines = match &org {
+        Some(o) => crate::workflow::deadlines(&inc, o, vigil_model::Timestamp::now())
+            .map_err(|e| UiError::with_message(StatusCode::INTERNAL_SERVER_ERROR, t, &e.message))?
+            .into_iter()
+            .map(|d| DeadlineRow {
+                kind: t.t(&format!("deadline.{}", d.kind)).to_string(),
+                due: d.due_local,
+                status: t.t(&format!("deadline.{}", d.status)).to_string(),
+                class: format!("deadline-{}", d.status.replace('_', "-")),
+            })
+            .collect(),
+        None => Vec::new(),
     };
     let subcategory_code = inc.spec.subcategory.clone().unwrap_or_default();
     let g = inc.spec.grade;
@@ -281,6 +294,8 @@ async fn render_detail(
         grade_level: g.level(),
         grade_colour_name: t.t(grade_colour_key(g)),
         must_report: g.must_report(),
+        notified: crate::notice::is_notified(inc.status),
+        deadlines,
         category_code: inc.spec.category.clone(),
         category: view::category_name(&inc.spec.category, lang),
         subcategory: if subcategory_code.is_empty() {
@@ -378,21 +393,36 @@ pub async fn update(
     }
     let id: IncidentId = id.parse().map_err(|_| UiError::not_found(t))?;
     let actor = ui.principal.actor();
+    let scope = ui.principal.scope();
+    let mut step = None;
+    let mut expect_status = None;
+    if let Some(requested) = status {
+        let current = st
+            .store
+            .get_incident(scope, id)
+            .await
+            .ui(t)?
+            .ok_or_else(|| UiError::not_found(t))?;
+        step = crate::workflow::step_to(&ui.principal, &current, requested)
+            .map_err(|e| UiError::with_message(StatusCode::CONFLICT, t, &e.message))?;
+        expect_status = Some(current.status);
+    }
     let change = IncidentUpdate {
+        expect_status,
         status,
         comment,
         ..IncidentUpdate::default()
     };
     let inc = st
         .store
-        .update_incident(ui.principal.scope(), id, change, &actor)
+        .update_incident(scope, id, change, &actor)
         .await
         .ui(t)?
         .ok_or_else(|| UiError::not_found(t))?;
     auth::audit(
         &st,
         &actor,
-        "incident.update",
+        &crate::workflow::audit_action(step.as_ref()),
         format!("incident/{id}"),
         AuditOutcome::Success,
         Some(inc.spec.org_id),
@@ -405,7 +435,7 @@ pub async fn update(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_model::{Locale, OrgId, PrincipalKind, Role};
+    use vigil_model::{Locale, OrgId, Principal, PrincipalKind, Role};
 
     fn principal(role: Role) -> Principal {
         Principal {
@@ -418,13 +448,40 @@ mod tests {
     }
 
     #[test]
-    fn statuses_follow_the_role() {
-        assert_eq!(settable_statuses(&principal(Role::Analyst)).len(), 7);
+    fn offered_statuses_are_the_next_steps_for_the_role() {
+        use vigil_model::{Grade, Incident, IncidentId, IncidentStatus, NewIncident};
+        let mut inc = Incident {
+            id: IncidentId::new(),
+            spec: NewIncident {
+                org_id: OrgId::new(),
+                title: "t".into(),
+                description: String::new(),
+                category: "MP".into(),
+                subcategory: None,
+                grade: Grade::General,
+                asset_ids: vec![],
+                alert_ids: vec![],
+                occurred_at: vigil_model::Timestamp::UNIX_EPOCH,
+            },
+            status: IncidentStatus::Open,
+            created_at: vigil_model::Timestamp::UNIX_EPOCH,
+            updated_at: vigil_model::Timestamp::UNIX_EPOCH,
+            closed_at: None,
+            timeline: vec![],
+        };
+        let next = |r: Role, inc: &Incident| crate::workflow::next_statuses(&principal(r), inc);
         assert_eq!(
-            settable_statuses(&principal(Role::OrgUser)),
-            RESPONDER_STATUSES.to_vec()
+            next(Role::Analyst, &inc),
+            vec![IncidentStatus::Triaged, IncidentStatus::Closed]
         );
-        assert!(settable_statuses(&principal(Role::Auditor)).is_empty());
+        assert!(next(Role::OrgUser, &inc).is_empty());
+        inc.status = IncidentStatus::Notified;
+        assert_eq!(
+            next(Role::OrgUser, &inc),
+            vec![IncidentStatus::Acknowledged]
+        );
+        assert!(next(Role::Analyst, &inc).is_empty());
+        assert!(next(Role::Auditor, &inc).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod events;
 pub mod incidents;
 pub mod orgs;
 pub mod overview;
+pub mod reports;
 
 use super::i18n::Catalog;
 use super::view::{self, OrgNames};
