@@ -287,3 +287,160 @@ mod tests {
         assert_eq!(percentile(&[], 0.99), 0.0);
     }
 }
+
+/// What `syslog` waits for after sending: the pipeline's stored counter on a Prometheus
+/// endpoint, or the lines of a file another receiver (rsyslog) writes.
+pub enum Sink {
+    /// `/metrics` URL and an API token: `vigil_pipeline_stored_total` summed over inputs.
+    Metrics { url: String, token: String },
+    /// A file that gets one line per received event.
+    File(std::path::PathBuf),
+}
+
+/// The outcome of one syslog run.
+pub struct SyslogReport {
+    pub events: u64,
+    pub send_secs: f64,
+    pub end_to_end_secs: f64,
+}
+
+/// One RFC 5424 line with a sequence number; hosts, users and addresses vary like a real
+/// authentication stream.
+pub fn syslog_line(seq: u64) -> String {
+    let outcome = if seq.is_multiple_of(9) {
+        "Accepted"
+    } else {
+        "Failed"
+    };
+    format!(
+        "<38>1 2026-11-22T08:{:02}:{:02}.{:06}Z web-{:02}.plant.example.cn sshd 4211 - - \
+         {outcome} password for {} from 203.0.{}.{} port {} ssh2 seq={seq}\n",
+        (seq / 60_000_000) % 60,
+        (seq / 1_000_000) % 60,
+        seq % 1_000_000,
+        seq % 50,
+        ["root", "admin", "operator", "oracle"][(seq % 4) as usize],
+        (seq / 250) % 250,
+        seq % 250,
+        40_000 + seq % 20_000,
+    )
+}
+
+async fn stored_now(client: &HttpClient, sink: &Sink) -> anyhow::Result<u64> {
+    match sink {
+        Sink::Metrics { url, token } => {
+            let uri: hyper::Uri = url.parse().context("bad --metrics URL")?;
+            let resp = client
+                .request(
+                    hyper::Request::get(uri)
+                        .header("authorization", format!("Bearer {token}"))
+                        .body(http_body_util::Empty::new())
+                        .context("building a request")?,
+                )
+                .await
+                .context("reading the metrics endpoint")?;
+            anyhow::ensure!(
+                resp.status().is_success(),
+                "the metrics endpoint answered {} (is --token / VIGIL_BENCH_TOKEN right?)",
+                resp.status()
+            );
+            let body = resp.into_body().collect().await?.to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            Ok(text
+                .lines()
+                .filter(|l| l.starts_with("vigil_pipeline_stored_total"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64)
+        }
+        Sink::File(p) => match tokio::fs::read(p).await {
+            Ok(b) => Ok(memchr::memchr_iter(b'\n', &b).count() as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+        },
+    }
+}
+
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+/// Sends `events` RFC 5424 lines (newline framing) over `connections` TCP connections to
+/// `target` as fast as the receiver takes them, then waits until `sink` shows them all
+/// received (end to end), at most `timeout`.
+pub async fn syslog(
+    target: &str,
+    events: u64,
+    connections: usize,
+    sink: &Sink,
+    timeout: Duration,
+) -> anyhow::Result<SyslogReport> {
+    use tokio::io::AsyncWriteExt;
+    anyhow::ensure!(connections > 0, "--connections must be positive");
+    let client: HttpClient =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let baseline = stored_now(&client, sink).await?;
+    let start = Instant::now();
+    let per = events.div_ceil(connections as u64);
+    let mut tasks = Vec::new();
+    for c in 0..connections as u64 {
+        let target = target.to_string();
+        let (from, to) = (c * per, ((c + 1) * per).min(events));
+        tasks.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(&target)
+                .await
+                .with_context(|| format!("connecting to {target}"))?;
+            let mut buf = String::with_capacity(256 * 1024);
+            for seq in from..to {
+                buf.push_str(&syslog_line(seq));
+                if buf.len() >= 240 * 1024 {
+                    s.write_all(buf.as_bytes()).await?;
+                    buf.clear();
+                }
+            }
+            s.write_all(buf.as_bytes()).await?;
+            s.shutdown().await?;
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let send_secs = start.elapsed().as_secs_f64();
+    let deadline = start + timeout;
+    loop {
+        let n = stored_now(&client, sink).await?.saturating_sub(baseline);
+        if n >= events {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {n} of {events} events arrived within {} s",
+            timeout.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(SyslogReport {
+        events,
+        send_secs,
+        end_to_end_secs: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod syslog_tests {
+    #[test]
+    fn syslog_lines_parse_as_rfc5424_with_their_sequence() {
+        for seq in [0u64, 1, 999_999, 12_345_678] {
+            let line = super::syslog_line(seq);
+            let p = vigil_ingest::syslog::parse_syslog(
+                line.trim_end().as_bytes(),
+                &vigil_ingest::ParseContext::new(jiff::Timestamp::now()),
+            )
+            .expect("parse");
+            assert_eq!(p.format, vigil_ingest::Format::Rfc5424, "{line}");
+            assert!(line.contains(&format!("seq={seq}")));
+        }
+    }
+}

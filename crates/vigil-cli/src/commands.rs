@@ -1,7 +1,8 @@
 //! The subcommands' work. Errors carry context for the operator (anyhow).
 
 use crate::{
-    AssetCommand, BenchCommand, Cli, Command, EventsCommand, OrgCommand, RulesCommand, UserCommand,
+    AssetCommand, AuditCommand, BenchCommand, Cli, Command, EventsCommand, OrgCommand,
+    RulesCommand, UserCommand,
 };
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -88,6 +89,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Command::VerifyNotice { file, public_key } => return verify_notice(file, public_key),
+        Command::Bench {
+            command:
+                BenchCommand::Syslog {
+                    target,
+                    events,
+                    connections,
+                    metrics,
+                    token,
+                    file,
+                    timeout,
+                },
+        } => {
+            let sink = match (metrics, file) {
+                (Some(m), _) => crate::bench::Sink::Metrics {
+                    url: m.clone(),
+                    token: token
+                        .clone()
+                        .context("--metrics needs --token (or VIGIL_BENCH_TOKEN)")?,
+                },
+                (None, Some(f)) => crate::bench::Sink::File(f.clone()),
+                (None, None) => bail!("give --metrics or --file"),
+            };
+            let r = crate::bench::syslog(
+                target,
+                *events,
+                *connections,
+                &sink,
+                std::time::Duration::from_secs(*timeout),
+            )
+            .await?;
+            println!(
+                "events {}  sent in {:.2} s ({:.0}/s)  received end to end in {:.2} s ({:.0}/s)",
+                r.events,
+                r.send_secs,
+                r.events as f64 / r.send_secs,
+                r.end_to_end_secs,
+                r.events as f64 / r.end_to_end_secs
+            );
+            return Ok(());
+        }
         // Hunting and rule checks read files only: no configuration, no store.
         Command::Hunt(args) => return crate::hunt::hunt(args),
         Command::Rules {
@@ -103,10 +145,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = vigil_server::open_store(&cfg.store).await?;
     match cli.command {
         Command::Version
+        | Command::VerifyNotice { .. }
         | Command::Hunt(_)
         | Command::Rules { .. }
         | Command::Bench {
-            command: BenchCommand::Http { .. },
+            command: BenchCommand::Http { .. } | BenchCommand::Syslog { .. },
         } => Ok(()),
         Command::Bench {
             command:
@@ -131,6 +174,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events {
             command: EventsCommand::Ingest { file, org },
         } => ingest(store, &file, org.as_deref()).await,
+        Command::Events {
+            command: EventsCommand::ImportEvtx { paths, org },
+        } => crate::evtx::import(store, &paths, &org).await,
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => audit_verify(store.as_ref(), json).await,
+    }
+}
+
+/// A signed document that does not verify; exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("notice NOT valid: {0}")]
+pub struct Invalid(pub String);
+
+fn verify_notice(file: &Path, public_key: &Path) -> anyhow::Result<()> {
+    let key_text = std::fs::read(public_key)
+        .with_context(|| format!("reading the public key {}", public_key.display()))?;
+    // PEM and hex are text; DER is read as hex of its bytes.
+    let key_text = match std::str::from_utf8(&key_text) {
+        Ok(t) => t.to_string(),
+        Err(_) => hex::encode(&key_text),
+    };
+    let trusted = vigil_crypto::Sm2PublicKey::parse(&key_text)
+        .with_context(|| format!("{} is not an SM2 public key", public_key.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let env: vigil_crypto::Envelope = serde_json::from_str(&text).map_err(|e| {
+        Invalid(format!(
+            "{} is not a signed Vigil document: {e}",
+            file.display()
+        ))
+    })?;
+    let payload =
+        vigil_crypto::open_envelope(&env, &trusted).map_err(|e| Invalid(e.to_string()))?;
+    println!(
+        "signature valid: SM2-SM3 by {} (ID {})",
+        trusted.to_hex(),
+        env.signer_id
+    );
+    match serde_json::from_str::<serde_json::Value>(payload) {
+        Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+        Err(_) => println!("{payload}"),
+    }
+    Ok(())
+}
+
+/// The audit chain is not intact (the findings were printed); exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("audit chain NOT intact: {0} finding(s)")]
+pub struct Tampered(pub usize);
+
+async fn audit_verify(store: &dyn Store, json: bool) -> anyhow::Result<()> {
+    let v = vigil_web::api::audit::verify_chain(store)
+        .await
+        .context("reading the audit log")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for f in &v.findings {
+            println!("record {}: {}: {}", f.seq, f.kind, f.detail);
+        }
+        if v.ok {
+            println!("audit chain intact: {} records, head {}", v.checked, v.head);
+        }
+    }
+    if v.ok {
+        Ok(())
+    } else {
+        Err(Tampered(v.findings.len()).into())
     }
 }
 

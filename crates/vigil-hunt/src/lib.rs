@@ -695,7 +695,9 @@ impl Hunter {
         w.matches.clear();
         set.matches_into(v, ls, &mut w.scratch, &mut w.matches);
         for m in w.matches.drain(..) {
-            if !self.opts.filters.rule_ok(m.rule) {
+            // Building blocks of correlations that do not `generate` them report only through
+            // the correlation (which a hunt over unordered files does not evaluate).
+            if !m.standalone || !self.opts.filters.rule_ok(m.rule) {
                 continue;
             }
             let hit = make_hit(&m, v, shape, t, &run.input.path, record);
