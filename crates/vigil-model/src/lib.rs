@@ -20,6 +20,7 @@ pub mod incident;
 pub mod org;
 pub mod taxonomy;
 pub mod user;
+pub mod warning;
 
 pub use asset::{Asset, AssetKind, Importance, NewAsset, SoftwareComponent};
 pub use audit::{AuditOutcome, AuditRecord, NewAuditRecord};
@@ -31,6 +32,9 @@ pub use incident::{
 };
 pub use org::{Contact, MiitEnterpriseType, NewOrganization, Organization};
 pub use user::{Action, ApiToken, Locale, NewUser, Principal, PrincipalKind, Role, Scope, User};
+pub use warning::{
+    AssetCriterion, NewWarning, Warning, WarningLevel, WarningRecipient, WarningTargets,
+};
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -70,7 +74,9 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(OrgId, AssetId, AlertId, IncidentId, UserId, TokenId);
+id_type!(
+    OrgId, AssetId, AlertId, IncidentId, UserId, TokenId, WarningId
+);
 
 /// Event identifiers are assigned by the store in append order (a 64-bit sequence), because
 /// the event table is the hot path and an integer key is the cheapest one in both backends.

@@ -102,6 +102,13 @@ pub enum Action {
     ManageUsers,
     ManageTokens,
     ReadAudit,
+    /// Read early warnings (an organization user: those addressed to its organization).
+    ReadWarnings,
+    /// Issue early warnings to organizations.
+    IssueWarnings,
+    /// Acknowledge a warning (an organization user: for its own organization; platform
+    /// staff: on an organization's behalf, with a note).
+    AcknowledgeWarnings,
 }
 
 /// The range of organizations a principal's queries may touch.
@@ -280,7 +287,7 @@ impl Principal {
             Role::Analyst => !matches!(action, ManageUsers | ManageTokens | ReadAudit),
             Role::Auditor => matches!(
                 action,
-                ReadDirectory | ReadEvents | ReadAlerts | ReadIncidents | ReadAudit
+                ReadDirectory | ReadEvents | ReadAlerts | ReadIncidents | ReadAudit | ReadWarnings
             ),
             Role::OrgUser => matches!(
                 action,
@@ -292,6 +299,8 @@ impl Principal {
                     | TriageAlerts
                     | ReadIncidents
                     | RespondIncidents
+                    | ReadWarnings
+                    | AcknowledgeWarnings
             ),
         }
     }
@@ -328,6 +337,11 @@ mod tests {
         assert!(officer.allows(Action::RespondIncidents));
         assert!(!officer.allows(Action::ManageIncidents));
         assert!(!officer.allows(Action::WriteOrganizations));
+        assert!(officer.allows(Action::AcknowledgeWarnings));
+        assert!(!officer.allows(Action::IssueWarnings));
+        assert!(analyst.allows(Action::IssueWarnings));
+        assert!(auditor.allows(Action::ReadWarnings));
+        assert!(!auditor.allows(Action::AcknowledgeWarnings));
         assert_eq!(officer.scope(), Scope::Org(org));
         assert_eq!(analyst.scope(), Scope::All);
         assert!(!officer.scope().allows_org(OrgId::new()));
