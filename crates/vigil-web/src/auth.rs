@@ -91,6 +91,9 @@ fn action_name(a: Action) -> &'static str {
         Action::ManageUsers => "manage users",
         Action::ManageTokens => "manage API tokens",
         Action::ReadAudit => "read the audit log",
+        Action::ReadWarnings => "read warnings",
+        Action::IssueWarnings => "issue warnings",
+        Action::AcknowledgeWarnings => "acknowledge warnings",
     }
 }
 
