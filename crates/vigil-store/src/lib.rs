@@ -34,6 +34,11 @@ pub use intel::{
     NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
 };
 
+pub mod notify;
+pub use notify::{
+    Delivery, DeliveryId, DeliveryOutcome, DeliveryQuery, DeliveryStatus, NewDelivery,
+};
+
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -363,6 +368,32 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Sighting>>;
     /// Newest first by `seen_at`, then id.
     async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>>;
+
+    // Notification outbox (see the `notify` module). Enqueuing and claiming are the
+    // platform's own actions; listing is scoped.
+    /// Stores the deliveries, all or none, due at their `not_before`; every organization
+    /// must exist (`MissingReference`).
+    async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>>;
+    /// Takes up to `limit` due deliveries (pending and due by `now`, or sending with a lease
+    /// that ran out by `now`), oldest due first: each becomes `sending` until
+    /// `now + lease`, with one more attempt counted. No delivery is handed to two claims
+    /// while its lease holds.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+    /// Records the outcome of attempt `attempt` (as claimed). `None` when the delivery is
+    /// missing or no longer in that attempt (its lease ran out and it was claimed again).
+    async fn finish_delivery(
+        &self,
+        id: DeliveryId,
+        attempt: u32,
+        outcome: DeliveryOutcome,
+    ) -> Result<Option<Delivery>>;
+    /// Newest first by creation, then id.
+    async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>>;
 }
 
 /// Clamps a requested page size into `1..=MAX_PAGE`, `0` meaning the default.

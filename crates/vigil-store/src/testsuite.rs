@@ -71,6 +71,8 @@ macro_rules! store_conformance {
                 indicators_filters_and_pagination,
                 indicators_revoke_and_delete,
                 sightings_are_scoped,
+                notifications_outbox_claims_and_outcomes,
+                notifications_are_listed_by_scope,
             );
         }
     };
@@ -90,6 +92,9 @@ macro_rules! store_conformance {
 }
 
 type S = Arc<dyn Store>;
+
+mod notify;
+pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_and_outcomes};
 
 /// A short string no other test (or run) uses.
 fn uniq() -> String {

@@ -18,6 +18,7 @@ mod directory;
 mod events;
 mod intel;
 pub mod migrate;
+mod notify;
 mod query;
 
 use crate::{
@@ -26,6 +27,7 @@ use crate::{
     OrgQuery, Overview, Result, Session, Sighting, SightingQuery, Store, StoreError,
     StoredIndicator, UpsertCounts,
 };
+use crate::{Delivery, DeliveryId, DeliveryOutcome, DeliveryQuery, NewDelivery};
 use async_trait::async_trait;
 use bytes::{BufMut, BytesMut};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
@@ -583,6 +585,29 @@ impl Store for PgStore {
     }
     async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>> {
         self.list_sightings_impl(scope, q).await
+    }
+    async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
+        self.enqueue_deliveries_impl(items).await
+    }
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let until = now.checked_add(lease).unwrap_or(now);
+        self.claim_deliveries_impl(now, until, limit).await
+    }
+    async fn finish_delivery(
+        &self,
+        id: DeliveryId,
+        attempt: u32,
+        outcome: DeliveryOutcome,
+    ) -> Result<Option<Delivery>> {
+        self.finish_delivery_impl(id, attempt, outcome).await
+    }
+    async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>> {
+        self.list_deliveries_impl(scope, q).await
     }
 }
 

@@ -45,6 +45,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V4__indicators.sql"),
         then: None,
     },
+    Migration {
+        version: 7,
+        name: "notifications",
+        sql: include_str!("../../migrations/sqlite/V7__notifications.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

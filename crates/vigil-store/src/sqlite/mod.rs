@@ -22,6 +22,7 @@ mod directory;
 mod events;
 mod intel;
 mod migrate;
+mod notify;
 mod sql;
 
 use crate::{
@@ -30,6 +31,7 @@ use crate::{
     OrgQuery, Overview, Result, Session, Sighting, SightingQuery, Store, StoreError,
     StoredIndicator, UpsertCounts,
 };
+use crate::{Delivery, DeliveryId, DeliveryOutcome, DeliveryQuery, NewDelivery};
 use async_trait::async_trait;
 use conn::{Checkpointer, ReadPool, Writer};
 use rusqlite::types::Value;
@@ -554,5 +556,40 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.read(move |c| intel::list_sightings(c, scope, &q))
             .await
+    }
+    async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
+        for d in &items {
+            d.validate()?;
+        }
+        let now = sql::now();
+        self.write(move |c| notify::enqueue(c, items, now)).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let now = sql::truncate(now);
+        let until = sql::truncate(now.checked_add(lease).unwrap_or(now));
+        self.write(move |c| notify::claim(c, now, until, limit))
+            .await
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: DeliveryId,
+        attempt: u32,
+        outcome: DeliveryOutcome,
+    ) -> Result<Option<Delivery>> {
+        let now = sql::now();
+        self.write(move |c| notify::finish(c, id, attempt, outcome, now))
+            .await
+    }
+
+    async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>> {
+        let q = q.clone();
+        self.read(move |c| notify::list(c, scope, &q)).await
     }
 }
