@@ -39,6 +39,9 @@ pub use notify::{
     Delivery, DeliveryId, DeliveryOutcome, DeliveryQuery, DeliveryStatus, NewDelivery,
 };
 
+pub mod aggregation;
+pub use aggregation::{AlertAttachment, AttachOutcome};
+
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -307,6 +310,35 @@ pub trait Store: Send + Sync + 'static {
         change: IncidentUpdate,
         actor: &str,
     ) -> Result<Option<Incident>>;
+
+    // Incident aggregation (see the `aggregation` module).
+    /// The open (not closed or archived) incident of `org` opened under `key`, within the
+    /// scope.
+    async fn find_open_incident_by_key(
+        &self,
+        scope: Scope,
+        org: OrgId,
+        key: &str,
+    ) -> Result<Option<Incident>>;
+    /// Opens an incident under an aggregation key, like `create_incident` (its alerts are
+    /// escalated to it). `Conflict` when the organization has an open incident with the key.
+    async fn create_aggregated_incident(
+        &self,
+        spec: NewIncident,
+        key: &str,
+        actor: &str,
+    ) -> Result<Incident>;
+    /// Attaches alerts (and affected assets) to an open incident within the scope, raising
+    /// its grade if `attach.grade` is more severe, with timeline entries. `None` when the
+    /// incident is not in the scope; `Conflict` when it is closed or archived;
+    /// `MissingReference` for an alert not of the incident's organization.
+    async fn attach_alerts(
+        &self,
+        scope: Scope,
+        id: IncidentId,
+        attach: AlertAttachment,
+        actor: &str,
+    ) -> Result<Option<AttachOutcome>>;
 
     /// Counts for the overview page.
     async fn overview(&self, scope: Scope, since: Timestamp) -> Result<Overview>;

@@ -71,6 +71,8 @@ macro_rules! store_conformance {
                 indicators_filters_and_pagination,
                 indicators_revoke_and_delete,
                 sightings_are_scoped,
+                incident_aggregation_by_key,
+                aggregated_creates_race_to_one_incident,
                 notifications_outbox_claims_and_outcomes,
                 notifications_are_listed_by_scope,
             );
@@ -92,6 +94,9 @@ macro_rules! store_conformance {
 }
 
 type S = Arc<dyn Store>;
+
+mod aggregation;
+pub use aggregation::{aggregated_creates_race_to_one_incident, incident_aggregation_by_key};
 
 mod notify;
 pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_and_outcomes};

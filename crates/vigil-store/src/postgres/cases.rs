@@ -20,7 +20,8 @@ use vigil_model::{
 const ALERT_COLUMNS: &str = "id, org_id, asset_id, source, rule_id, title, severity, category, \
      detected_at, event_ids, details, status, incident_id, created_at, updated_at";
 
-const INCIDENT_COLUMNS: &str = "id, org_id, title, description, category, subcategory, grade, \
+pub(super) const INCIDENT_COLUMNS: &str =
+    "id, org_id, title, description, category, subcategory, grade, \
      asset_ids, alert_ids, occurred_at, status, created_at, updated_at, closed_at, timeline";
 
 fn parse<T>(r: &Row, col: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
@@ -50,7 +51,7 @@ fn alert_from_row(r: &Row) -> Result<Alert> {
     })
 }
 
-fn incident_from_row(r: &Row) -> Result<Incident> {
+pub(super) fn incident_from_row(r: &Row) -> Result<Incident> {
     let Json(timeline): Json<Vec<TimelineEntry>> = r.try_get("timeline")?;
     Ok(Incident {
         id: IncidentId(r.try_get("id")?),

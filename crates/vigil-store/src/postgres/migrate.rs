@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/V3__indicators.sql"),
     },
     Migration {
+        version: 4,
+        name: "incident_aggregation",
+        sql: include_str!("../../migrations/postgres/V4__incident_aggregation.sql"),
+    },
+    Migration {
         version: 6,
         name: "notifications",
         sql: include_str!("../../migrations/postgres/V6__notifications.sql"),

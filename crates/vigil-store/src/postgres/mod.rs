@@ -13,6 +13,7 @@
 //! for fixed statements, an `AND org_id = $n` for built ones.
 
 mod access;
+mod aggregation;
 mod cases;
 mod directory;
 mod events;
@@ -483,6 +484,32 @@ impl Store for PgStore {
         actor: &str,
     ) -> Result<Option<Incident>> {
         self.update_incident_impl(scope, id, change, actor).await
+    }
+
+    async fn find_open_incident_by_key(
+        &self,
+        scope: Scope,
+        org: OrgId,
+        key: &str,
+    ) -> Result<Option<Incident>> {
+        self.find_open_incident_by_key_impl(scope, org, key).await
+    }
+    async fn create_aggregated_incident(
+        &self,
+        spec: NewIncident,
+        key: &str,
+        actor: &str,
+    ) -> Result<Incident> {
+        self.create_aggregated_incident_impl(spec, key, actor).await
+    }
+    async fn attach_alerts(
+        &self,
+        scope: Scope,
+        id: IncidentId,
+        attach: crate::AlertAttachment,
+        actor: &str,
+    ) -> Result<Option<crate::AttachOutcome>> {
+        self.attach_alerts_impl(scope, id, attach, actor).await
     }
 
     async fn overview(&self, scope: Scope, since: Timestamp) -> Result<Overview> {

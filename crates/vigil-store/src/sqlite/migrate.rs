@@ -46,6 +46,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
+        version: 5,
+        name: "incident_aggregation",
+        sql: include_str!("../../migrations/sqlite/V5__incident_aggregation.sql"),
+        then: None,
+    },
+    Migration {
         version: 7,
         name: "notifications",
         sql: include_str!("../../migrations/sqlite/V7__notifications.sql"),

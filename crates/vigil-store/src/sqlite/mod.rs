@@ -15,6 +15,7 @@
 //! fsync per group commit.
 
 mod access;
+mod aggregation;
 mod cases;
 mod chunk;
 mod conn;
@@ -372,6 +373,40 @@ impl Store for SqliteStore {
         let actor = actor.to_string();
         let now = sql::now();
         self.write(move |c| cases::update_incident(c, scope, id, change, &actor, now))
+            .await
+    }
+
+    async fn find_open_incident_by_key(
+        &self,
+        scope: Scope,
+        org: OrgId,
+        key: &str,
+    ) -> Result<Option<Incident>> {
+        let key = key.to_string();
+        self.read(move |c| aggregation::find_open_incident_by_key(c, scope, org, &key))
+            .await
+    }
+
+    async fn create_aggregated_incident(
+        &self,
+        spec: NewIncident,
+        key: &str,
+        actor: &str,
+    ) -> Result<Incident> {
+        let (key, actor, now) = (key.to_string(), actor.to_string(), sql::now());
+        self.write(move |c| aggregation::create_aggregated_incident(c, spec, &key, &actor, now))
+            .await
+    }
+
+    async fn attach_alerts(
+        &self,
+        scope: Scope,
+        id: IncidentId,
+        attach: crate::AlertAttachment,
+        actor: &str,
+    ) -> Result<Option<crate::AttachOutcome>> {
+        let (actor, now) = (actor.to_string(), sql::now());
+        self.write(move |c| aggregation::attach_alerts(c, scope, id, attach, &actor, now))
             .await
     }
 
