@@ -42,6 +42,9 @@ pub use notify::{
 pub mod aggregation;
 pub use aggregation::{AlertAttachment, AttachOutcome};
 
+pub mod warnings;
+pub use warnings::{Acknowledgement, WarningQuery};
+
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -426,6 +429,45 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Delivery>>;
     /// Newest first by creation, then id.
     async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>>;
+
+    // Early warnings (see the `warnings` module). Issuing is the platform's action (callers
+    // check the role); reads and acknowledgements are scoped by recipient.
+    /// Stores the warning and its recipients, resolved from its targets now and frozen.
+    async fn create_warning(
+        &self,
+        spec: vigil_model::NewWarning,
+        issued_by: &str,
+    ) -> Result<vigil_model::Warning>;
+    async fn get_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+    ) -> Result<Option<vigil_model::Warning>>;
+    /// Newest first by issue time, then id.
+    async fn list_warnings(
+        &self,
+        scope: Scope,
+        q: &WarningQuery,
+    ) -> Result<Page<vigil_model::Warning>>;
+    /// Acknowledges for `org` (which the scope must allow). Idempotent: a second call keeps
+    /// the first time, actor and response. `None` when the warning is not addressed to `org`
+    /// within the scope.
+    async fn acknowledge_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        actor: &str,
+        response: Option<String>,
+    ) -> Result<Option<Acknowledgement>>;
+    /// The recipients within the scope by organization name (only those that have not
+    /// acknowledged, with `pending_only`); `None` when the warning is not visible.
+    async fn list_warning_recipients(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        pending_only: bool,
+    ) -> Result<Option<Vec<vigil_model::WarningRecipient>>>;
 }
 
 /// Clamps a requested page size into `1..=MAX_PAGE`, `0` meaning the default.

@@ -71,6 +71,8 @@ macro_rules! store_conformance {
                 indicators_filters_and_pagination,
                 indicators_revoke_and_delete,
                 sightings_are_scoped,
+                warning_targets_resolve_from_directory_and_assets,
+                warnings_are_scoped_and_acknowledged_once,
                 incident_aggregation_by_key,
                 aggregated_creates_race_to_one_incident,
                 notifications_outbox_claims_and_outcomes,
@@ -94,6 +96,11 @@ macro_rules! store_conformance {
 }
 
 type S = Arc<dyn Store>;
+
+mod warnings;
+pub use warnings::{
+    warning_targets_resolve_from_directory_and_assets, warnings_are_scoped_and_acknowledged_once,
+};
 
 mod aggregation;
 pub use aggregation::{aggregated_creates_race_to_one_incident, incident_aggregation_by_key};

@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/V4__incident_aggregation.sql"),
     },
     Migration {
+        version: 5,
+        name: "warnings",
+        sql: include_str!("../../migrations/postgres/V5__warnings.sql"),
+    },
+    Migration {
         version: 6,
         name: "notifications",
         sql: include_str!("../../migrations/postgres/V6__notifications.sql"),

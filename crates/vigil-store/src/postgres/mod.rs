@@ -21,6 +21,7 @@ mod intel;
 pub mod migrate;
 mod notify;
 mod query;
+mod warnings;
 
 use crate::{
     AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
@@ -635,6 +636,48 @@ impl Store for PgStore {
     }
     async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>> {
         self.list_deliveries_impl(scope, q).await
+    }
+
+    async fn create_warning(
+        &self,
+        spec: vigil_model::NewWarning,
+        issued_by: &str,
+    ) -> Result<vigil_model::Warning> {
+        self.create_warning_impl(spec, issued_by).await
+    }
+    async fn get_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+    ) -> Result<Option<vigil_model::Warning>> {
+        self.get_warning_impl(scope, id).await
+    }
+    async fn list_warnings(
+        &self,
+        scope: Scope,
+        q: &crate::WarningQuery,
+    ) -> Result<Page<vigil_model::Warning>> {
+        self.list_warnings_impl(scope, q).await
+    }
+    async fn acknowledge_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        actor: &str,
+        response: Option<String>,
+    ) -> Result<Option<crate::Acknowledgement>> {
+        self.acknowledge_warning_impl(scope, id, org, actor, response)
+            .await
+    }
+    async fn list_warning_recipients(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        pending_only: bool,
+    ) -> Result<Option<Vec<vigil_model::WarningRecipient>>> {
+        self.list_warning_recipients_impl(scope, id, pending_only)
+            .await
     }
 }
 

@@ -52,6 +52,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
+        version: 6,
+        name: "warnings",
+        sql: include_str!("../../migrations/sqlite/V6__warnings.sql"),
+        then: None,
+    },
+    Migration {
         version: 7,
         name: "notifications",
         sql: include_str!("../../migrations/sqlite/V7__notifications.sql"),

@@ -25,6 +25,7 @@ mod intel;
 mod migrate;
 mod notify;
 mod sql;
+mod warnings;
 
 use crate::{
     AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
@@ -626,5 +627,57 @@ impl Store for SqliteStore {
     async fn list_deliveries(&self, scope: Scope, q: &DeliveryQuery) -> Result<Page<Delivery>> {
         let q = q.clone();
         self.read(move |c| notify::list(c, scope, &q)).await
+    }
+
+    async fn create_warning(
+        &self,
+        spec: vigil_model::NewWarning,
+        issued_by: &str,
+    ) -> Result<vigil_model::Warning> {
+        spec.validate()?;
+        let (issued_by, now) = (issued_by.to_string(), sql::now());
+        self.write(move |c| warnings::create(c, spec, &issued_by, now))
+            .await
+    }
+
+    async fn get_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+    ) -> Result<Option<vigil_model::Warning>> {
+        self.read(move |c| warnings::get(c, scope, id)).await
+    }
+
+    async fn list_warnings(
+        &self,
+        scope: Scope,
+        q: &crate::WarningQuery,
+    ) -> Result<Page<vigil_model::Warning>> {
+        let q = q.clone();
+        self.read(move |c| warnings::list(c, scope, &q)).await
+    }
+
+    async fn acknowledge_warning(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        actor: &str,
+        response: Option<String>,
+    ) -> Result<Option<crate::Acknowledgement>> {
+        vigil_model::warning::validate_response(response.as_deref())?;
+        let (actor, now) = (actor.to_string(), sql::now());
+        self.write(move |c| warnings::acknowledge(c, scope, id, org, &actor, response, now))
+            .await
+    }
+
+    async fn list_warning_recipients(
+        &self,
+        scope: Scope,
+        id: vigil_model::WarningId,
+        pending_only: bool,
+    ) -> Result<Option<Vec<vigil_model::WarningRecipient>>> {
+        self.read(move |c| warnings::recipients(c, scope, id, pending_only))
+            .await
     }
 }
