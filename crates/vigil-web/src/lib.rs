@@ -20,6 +20,7 @@ pub mod stats;
 pub mod taxii;
 pub mod taxii_client;
 pub mod ui;
+pub mod warning;
 pub mod workflow;
 
 pub use state::{AppState, WebConfig};

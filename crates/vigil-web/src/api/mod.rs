@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod stats;
 pub mod tokens;
 pub mod users;
+pub mod warnings;
 
 use crate::auth::{self, Auth};
 use crate::state::AppState;
@@ -314,6 +315,48 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r(
         "GET",
+        "/warnings",
+        "warnings",
+        "List early warnings (filters: level, since, unacknowledged, org_id; cursor pagination)",
+        None,
+    ),
+    r(
+        "POST",
+        "/warnings",
+        "warnings",
+        "Issue an early warning (level red/orange/yellow/blue) to the organizations its targets select: ids, sector, region prefix, MLPS level, CII, MIIT grade, asset vendor/product/firmware/purl/CPE",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/warnings/{id}",
+        "warnings",
+        "Get a warning with its recipients' delivery and acknowledgement state",
+        None,
+    ),
+    r(
+        "POST",
+        "/warnings/{id}/ack",
+        "warnings",
+        "Acknowledge a warning for an organization (org_id, response; staff need a note)",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/warnings/{id}/pending",
+        "warnings",
+        "Recipients that have not acknowledged yet",
+        None,
+    ),
+    r(
+        "GET",
+        "/warnings/{id}/signed",
+        "warnings",
+        "The SM2-signed bulletin (verify with /notice-key and vigil verify-notice; ?org_id= addresses it to a recipient)",
+        None,
+    ),
+    r(
+        "GET",
         "/taxonomies",
         "meta",
         "GB/T 20986 categories, grades, MLPS levels, MIIT types and grades, sectors, regions",
@@ -368,6 +411,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/intel/indicators/{id}/revoke", post(intel::revoke))
         .route("/intel/sightings", get(intel::sightings))
+        .route("/warnings", get(warnings::list).post(warnings::create))
+        .route("/warnings/{id}", get(warnings::get))
+        .route("/warnings/{id}/ack", post(warnings::ack))
+        .route("/warnings/{id}/pending", get(warnings::pending))
+        .route("/warnings/{id}/signed", get(warnings::signed))
         .route("/taxonomies", get(taxonomies))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { crate::error::ApiError::not_found("endpoint") })

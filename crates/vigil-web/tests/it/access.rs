@@ -60,6 +60,9 @@ fn need(method: &str, path: &str) -> Need {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
         }
         ("GET", p) if p.starts_with("/intel/") => Need::AnyAuth,
+        ("POST", "/warnings") => Need::One(IssueWarnings),
+        ("POST", "/warnings/{id}/ack") => Need::One(AcknowledgeWarnings),
+        ("GET", p) if p.starts_with("/warnings") => Need::One(ReadWarnings),
         other => panic!("no access rule for {other:?}: add it to the matrix"),
     }
 }
@@ -88,7 +91,8 @@ fn success(method: &str, path: &str) -> StatusCode {
     match (method, path) {
         (
             "POST",
-            "/organizations" | "/assets" | "/alerts" | "/incidents" | "/users" | "/tokens",
+            "/organizations" | "/assets" | "/alerts" | "/incidents" | "/users" | "/tokens"
+            | "/warnings",
         ) => StatusCode::CREATED,
         ("DELETE", _) | ("POST", "/users/{id}/password") | ("POST", "/auth/logout") => {
             StatusCode::NO_CONTENT
@@ -144,6 +148,16 @@ async fn request(
         p if p.starts_with("/users/") => t.user.to_string(),
         p if p.starts_with("/tokens/") => t.token.to_string(),
         p if p.starts_with("/intel/indicators/") => seed_indicator(app, t).await.to_string(),
+        p if p.starts_with("/warnings/") => {
+            crate::warnings::seed_warning(app, t.id).await.to_string()
+        }
+        "/warnings" if method == "GET" => {
+            // A warning for each organization, so the own list is not empty and the other
+            // one's must stay out of it.
+            crate::warnings::seed_warning(app, app.a.id).await;
+            crate::warnings::seed_warning(app, app.b.id).await;
+            String::new()
+        }
         "/intel/sightings" => {
             // Sightings in both organizations, so the own list is not empty and the other
             // one's must stay out of it.
@@ -203,6 +217,10 @@ async fn request(
             "text/plain",
             b"evil.example\n198.51.100.1\nnot a value at all\n".to_vec(),
         )),
+        ("POST", "/warnings") => js(crate::warnings::warning_body(json!({ "org_ids": [t.id] }))),
+        // Staff acknowledge on the organization's behalf with a note; an organization user
+        // names its own organization (or, for the other one, must get a 404).
+        ("POST", "/warnings/{id}/ack") => js(json!({ "org_id": t.id, "response": "on it" })),
         ("POST", "/auth/login") => {
             js(json!({ "username": "nobody", "password": "wrong password here" }))
         }

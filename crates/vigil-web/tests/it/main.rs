@@ -7,3 +7,4 @@ mod harness;
 mod intel;
 mod sessions;
 mod taxii;
+mod warnings;
