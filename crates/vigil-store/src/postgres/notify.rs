@@ -172,7 +172,7 @@ impl PgStore {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(
-                "UPDATE notify_deliveries SET status = $3, last_error = $4, due_at = $5,
+                "UPDATE notify_deliveries SET status = $3, last_error = COALESCE($4, last_error), due_at = $5,
                      sent_at = $6, updated_at = $7
                  WHERE id = $1 AND status = 'sending' AND attempts = $2
                  RETURNING {COLUMNS}"

@@ -153,10 +153,10 @@ pub(crate) fn finish(
             (DeliveryStatus::Failed, Some(clip_error(&error)), None, None)
         }
     };
-    // A sent delivery keeps the error of an earlier attempt out of the way.
+    // A sent delivery keeps the error of its last failed attempt, so the history shows.
     let n = conn
         .prepare_cached(
-            "UPDATE notify_deliveries SET status = ?3, last_error = ?4, due_at = ?5,
+            "UPDATE notify_deliveries SET status = ?3, last_error = COALESCE(?4, last_error), due_at = ?5,
                  sent_at = ?6, updated_at = ?7
              WHERE id = ?1 AND status = 'sending' AND attempts = ?2",
         )?
