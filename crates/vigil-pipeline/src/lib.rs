@@ -200,6 +200,9 @@ pub struct PipelineConfig {
     /// `false` runs the listeners and the spool only (a standby that only accepts, and the
     /// replay tests); the spool is processed by the next start with processing on.
     pub process: bool,
+    /// Incident aggregation of the alerts detection creates (`[incidents]`); `None` leaves
+    /// them unaggregated.
+    pub incidents: Option<vigil_aggregator::AggregatorConfig>,
 }
 
 impl PipelineConfig {
@@ -219,6 +222,7 @@ impl PipelineConfig {
             dead_letter_max_bytes: 64 << 20,
             directory_refresh: Duration::from_secs(60),
             process: true,
+            incidents: None,
         }
     }
 }
@@ -470,6 +474,7 @@ impl Pipeline {
         }
         drop(tx);
         if let Some(worker) = worker {
+            let incidents = aggregator(&cfg, &store);
             let p = process::Processor {
                 store,
                 reader: spool.reader(),
@@ -480,6 +485,7 @@ impl Pipeline {
                 default_org: cfg.default_org,
                 batch_max: cfg.batch_max.max(1),
                 refresh: cfg.directory_refresh,
+                aggregator: incidents,
                 stats: stats.clone(),
             };
             tasks.push(tokio::spawn(p.run(shutdown_rx.clone())));
@@ -589,6 +595,24 @@ fn spool_writer(
         if let Some(q) = queue.upgrade() {
             let depth = q.max_capacity() - q.capacity();
             metrics::gauge!("vigil_pipeline_queue_depth").set(depth as f64);
+        }
+    }
+}
+
+/// The pipeline's incident aggregator, when `[incidents]` asks for one. The embedded grading
+/// and classification tables are tested at build time, so this fails only on a broken build;
+/// the pipeline then runs without aggregation rather than not at all.
+fn aggregator(
+    cfg: &PipelineConfig,
+    store: &Arc<dyn Store>,
+) -> Option<Arc<vigil_aggregator::Aggregator>> {
+    let c = cfg.incidents?;
+    match vigil_aggregator::Aggregator::new(store.clone(), c) {
+        Ok(a) => Some(Arc::new(a)),
+        Err(e) => {
+            metrics::counter!("vigil_incident_aggregation_errors_total").increment(1);
+            tracing::error!(error = %e, "incident aggregation disabled");
+            None
         }
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Processor {
     pub batch_max: usize,
     pub refresh: Duration,
     pub stats: Arc<Stats>,
+    /// Aggregates the created alerts into incidents (vigil-aggregator).
+    pub aggregator: Option<Arc<vigil_aggregator::Aggregator>>,
 }
 
 /// A batch after parsing, attribution and detection.
@@ -375,7 +377,14 @@ impl Processor {
             let mut attempt = 0;
             loop {
                 match self.store.create_alerts(alerts.clone()).await {
-                    Ok(_) => break,
+                    Ok(created) => {
+                        // The alerts are stored: aggregation failures are logged and counted
+                        // (vigil_incident_aggregation_errors_total), never fail the batch.
+                        if let Some(agg) = &self.aggregator {
+                            agg.aggregate(&created).await;
+                        }
+                        break;
+                    }
                     Err(e) if attempt < 3 => {
                         attempt += 1;
                         tracing::warn!(error = %e, attempt, "pipeline: creating alerts failed, retrying");

@@ -51,6 +51,20 @@ pub struct RawConfig {
     pub pipeline: RawPipeline,
     #[serde(default)]
     pub crypto: RawCrypto,
+    #[serde(default)]
+    pub incidents: RawIncidents,
+}
+
+/// `[incidents]`: aggregation of alerts into incidents (vigil-aggregator).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncidents {
+    /// Aggregate new alerts into incidents (default true).
+    pub aggregate: Option<bool>,
+    /// Window length, e.g. `1h`, `30m`, `1d` (default 1h; 1 minute to 31 days).
+    pub window: Option<String>,
+    /// Least severe alert that aggregates: info, low, medium, high, critical (default medium).
+    pub min_severity: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +197,9 @@ pub struct Config {
     /// The platform's SM2 key file (`crypto.notice_key_file`; default `keys/platform-sm2.pem`
     /// in the data directory), read at start or created there owner-only.
     pub notice_key_file: PathBuf,
+    /// Alert aggregation into incidents (`[incidents]`); `None` when `aggregate = false`.
+    /// The pipeline's alerts, the API's and the demo's all aggregate with it.
+    pub incidents: Option<vigil_aggregator::AggregatorConfig>,
 }
 
 impl RawConfig {
@@ -373,7 +390,11 @@ impl Config {
                 ));
             }
         };
-        let pipeline = resolve_pipeline(raw.pipeline, &store, env)?;
+        let incidents = resolve_incidents(raw.incidents, env)?;
+        let mut pipeline = resolve_pipeline(raw.pipeline, &store, env)?;
+        if let Some(p) = &mut pipeline {
+            p.incidents = incidents;
+        }
         let notice_key_file = env_str(env, &["VIGIL_CRYPTO_NOTICE_KEY_FILE"])
             .map(PathBuf::from)
             .or(raw.crypto.notice_key_file)
@@ -397,6 +418,7 @@ impl Config {
             log_format,
             pipeline,
             notice_key_file,
+            incidents,
         })
     }
 }
@@ -411,6 +433,44 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
         return Err(invalid(key, format!("{v} is not between {lo} and {hi}")));
     }
     Ok(v)
+}
+
+/// Resolves `[incidents]`. Environment: `VIGIL_INCIDENTS_AGGREGATE`,
+/// `VIGIL_INCIDENTS_WINDOW`, `VIGIL_INCIDENTS_MIN_SEVERITY`.
+fn resolve_incidents(
+    raw: RawIncidents,
+    env: Env,
+) -> Result<Option<vigil_aggregator::AggregatorConfig>, ConfigError> {
+    let aggregate = env_parse::<bool>(env, &["VIGIL_INCIDENTS_AGGREGATE"], "incidents.aggregate")?
+        .or(raw.aggregate)
+        .unwrap_or(true);
+    let window = match env_str(env, &["VIGIL_INCIDENTS_WINDOW"]).or(raw.window) {
+        None => vigil_aggregator::DEFAULT_WINDOW,
+        // A span, so that days are accepted (as 24 hours: windows align to Shanghai midnight,
+        // which has no daylight saving).
+        Some(w) => w
+            .trim()
+            .parse::<jiff::Span>()
+            .and_then(|s| s.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+            .map_err(|_| {
+                invalid(
+                    "incidents.window",
+                    format!("'{w}' is not a duration like 30m, 1h or 1d"),
+                )
+            })?,
+    };
+    let min_severity = match env_str(env, &["VIGIL_INCIDENTS_MIN_SEVERITY"]).or(raw.min_severity) {
+        None => vigil_aggregator::DEFAULT_MIN_SEVERITY,
+        Some(s) => vigil_model::Severity::parse(s.trim()).ok_or_else(|| {
+            invalid(
+                "incidents.min_severity",
+                format!("'{s}' is not info, low, medium, high or critical"),
+            )
+        })?,
+    };
+    let config = vigil_aggregator::AggregatorConfig::new(window, min_severity)
+        .map_err(|e| invalid("incidents.window", e.to_string()))?;
+    Ok(aggregate.then_some(config))
 }
 
 /// Resolves `[pipeline]`. Environment: `VIGIL_PIPELINE_ENABLED`, `VIGIL_PIPELINE_DATA_DIR`,
@@ -949,6 +1009,50 @@ poll_ms = 250
         ] {
             let e = resolve(&format!("{head}{body}"), &[]).expect_err(body);
             assert!(e.to_string().contains(key), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn incidents_aggregate_hourly_from_medium_by_default_and_are_configurable() {
+        let c = resolve("", &[]).expect("defaults");
+        let i = c.incidents.expect("aggregation is on by default");
+        assert_eq!(i.window.length(), jiff::SignedDuration::from_hours(1));
+        assert_eq!(i.min_severity, vigil_model::Severity::Medium);
+
+        let c = resolve(
+            "[incidents]\nwindow = \"30m\"\nmin_severity = \"high\"\n\n\
+             [pipeline]\nenabled = true\n",
+            &[],
+        )
+        .expect("file");
+        let i = c.incidents.expect("on");
+        assert_eq!(i.window.length(), jiff::SignedDuration::from_mins(30));
+        assert_eq!(i.min_severity, vigil_model::Severity::High);
+        assert_eq!(c.pipeline.expect("pipeline").incidents, Some(i));
+
+        let c = resolve(
+            "[incidents]\nwindow = \"30m\"\n",
+            &[
+                ("VIGIL_INCIDENTS_WINDOW", "1d"),
+                ("VIGIL_INCIDENTS_MIN_SEVERITY", "low"),
+            ],
+        )
+        .expect("env");
+        let i = c.incidents.expect("on");
+        assert_eq!(i.window.length(), jiff::SignedDuration::from_hours(24));
+        assert_eq!(i.min_severity, vigil_model::Severity::Low);
+        let off = resolve("", &[("VIGIL_INCIDENTS_AGGREGATE", "false")]).expect("off");
+        assert_eq!(off.incidents, None);
+
+        for (toml, key) in [
+            ("[incidents]\nwindow = \"soon\"\n", "incidents.window"),
+            ("[incidents]\nwindow = \"10s\"\n", "incidents.window"),
+            ("[incidents]\nmin_severity = \"urgent\"\n", "incidents.min_severity"),
+        ] {
+            match resolve(toml, &[]) {
+                Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{toml}"),
+                other => panic!("{toml}: expected an error, got {other:?}"),
+            }
         }
     }
 

@@ -201,7 +201,12 @@ pub async fn serve_until(
         ),
         None => None,
     };
-    let state = vigil_web::AppState::new(store, config.web.clone(), metrics);
+    let state = vigil_web::AppState::new(store.clone(), config.web.clone(), metrics);
+    if let Some(c) = config.incidents {
+        let agg = vigil_aggregator::Aggregator::new(store, c)
+            .context("loading the incident grading and classification tables")?;
+        state.set_aggregator(Arc::new(agg));
+    }
     let key_file = config.notice_key_file.clone();
     let key = tokio::task::spawn_blocking(move || vigil_web::notice::load_or_create_key(&key_file))
         .await

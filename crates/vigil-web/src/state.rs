@@ -45,6 +45,9 @@ pub struct Inner {
     /// The platform's SM2 key that signs notices; set once at start
     /// ([`AppState::set_notice_key`]). Without it, notices cannot be issued.
     pub notice_key: OnceLock<Arc<vigil_crypto::Sm2PrivateKey>>,
+    /// Aggregates alerts created through the API into incidents, when `[incidents]` says so
+    /// ([`AppState::set_aggregator`]).
+    pub aggregator: OnceLock<Arc<vigil_aggregator::Aggregator>>,
 }
 
 impl AppState {
@@ -60,7 +63,13 @@ impl AppState {
             limiter,
             metrics,
             notice_key: OnceLock::new(),
+            aggregator: OnceLock::new(),
         }))
+    }
+
+    /// Aggregates the alerts the API creates into incidents (first call wins).
+    pub fn set_aggregator(&self, aggregator: Arc<vigil_aggregator::Aggregator>) {
+        let _ = self.0.aggregator.set(aggregator);
     }
 
     /// Installs the platform key that signs notices (first call wins).

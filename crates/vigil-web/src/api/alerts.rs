@@ -70,12 +70,22 @@ pub async fn create(
     let Json(spec) = body?;
     auth.require_org(spec.org_id)?;
     spec.validate()?;
-    let alert = st
+    let mut alert = st
         .store
         .create_alerts(vec![spec])
         .await?
         .pop()
         .ok_or_else(ApiError::internal)?;
+    // The alert is stored whatever aggregation does: its failures are logged and counted
+    // (vigil_incident_aggregation_errors_total), and the answer is the alert as it is now.
+    if let Some(agg) = st.aggregator.get() {
+        let summary = agg.aggregate(std::slice::from_ref(&alert)).await;
+        if summary.aggregated > 0
+            && let Ok(Some(now)) = st.store.get_alert(auth.principal.scope(), alert.id).await
+        {
+            alert = now;
+        }
+    }
     audit_change(
         &st,
         &auth,

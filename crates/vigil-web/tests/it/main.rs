@@ -1,6 +1,7 @@
 //! API integration tests: one binary, modules by area, a small harness.
 
 mod access;
+mod aggregation;
 mod api;
 mod bad_input;
 mod harness;
