@@ -52,6 +52,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub crypto: RawCrypto,
     #[serde(default)]
+    pub notify: crate::notify_config::RawNotify,
+    #[serde(default)]
     pub incidents: RawIncidents,
 }
 
@@ -200,6 +202,8 @@ pub struct Config {
     /// Alert aggregation into incidents (`[incidents]`); `None` when `aggregate = false`.
     /// The pipeline's alerts, the API's and the demo's all aggregate with it.
     pub incidents: Option<vigil_aggregator::AggregatorConfig>,
+    /// Notifications (`[notify]`): e-mail and webhooks; `None` when off.
+    pub notify: Option<vigil_notify::NotifyConfig>,
 }
 
 impl RawConfig {
@@ -406,6 +410,7 @@ impl Config {
                 };
                 dir.join("keys").join("platform-sm2.pem")
             });
+        let notify = crate::notify_config::resolve(raw.notify, env)?;
         if notice_key_file.as_os_str().is_empty() {
             return Err(invalid("crypto.notice_key_file", "must not be empty"));
         }
@@ -419,6 +424,7 @@ impl Config {
             pipeline,
             notice_key_file,
             incidents,
+            notify,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! it, and the live ingestion pipeline (`vigil-pipeline`) when `[pipeline] enabled = true`.
 
 pub mod config;
+pub mod notify_config;
 
 use anyhow::Context;
 use config::{Config, StoreConfig};
@@ -201,6 +202,8 @@ pub async fn serve_until(
         ),
         None => None,
     };
+    let store_for_notify = store.clone();
+    let mut notify_stop: Option<tokio::sync::oneshot::Sender<()>> = None;
     let state = vigil_web::AppState::new(store.clone(), config.web.clone(), metrics);
     if let Some(c) = config.incidents {
         let agg = vigil_aggregator::Aggregator::new(store, c)
@@ -214,6 +217,23 @@ pub async fn serve_until(
         .context("crypto.notice_key_file")?;
     tracing::info!(public_key = %key.public_key().to_hex(), "notices are signed with this SM2 key");
     state.set_notice_key(key);
+    if let Some(nc) = &config.notify {
+        let notifier = vigil_notify::Notifier::new(store_for_notify.clone(), nc.clone());
+        let worker = notifier
+            .worker()
+            .context("setting up notification delivery (notify.*)")?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        notify_stop = Some(stop_tx);
+        tokio::spawn(worker.run(async move {
+            let _ = stop_rx.await;
+        }));
+        tracing::info!(
+            smtp = nc.smtp.is_some(),
+            webhooks = nc.webhooks.len(),
+            "notification worker started"
+        );
+        state.set_notifier(notifier);
+    }
     let app = vigil_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -228,6 +248,10 @@ pub async fn serve_until(
     .with_graceful_shutdown(shutdown)
     .await
     .context("http server")?;
+    if let Some(stop) = notify_stop {
+        // Deliveries in flight finish or are claimed again after their lease.
+        let _ = stop.send(());
+    }
     if let Some(p) = pipeline {
         // Stops the listeners, spools what is queued; the rest is replayed at the next start.
         p.shutdown().await;

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod import;
 pub mod notice;
+pub mod notify;
 pub mod ratelimit;
 pub mod state;
 pub mod stats;

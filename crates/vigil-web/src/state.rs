@@ -45,6 +45,9 @@ pub struct Inner {
     /// The platform's SM2 key that signs notices; set once at start
     /// ([`AppState::set_notice_key`]). Without it, notices cannot be issued.
     pub notice_key: OnceLock<Arc<vigil_crypto::Sm2PrivateKey>>,
+    /// Enqueues e-mails and webhook messages ([`AppState::set_notifier`]); without it,
+    /// nothing is sent.
+    pub notifier: OnceLock<vigil_notify::Notifier>,
     /// Aggregates alerts created through the API into incidents, when `[incidents]` says so
     /// ([`AppState::set_aggregator`]).
     pub aggregator: OnceLock<Arc<vigil_aggregator::Aggregator>>,
@@ -63,6 +66,7 @@ impl AppState {
             limiter,
             metrics,
             notice_key: OnceLock::new(),
+            notifier: OnceLock::new(),
             aggregator: OnceLock::new(),
         }))
     }
@@ -70,6 +74,11 @@ impl AppState {
     /// Aggregates the alerts the API creates into incidents (first call wins).
     pub fn set_aggregator(&self, aggregator: Arc<vigil_aggregator::Aggregator>) {
         let _ = self.0.aggregator.set(aggregator);
+    }
+
+    /// Installs the notifier (first call wins).
+    pub fn set_notifier(&self, n: vigil_notify::Notifier) {
+        let _ = self.0.notifier.set(n);
     }
 
     /// Installs the platform key that signs notices (first call wins).

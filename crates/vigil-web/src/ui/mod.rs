@@ -56,6 +56,12 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),
         )
+        .route(
+            "/warnings",
+            get(pages::warnings::list).post(pages::warnings::create),
+        )
+        .route("/warnings/{id}", get(pages::warnings::detail))
+        .route("/warnings/{id}/ack", post(pages::warnings::ack))
         .route("/favicon.ico", get(favicon))
 }
 

@@ -429,6 +429,9 @@ pub async fn update(
         inc.status.as_str().to_string(),
     )
     .await;
+    if step.as_ref().is_some_and(|s| s.to.status() == IncidentStatus::Notified) {
+        crate::notify::incident_notified(&st, &inc).await;
+    }
     Ok(Redirect::to(&format!("/incidents/{id}?saved=1")).into_response())
 }
 

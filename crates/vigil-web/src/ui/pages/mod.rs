@@ -7,6 +7,7 @@ pub mod incidents;
 pub mod orgs;
 pub mod overview;
 pub mod reports;
+pub mod warnings;
 
 use super::i18n::Catalog;
 use super::view::{self, OrgNames};
