@@ -593,6 +593,7 @@ impl Store for SqliteStore {
         self.read(move |c| intel::list_sightings(c, scope, &q))
             .await
     }
+
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
         for d in &items {
             d.validate()?;
