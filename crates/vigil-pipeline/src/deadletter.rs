@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use jiff::Timestamp;
 
-const FILE: &str = "dead-letters.ndjson";
-const OLD: &str = "dead-letters.1.ndjson";
+pub(crate) const FILE: &str = "dead-letters.ndjson";
+pub(crate) const OLD: &str = "dead-letters.1.ndjson";
 /// Raw bytes kept per dead letter.
 pub const MAX_RAW: usize = 64 * 1024;
 

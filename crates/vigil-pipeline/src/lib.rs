@@ -27,6 +27,7 @@ mod listener;
 pub mod mqtt;
 mod process;
 pub mod spool;
+pub mod status;
 pub mod tail;
 pub mod tls;
 
@@ -253,6 +254,10 @@ pub struct Stats {
     pub store_errors: AtomicU64,
     /// MQTT topic subscriptions the broker granted.
     pub mqtt_subscribed: AtomicU64,
+    /// Per source (fixed at start).
+    pub inputs: status::Inputs,
+    /// `f64` bits of the last processed batch's lag in seconds.
+    pub lag_bits: AtomicU64,
 }
 
 impl Stats {
@@ -265,6 +270,7 @@ impl Stats {
 #[derive(Debug)]
 pub struct Pipeline {
     stats: Arc<Stats>,
+    monitor: status::Monitor,
     spool: Spool,
     addrs: Vec<(String, SocketAddr)>,
     shutdown: watch::Sender<bool>,
@@ -405,7 +411,10 @@ impl Pipeline {
             bound.push((l.clone(), b));
         }
 
-        let stats = Arc::new(Stats::default());
+        let stats = Arc::new(Stats {
+            inputs: status::Inputs::new(&cfg.listeners),
+            ..Stats::default()
+        });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let stopping = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel::<Queued>(cfg.queue_capacity.max(1));
@@ -473,6 +482,19 @@ impl Pipeline {
             }
         }
         drop(tx);
+        for i in stats.inputs.iter() {
+            i.set_state(status::InputState::Listening);
+        }
+        let monitor = status::Monitor {
+            stats: stats.clone(),
+            spool: spool.clone(),
+            spool_max: cfg.spool_max_bytes,
+            dead_letter_dir: cfg.data_dir.join("deadletter"),
+            rules: detector.as_ref().map_or(0, |d| d.rule_count()),
+            processing: cfg.process,
+            started_at: jiff::Timestamp::now(),
+            addrs: addrs.clone(),
+        };
         if let Some(worker) = worker {
             let incidents = aggregator(&cfg, &store);
             let p = process::Processor {
@@ -492,6 +514,7 @@ impl Pipeline {
         }
         Ok(Pipeline {
             stats,
+            monitor,
             spool,
             addrs,
             shutdown,
@@ -510,6 +533,11 @@ impl Pipeline {
         &self.stats
     }
 
+    /// A read-only handle for status pages and the API (sources, counters, dead letters).
+    pub fn monitor(&self) -> status::Monitor {
+        self.monitor.clone()
+    }
+
     pub fn spool(&self) -> &Spool {
         &self.spool
     }
@@ -521,6 +549,9 @@ impl Pipeline {
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
             let _ = t.await;
+        }
+        for i in self.stats.inputs.iter() {
+            i.set_state(status::InputState::Stopped);
         }
         // Connection tasks hold queue senders; they see the signal too. The writer drains the
         // queue and exits when the last sender is gone (or gives up on a full spool).

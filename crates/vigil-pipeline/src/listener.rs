@@ -55,11 +55,17 @@ pub(crate) fn record(input: &str, sender: SocketAddr, kind: RecordKind, data: Ve
 
 pub(crate) fn count_received(stats: &Stats, input: &str) {
     stats.received.fetch_add(1, Ordering::Relaxed);
+    if let Some(i) = stats.inputs.get(input) {
+        i.note_received();
+    }
     metrics::counter!("vigil_pipeline_received_total", "input" => input.to_string()).increment(1);
 }
 
 pub(crate) fn count_frame_error(stats: &Stats, input: &str, reason: &'static str) {
     stats.frame_errors.fetch_add(1, Ordering::Relaxed);
+    if let Some(i) = stats.inputs.get(input) {
+        i.frame_errors.fetch_add(1, Ordering::Relaxed);
+    }
     metrics::counter!("vigil_pipeline_frame_errors_total", "input" => input.to_string(), "reason" => reason)
         .increment(1);
 }
@@ -111,6 +117,9 @@ pub(crate) async fn run_udp(sock: UdpSocket, mut ctx: Ctx) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 ctx.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                if let Some(i) = ctx.stats.inputs.get(&input) {
+                    i.dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 metrics::counter!("vigil_pipeline_dropped_total", "input" => input.clone(), "reason" => "queue_full")
                     .increment(1);
             }
@@ -154,11 +163,18 @@ pub(crate) async fn run_tcp(listener: TcpListener, ctx: Ctx, tls: Option<Tls>) {
             shutdown: ctx.shutdown.clone(),
         };
         let tls = tls.clone();
+        let open = ctx.stats.inputs.get(&input).cloned();
+        if let Some(o) = &open {
+            o.connections.fetch_add(1, Ordering::Relaxed);
+        }
         tokio::spawn(async move {
             tracing::debug!(input = %conn.cfg.name, %peer, "tcp connection");
             match tls {
                 None => stream_connection(stream, peer, conn, None).await,
                 Some(tls) => tls_connection(&tls, stream, peer, conn).await,
+            }
+            if let Some(o) = open {
+                o.connections.fetch_sub(1, Ordering::Relaxed);
             }
             drop(permit);
         });

@@ -176,6 +176,9 @@ pub(crate) async fn run(settings: MqttSettings, mut ctx: Ctx) {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 backoff = Duration::from_millis(200);
                 connected = true;
+                if let Some(i) = ctx.stats.inputs.get(&input) {
+                    i.set_state(crate::status::InputState::Connected);
+                }
                 metrics::gauge!("vigil_pipeline_mqtt_connected", "input" => input.clone()).set(1.0);
                 tracing::info!(input = %input, broker = %settings.url(), session_present = ack.session_present, "mqtt connected");
                 if !ack.session_present {
@@ -204,6 +207,9 @@ pub(crate) async fn run(settings: MqttSettings, mut ctx: Ctx) {
             }
             Ok(_) => {}
             Err(e) => {
+                if let Some(i) = ctx.stats.inputs.get(&input) {
+                    i.set_state(crate::status::InputState::Disconnected);
+                }
                 if connected {
                     connected = false;
                     metrics::gauge!("vigil_pipeline_mqtt_connected", "input" => input.clone())

@@ -404,6 +404,11 @@ impl Processor {
         s.dead_letters
             .fetch_add(p.dead.len() as u64, Ordering::Relaxed);
         for (input, [parsed, rejected, stored]) in per_input {
+            if let Some(i) = s.inputs.get(&input) {
+                i.parsed.fetch_add(parsed, Ordering::Relaxed);
+                i.rejected.fetch_add(rejected, Ordering::Relaxed);
+                i.stored.fetch_add(stored, Ordering::Relaxed);
+            }
             metrics::counter!("vigil_pipeline_parsed_total", "input" => input.clone())
                 .increment(parsed);
             metrics::counter!("vigil_pipeline_rejected_total", "input" => input.clone())
@@ -412,6 +417,9 @@ impl Processor {
         }
         metrics::counter!("vigil_pipeline_detected_total").increment(n_alerts);
         for d in &p.dead {
+            if let Some(i) = s.inputs.get(&d.input) {
+                i.dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
             metrics::counter!("vigil_pipeline_dead_letters_total", "input" => d.input.clone(), "reason" => d.reason.as_str())
                 .increment(1);
         }
@@ -420,6 +428,7 @@ impl Processor {
                 .duration_since(oldest)
                 .as_secs_f64()
                 .max(0.0);
+            s.lag_bits.store(lag.to_bits(), Ordering::Relaxed);
             metrics::gauge!("vigil_pipeline_lag_seconds").set(lag);
         }
         Ok(())

@@ -210,6 +210,9 @@ pub async fn serve_until(
             .context("loading the incident grading and classification tables")?;
         state.set_aggregator(Arc::new(agg));
     }
+    if let Some(p) = &pipeline {
+        state.set_pipeline(p.monitor());
+    }
     let key_file = config.notice_key_file.clone();
     let key = tokio::task::spawn_blocking(move || vigil_web::notice::load_or_create_key(&key_file))
         .await

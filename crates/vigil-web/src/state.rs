@@ -51,6 +51,8 @@ pub struct Inner {
     /// Aggregates alerts created through the API into incidents, when `[incidents]` says so
     /// ([`AppState::set_aggregator`]).
     pub aggregator: OnceLock<Arc<vigil_aggregator::Aggregator>>,
+    /// The live ingestion pipeline, when `vigil serve` runs one ([`AppState::set_pipeline`]).
+    pub pipeline: OnceLock<vigil_pipeline::status::Monitor>,
 }
 
 impl AppState {
@@ -68,7 +70,13 @@ impl AppState {
             notice_key: OnceLock::new(),
             notifier: OnceLock::new(),
             aggregator: OnceLock::new(),
+            pipeline: OnceLock::new(),
         }))
+    }
+
+    /// Shows the running pipeline's sources, counters and dead letters (first call wins).
+    pub fn set_pipeline(&self, monitor: vigil_pipeline::status::Monitor) {
+        let _ = self.0.pipeline.set(monitor);
     }
 
     /// Aggregates the alerts the API creates into incidents (first call wins).

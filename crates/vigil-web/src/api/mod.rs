@@ -12,6 +12,7 @@ pub mod incidents;
 pub mod intel;
 pub mod openapi;
 pub mod orgs;
+pub mod pipeline;
 pub mod stats;
 pub mod tokens;
 pub mod users;
@@ -362,6 +363,20 @@ pub const ROUTES: &[RouteDoc] = &[
         "GB/T 20986 categories, grades, MLPS levels, MIIT types and grades, sectors, regions",
         None,
     ),
+    r(
+        "GET",
+        "/pipeline",
+        "pipeline",
+        "Ingestion pipeline: every source with its state and counters, totals, spool fill and lag",
+        None,
+    ),
+    r(
+        "GET",
+        "/pipeline/dead-letters",
+        "pipeline",
+        "Search dead letters, newest first (input, reason, q, since, until, limit)",
+        None,
+    ),
     r("GET", "/openapi.json", "meta", "This document", None),
 ];
 
@@ -411,6 +426,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/intel/indicators/{id}/revoke", post(intel::revoke))
         .route("/intel/sightings", get(intel::sightings))
+        .route("/pipeline", get(pipeline::status))
+        .route("/pipeline/dead-letters", get(pipeline::dead_letters))
         .route("/warnings", get(warnings::list).post(warnings::create))
         .route("/warnings/{id}", get(warnings::get))
         .route("/warnings/{id}/ack", post(warnings::ack))

@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(pages::alerts::detail))
         .route("/incidents", get(pages::incidents::list))
         .route("/reports/monthly", get(pages::reports::monthly))
+        .route("/pipeline", get(pages::pipeline::page))
         .route(
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),
@@ -251,6 +252,7 @@ impl UiAuth {
             wall: false,
             refresh: None,
             css_version: asset_version("vigil.css"),
+            ops: crate::api::pipeline::may_read_pipeline(&self.principal),
         }
     }
 }
@@ -270,6 +272,8 @@ pub struct Frame {
     /// Reload the page after this many seconds (wall display).
     pub refresh: Option<u32>,
     pub css_version: String,
+    /// May see the platform's own operation (the ingestion pipeline page).
+    pub ops: bool,
 }
 
 impl Frame {

@@ -60,6 +60,9 @@ fn need(method: &str, path: &str) -> Need {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
         }
         ("GET", p) if p.starts_with("/intel/") => Need::AnyAuth,
+        ("GET", p) if p.starts_with("/pipeline") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
+        }
         ("POST", "/warnings") => Need::One(IssueWarnings),
         ("POST", "/warnings/{id}/ack") => Need::One(AcknowledgeWarnings),
         ("GET", p) if p.starts_with("/warnings") => Need::One(ReadWarnings),
@@ -113,6 +116,8 @@ fn org_bound(method: &str, path: &str) -> bool {
             | "/auth/logout"
             | "/audit"
             | "/audit/verify"
+            | "/pipeline"
+            | "/pipeline/dead-letters"
     ) || (method == "POST" && path == "/organizations")
         // Indicators and sources are platform-wide; sightings are organization data.
         || (path.starts_with("/intel/") && path != "/intel/sightings"))

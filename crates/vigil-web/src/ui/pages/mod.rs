@@ -6,6 +6,7 @@ pub mod events;
 pub mod incidents;
 pub mod orgs;
 pub mod overview;
+pub mod pipeline;
 pub mod reports;
 pub mod warnings;
 
