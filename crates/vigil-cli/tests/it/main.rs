@@ -533,6 +533,8 @@ struct Served {
     child: std::process::Child,
     /// The bound address of each pipeline listener, by name, from the JSON log.
     listeners: Vec<(String, String)>,
+    /// The HTTP address (`127.0.0.1:port`).
+    http: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
@@ -567,6 +569,7 @@ impl Served {
         }
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut listeners = Vec::new();
+        let http;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match rx.recv_timeout(left) {
@@ -578,7 +581,8 @@ impl Served {
                     panic!("server did not start: {seen}");
                 }
             };
-            if line.trim().starts_with("Vigil is at http://") {
+            if let Some(rest) = line.trim().strip_prefix("Vigil is at http://") {
+                http = rest.trim_end_matches('/').to_string();
                 break;
             }
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
@@ -594,6 +598,7 @@ impl Served {
         Served {
             child,
             listeners,
+            http,
             log,
         }
     }
@@ -938,5 +943,176 @@ fn syslog_tcp_stream_survives_kill_9_of_the_server() {
         at_kill.end - at_kill.checkpoint,
         events.len(),
         twice.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash test (issue 4, item 7): kill -9 in the middle of an HTTP bulk NDJSON stream.
+// ---------------------------------------------------------------------------------------------
+
+/// The NDJSON line `seq` of the HTTP crash test.
+fn http_crash_line(seq: u64) -> String {
+    format!(
+        r#"{{"@timestamp":"2026-11-22T08:00:00Z","message":"http-crash seq={seq:010}","host":{{"name":"crash-host"}}}}"#
+    )
+}
+
+/// POSTs one NDJSON body over a fresh connection; `Some(stored)` only for a complete
+/// `200 OK` answer (the acknowledgement), `None` when the server is gone or answered
+/// otherwise.
+fn post_ndjson(addr: &str, path: &str, token: &str, body: &str) -> Option<u64> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: vigil\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body.as_bytes()).ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    if !answer.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    let (_, json) = answer.split_once("\r\n\r\n")?;
+    let v: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    v["stored"].as_u64()
+}
+
+/// A platform token stored directly in the data directory (before the server starts).
+fn store_token(dir: &Path) -> String {
+    use vigil_store::Store;
+    let secret = vigil_crypto::new_secret("vgl_");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = vigil_store::sqlite::SqliteStore::open(dir).expect("open store");
+        let token = vigil_model::ApiToken {
+            id: vigil_model::TokenId::new(),
+            name: "crash-sender".into(),
+            role: vigil_model::Role::Analyst,
+            org_id: None,
+            created_by: "test".into(),
+            created_at: jiff::Timestamp::now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        store
+            .create_token(token, vigil_crypto::secret_hash(&secret))
+            .await
+            .expect("token");
+    });
+    secret
+}
+
+/// kill -9 of `vigil serve` while a client streams NDJSON batches to `POST /api/v1/events`,
+/// then a restart on the same data directory. The API acknowledges a batch (200 with its
+/// per-line results) only once the store has committed it, so:
+/// - every line of every acknowledged batch is stored exactly once after the restart;
+/// - the batch in flight at the kill is stored whole or not at all (one transaction), and
+///   nothing else is stored.
+#[test]
+fn http_bulk_stream_survives_kill_9_of_the_server() {
+    const BATCH: u64 = 250;
+    const KILL_AFTER_BATCHES: u64 = 12;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let org_id = import_fixture_orgs(dir.path());
+    let token = store_token(dir.path());
+    let cfg = dir.path().join("vigil.toml");
+    std::fs::write(&cfg, "[log]\nformat = \"json\"\n").expect("write config");
+
+    let server = Served::start(dir.path(), &cfg);
+    let addr = server.http.clone();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let sender = {
+        let acked = acked.clone();
+        let token = token.clone();
+        let org_id = org_id.clone();
+        std::thread::spawn(move || {
+            let path = format!("/api/v1/events?org_id={org_id}");
+            let mut batch = 0u64;
+            // Ends when the server is gone; the cap only guards against a kill that never
+            // comes.
+            while batch < 10_000 {
+                let body: String = (batch * BATCH..(batch + 1) * BATCH)
+                    .map(|s| http_crash_line(s) + "\n")
+                    .collect();
+                match post_ndjson(&addr, &path, &token, &body) {
+                    Some(n) => {
+                        assert_eq!(n, BATCH, "a whole batch is acknowledged");
+                        if let Ok(mut a) = acked.lock() {
+                            a.push(batch);
+                        }
+                    }
+                    None => break,
+                }
+                batch += 1;
+            }
+            batch
+        })
+    };
+    wait_until(Duration::from_secs(120), "acknowledged batches", || {
+        acked.lock().map(|a| a.len() as u64).unwrap_or(0) >= KILL_AFTER_BATCHES
+    });
+    let log1 = server.kill9();
+    let attempted = sender.join().expect("sender thread");
+    let acked: Vec<u64> = acked.lock().map(|a| a.clone()).unwrap_or_default();
+    assert!(acked.len() as u64 >= KILL_AFTER_BATCHES, "{log1}");
+
+    // Restart (recovery of the store after the crash), then stop it again.
+    let server = Served::start(dir.path(), &cfg);
+    let log2 = server.kill9();
+
+    let mut count: std::collections::BTreeMap<u64, usize> = Default::default();
+    for e in stored_events(dir.path(), &org_id) {
+        let msg = e.event.message().to_string();
+        let seq: u64 = msg
+            .strip_prefix("http-crash seq=")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("stored an event that was not sent: {msg:?}"));
+        assert_eq!(String::from_utf8_lossy(&e.event.raw), http_crash_line(seq));
+        *count.entry(seq).or_default() += 1;
+    }
+    let mut lost = Vec::new();
+    for b in &acked {
+        for s in b * BATCH..(b + 1) * BATCH {
+            match count.get(&s) {
+                Some(1) => {}
+                Some(n) => panic!("line {s} of acknowledged batch {b} stored {n} times"),
+                None => lost.push(s),
+            }
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged lines lost, first {:?}\n{log1}\n{log2}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    // Beyond the acknowledged batches: only the one in flight, whole or not at all.
+    let extra: std::collections::BTreeSet<u64> = count
+        .keys()
+        .map(|s| s / BATCH)
+        .filter(|b| !acked.contains(b))
+        .collect();
+    assert!(extra.len() <= 1, "unacknowledged batches stored: {extra:?}");
+    for b in &extra {
+        assert!(*b <= attempted, "batch {b} was never sent");
+        let n = (b * BATCH..(b + 1) * BATCH)
+            .filter(|s| count.get(s) == Some(&1))
+            .count() as u64;
+        assert_eq!(
+            n, BATCH,
+            "the batch in flight is stored whole or not at all"
+        );
+    }
+    eprintln!(
+        "acknowledged {} batches of {BATCH} before the kill; in flight and stored anyway: {}",
+        acked.len(),
+        extra.len()
     );
 }
