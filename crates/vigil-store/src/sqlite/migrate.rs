@@ -89,8 +89,23 @@ pub(crate) fn current_version(conn: &Connection) -> Result<i64> {
     .map_err(|e| open_err("reading schema version", e))
 }
 
-/// Applies every migration newer than the database's version. Refuses a database written by
-/// a newer Vigil (its schema may mean things this build does not know).
+/// The versions recorded as applied.
+fn applied_versions(conn: &Connection) -> Result<std::collections::BTreeSet<i64>> {
+    let mut stmt = conn
+        .prepare("SELECT version FROM schema_migrations")
+        .map_err(|e| open_err("reading schema versions", e))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, i64>(0))
+        .map_err(|e| open_err("reading schema versions", e))?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(|e| open_err("reading schema versions", e))
+}
+
+/// Applies every migration the database has not recorded, in version order — also one older
+/// than the newest applied (a branch that added V7 before V5 landed leaves such a gap; the
+/// migrations are written to be independent of their neighbours' order for that reason).
+/// Refuses a database written by a newer Vigil (its schema may mean things this build does
+/// not know).
 pub(crate) fn run(conn: &mut Connection, now_micros: i64) -> Result<i64> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -101,6 +116,7 @@ pub(crate) fn run(conn: &mut Connection, now_micros: i64) -> Result<i64> {
     )
     .map_err(|e| open_err("creating schema_migrations", e))?;
     let from = current_version(conn)?;
+    let applied = applied_versions(conn)?;
     let mut version = from;
     let newest = MIGRATIONS.last().map_or(0, |m| m.version);
     if version > newest {
@@ -108,7 +124,7 @@ pub(crate) fn run(conn: &mut Connection, now_micros: i64) -> Result<i64> {
             "database schema version {version} is newer than this build knows ({newest})"
         )));
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| open_err("starting migration", e))?;
@@ -131,7 +147,7 @@ pub(crate) fn run(conn: &mut Connection, now_micros: i64) -> Result<i64> {
             name = m.name,
             "sqlite migration applied"
         );
-        version = m.version;
+        version = version.max(m.version);
     }
     Ok(version)
 }
@@ -255,6 +271,40 @@ mod tests {
             )
             .expect("record");
         }
+    }
+
+    /// A database that recorded V1–V4 and V7 (V7 written before V5 and V6 existed) gets V5
+    /// and V6 at the next start, and nothing twice.
+    #[test]
+    fn gaps_left_by_out_of_order_versions_are_filled() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        run_upto(&mut conn, 4);
+        let v7 = MIGRATIONS
+            .iter()
+            .find(|m| m.version == 7)
+            .expect("V7 exists");
+        conn.execute_batch(v7.sql).expect("V7");
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (7, ?1, 0)",
+            [v7.name],
+        )
+        .expect("record V7");
+        let latest = MIGRATIONS.last().map_or(0, |m| m.version);
+        assert_eq!(run(&mut conn, 9).expect("fill the gap"), latest);
+        let versions: Vec<i64> = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(versions, all);
+        // V5's column is there now.
+        conn.prepare("SELECT aggregation_key FROM incidents")
+            .expect("V5 applied");
+        // And a second run changes nothing.
+        assert_eq!(run(&mut conn, 10).expect("no-op"), latest);
     }
 
     #[test]
