@@ -816,6 +816,33 @@ pub(crate) fn compile(
     out
 }
 
+impl RuleSet {
+    /// Whether matches of `m`'s rule feed correlation rules of this set (and so must be
+    /// passed to a [`CorrelationEngine`]).
+    pub fn feeds_correlations(&self, m: &Match<'_>) -> bool {
+        self.consumers_of(m).is_some_and(|c| !c.is_empty())
+    }
+
+    /// The event fields the correlations fed by `m`'s rule read (group-by and value fields,
+    /// aliases resolved, through the field mapping; possibly repeated). An event holding only
+    /// these fields gives a [`CorrelationEngine`] the same groups and values as the whole
+    /// event, so a caller may keep just them until it observes the match.
+    pub fn correlation_fields<'s>(
+        &'s self,
+        m: &Match<'_>,
+    ) -> impl Iterator<Item = &'s FieldPath> + use<'s> {
+        let consumers = self.consumers_of(m).unwrap_or(&[]);
+        consumers
+            .iter()
+            .filter_map(|&(c, i)| self.plans().get(c as usize)?.inputs.get(usize::from(i)))
+            .flat_map(|input| input.group.iter().chain(input.value.iter()))
+            .flat_map(|f| match f {
+                FieldSource::Event(paths) => paths.as_slice(),
+                FieldSource::Group(_) => &[],
+            })
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Evaluation.
 
@@ -921,6 +948,10 @@ pub struct CorrelationMatch<'r> {
     /// False when this correlation is itself referenced by correlations that do not
     /// `generate` it: report it only through them.
     pub standalone: bool,
+    /// The arrival numbers ([`CorrelationEngine::seq`]) of the events behind the window's
+    /// entries, in window order (for an entry from a chained correlation, the event that
+    /// completed that correlation's match); one per entry, so `seqs.len() == events`.
+    pub seqs: Vec<u64>,
 }
 
 impl CorrelationMatch<'_> {
@@ -1101,6 +1132,13 @@ impl<'r> CorrelationEngine<'r> {
     pub fn watermark(&self) -> Option<Timestamp> {
         self.watermark
             .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// The arrival number of the last event taken in by [`CorrelationEngine::observe`]
+    /// (1 for the first; events dropped as late get none). [`CorrelationMatch::seqs`] refer
+    /// to these numbers.
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// Counters, with the groups and entries held now.
@@ -1721,6 +1759,7 @@ fn report<'r>(
         events: hi + 1 - lo,
         rules,
         standalone: plan.standalone,
+        seqs: g.entries.range(lo..=hi).map(|e| e.seq).collect(),
     })
 }
 

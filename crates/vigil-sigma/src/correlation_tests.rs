@@ -388,3 +388,41 @@ fn reset_forgets_windows() {
     assert!(feed(&set, &mut engine, &[(1, ev(1, "u"))]).is_empty());
     assert_eq!(feed(&set, &mut engine, &[(2, ev(1, "u"))]).len(), 1);
 }
+
+#[test]
+fn correlation_fields_and_seqs_let_a_caller_keep_only_what_correlations_read() {
+    let set = set_with(
+        "title: Spread\ncorrelation: {type: value_count, rules: [a], group-by: [User], timespan: 1m, condition: {field: Host, gte: 2}}\n",
+    );
+    let ls = LogSource::new().product("test");
+    let event = json!({"EventID": 1, "User": "bob", "Host": "h1", "Noise": "x"});
+    let matches: Vec<_> = set.matches(&event, &ls).collect();
+    assert_eq!(matches.len(), 1);
+    assert!(set.feeds_correlations(&matches[0]));
+    let mut fields: Vec<&str> = set
+        .correlation_fields(&matches[0])
+        .map(FieldPath::as_str)
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    assert_eq!(fields, vec!["Host", "User"]);
+    let b = json!({"EventID": 2, "User": "bob"});
+    let other: Vec<_> = set.matches(&b, &ls).collect();
+    assert!(!set.feeds_correlations(&other[0]));
+    assert_eq!(set.correlation_fields(&other[0]).count(), 0);
+
+    let mut engine = CorrelationEngine::new(&set);
+    let out = feed(
+        &set,
+        &mut engine,
+        &[
+            (0, json!({"EventID": 1, "User": "bob", "Host": "h1"})),
+            (1, json!({"EventID": 2, "User": "bob", "Host": "h9"})),
+            (2, json!({"EventID": 1, "User": "bob", "Host": "h2"})),
+        ],
+    );
+    assert_eq!(engine.seq(), 3);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seqs, vec![1, 3]);
+    assert_eq!(out[0].seqs.len(), out[0].events);
+}
