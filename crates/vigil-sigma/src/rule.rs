@@ -241,6 +241,8 @@ pub struct Correlation {
     pub aliases: Vec<(String, Vec<(String, String)>)>,
     /// Whether the referenced rules also report matches on their own (default false).
     pub generate: bool,
+    /// The correlation's own `tags` (ATT&CK and others), as written.
+    pub tags: Vec<String>,
     pub path: String,
     pub line: u32,
 }
@@ -676,6 +678,7 @@ fn read_correlation(doc: &SNode, path: &str) -> Result<CorrelationDoc, Issue> {
             expression,
             aliases,
             generate,
+            tags: string_list(doc, "tags")?,
             path: path.to_owned(),
             line: doc.pos.line,
         },
@@ -746,7 +749,7 @@ mod tests {
     #[test]
     fn correlations() {
         let Ok(Doc::Correlation(c)) = doc(
-            "title: C\nname: many_fails\ncorrelation:\n  type: value_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 15m\n  condition: {gte: 10, field: TargetHost}\n  aliases:\n    host: {failed_logon: Computer}\n",
+            "title: C\nname: many_fails\ncorrelation:\n  type: value_count\n  rules: [failed_logon]\n  group-by: [User]\n  timespan: 15m\n  condition: {gte: 10, field: TargetHost}\n  aliases:\n    host: {failed_logon: Computer}\ntags: [attack.credential-access, attack.t1110]\n",
         ) else {
             panic!("correlation expected")
         };
@@ -756,6 +759,7 @@ mod tests {
         assert_eq!(c.condition, vec![("gte".to_owned(), 10.0)]);
         assert_eq!(c.field.as_deref(), Some("TargetHost"));
         assert_eq!(c.aliases.len(), 1);
+        assert_eq!(c.tags, vec!["attack.credential-access", "attack.t1110"]);
         for (y, msg) in [
             (
                 "title: C\ncorrelation: {type: nope, rules: [a], timespan: 1m, condition: {gt: 1}}\n",
