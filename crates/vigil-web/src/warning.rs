@@ -69,15 +69,16 @@ pub fn sign(
     })
 }
 
-/// Called once a warning is stored with its recipients. This is where notifications to the
-/// recipient organizations (e-mail, webhooks: the notification outbox) are to be enqueued;
-/// until that is wired, the issue is only logged. It must never fail the request: the
-/// warning is issued and visible in every recipient's portal either way.
-pub async fn on_issued(_st: &AppState, w: &Warning) {
+/// Called once a warning is stored with its recipients: logs the issue and enqueues the
+/// notification (e-mail, webhooks: the outbox) to every recipient organization through the
+/// same notifier incident notices use ([`crate::notify::warning_issued`]). It never fails
+/// the request: the warning is issued and visible in every recipient's portal either way.
+pub async fn on_issued(st: &AppState, w: &Warning) {
     tracing::info!(
         warning = %w.id,
         level = w.spec.level.as_str(),
         recipients = w.recipients,
         "early warning issued"
     );
+    crate::notify::warning_issued(st, w).await;
 }

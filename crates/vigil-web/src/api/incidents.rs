@@ -267,7 +267,10 @@ pub async fn patch(
         inc.status.as_str(),
     )
     .await;
-    if step.as_ref().is_some_and(|s| s.to.status() == IncidentStatus::Notified) {
+    if step
+        .as_ref()
+        .is_some_and(|s| s.to.status() == IncidentStatus::Notified)
+    {
         crate::notify::incident_notified(&st, &inc).await;
     }
     Ok(Json(inc))

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod events;
 pub mod incidents;
 pub mod intel;
+pub mod notifications;
 pub mod openapi;
 pub mod orgs;
 pub mod pipeline;
@@ -358,6 +359,13 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r(
         "GET",
+        "/notifications",
+        "notifications",
+        "Delivery state of notification e-mails and webhook messages, newest first (filters: org_id, reference_kind + reference_id, status, channel; cursor pagination); webhook addresses are shown without their query or credentials",
+        None,
+    ),
+    r(
+        "GET",
         "/taxonomies",
         "meta",
         "GB/T 20986 categories, grades, MLPS levels, MIIT types and grades, sectors, regions",
@@ -433,6 +441,7 @@ pub fn router() -> Router<AppState> {
         .route("/warnings/{id}/ack", post(warnings::ack))
         .route("/warnings/{id}/pending", get(warnings::pending))
         .route("/warnings/{id}/signed", get(warnings::signed))
+        .route("/notifications", get(notifications::list))
         .route("/taxonomies", get(taxonomies))
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { crate::error::ApiError::not_found("endpoint") })

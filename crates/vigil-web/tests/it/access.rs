@@ -19,6 +19,8 @@ enum Need {
     One(Action),
     /// Any of these.
     Either(Action, Action),
+    /// Both of these.
+    Both(Action, Action),
     /// One of these roles (intelligence, whose permissions are not in the model's table yet).
     Roles(&'static [Role]),
 }
@@ -66,6 +68,8 @@ fn need(method: &str, path: &str) -> Need {
         ("POST", "/warnings") => Need::One(IssueWarnings),
         ("POST", "/warnings/{id}/ack") => Need::One(AcknowledgeWarnings),
         ("GET", p) if p.starts_with("/warnings") => Need::One(ReadWarnings),
+        // Deliveries are about incidents and warnings.
+        ("GET", "/notifications") => Need::Both(ReadIncidents, ReadWarnings),
         other => panic!("no access rule for {other:?}: add it to the matrix"),
     }
 }
@@ -86,6 +90,7 @@ fn allowed(role: Role, n: Need, org: vigil_model::OrgId) -> bool {
         Need::Public | Need::AnyAuth => true,
         Need::One(a) => p.allows(a),
         Need::Either(a, b) => p.allows(a) || p.allows(b),
+        Need::Both(a, b) => p.allows(a) && p.allows(b),
         Need::Roles(roles) => roles.contains(&role),
     }
 }
@@ -161,6 +166,13 @@ async fn request(
             // one's must stay out of it.
             crate::warnings::seed_warning(app, app.a.id).await;
             crate::warnings::seed_warning(app, app.b.id).await;
+            String::new()
+        }
+        "/notifications" => {
+            // Deliveries in both organizations, so the own list is not empty and the other
+            // one's must stay out of it.
+            crate::notifications::seed_delivery(app, app.a.id).await;
+            crate::notifications::seed_delivery(app, app.b.id).await;
             String::new()
         }
         "/intel/sightings" => {

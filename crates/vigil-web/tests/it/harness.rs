@@ -26,6 +26,9 @@ pub struct Fixture {
 pub struct TestApp {
     pub _dir: tempfile::TempDir,
     pub store: Arc<dyn Store>,
+    /// The application's state (the router shares it): tests install a notifier with
+    /// `state.set_notifier(...)`.
+    pub state: AppState,
     pub app: Router,
     pub a: Fixture,
     pub b: Fixture,
@@ -266,10 +269,11 @@ impl TestApp {
         let officer = token(store.as_ref(), Role::OrgUser, Some(a.id)).await;
         let state = AppState::new(store.clone(), config, None);
         state.set_notice_key(vigil_crypto::Sm2PrivateKey::generate().expect("platform key"));
-        let app = vigil_web::router(state);
+        let app = vigil_web::router(state.clone());
         Self {
             _dir: dir,
             store,
+            state,
             app,
             a,
             b,

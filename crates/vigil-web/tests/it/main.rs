@@ -6,6 +6,7 @@ mod api;
 mod bad_input;
 mod harness;
 mod intel;
+mod notifications;
 mod sessions;
 mod taxii;
 mod warnings;
