@@ -11,7 +11,8 @@
 //!                                              │ reader from the checkpoint
 //!                                              ▼
 //!   processor: parse (vigil-ingest) ─► attribute (directory from the store) ─► Sigma rules
-//!     ─► Store::append_events ─► Store::create_alerts ─► spool checkpoint advanced
+//!     and indicator matching (set reloaded from the store) ─► Store::append_events
+//!     ─► Store::create_alerts ─► Store::record_sightings ─► spool checkpoint advanced
 //!     (parse failures, oversized frames and unattributed events ─► dead-letter file)
 //! ```
 //!
@@ -23,6 +24,7 @@
 pub mod deadletter;
 pub mod detect;
 pub mod directory;
+pub mod intel;
 mod listener;
 pub mod mqtt;
 mod process;
@@ -198,6 +200,10 @@ pub struct PipelineConfig {
     pub dead_letter_max_bytes: u64,
     /// How often the asset directory is reloaded from the store.
     pub directory_refresh: Duration,
+    /// How often the indicators are reloaded from the store for live matching.
+    pub intel_refresh: Duration,
+    /// Severity of indicator alerts whose indicator has no confidence (0).
+    pub intel_severity: vigil_model::Severity,
     /// `false` runs the listeners and the spool only (a standby that only accepts, and the
     /// replay tests); the spool is processed by the next start with processing on.
     pub process: bool,
@@ -222,6 +228,8 @@ impl PipelineConfig {
             fsync: FsyncPolicy::Batch,
             dead_letter_max_bytes: 64 << 20,
             directory_refresh: Duration::from_secs(60),
+            intel_refresh: Duration::from_secs(60),
+            intel_severity: vigil_model::Severity::Medium,
             process: true,
             incidents: None,
         }
@@ -251,6 +259,10 @@ pub struct Stats {
     pub dead_letters: AtomicU64,
     pub stored: AtomicU64,
     pub alerts: AtomicU64,
+    /// Indicator hits (an observable matching an active indicator).
+    pub intel_hits: AtomicU64,
+    /// Sightings recorded.
+    pub sightings: AtomicU64,
     pub store_errors: AtomicU64,
     /// MQTT topic subscriptions the broker granted.
     pub mqtt_subscribed: AtomicU64,
@@ -497,6 +509,13 @@ impl Pipeline {
         };
         if let Some(worker) = worker {
             let incidents = aggregator(&cfg, &store);
+            let (intel_tx, intel_rx) = watch::channel(None);
+            tasks.push(tokio::spawn(intel::refresh_task(
+                store.clone(),
+                cfg.intel_refresh,
+                intel_tx,
+                shutdown_rx.clone(),
+            )));
             let p = process::Processor {
                 store,
                 reader: spool.reader(),
@@ -509,6 +528,8 @@ impl Pipeline {
                 refresh: cfg.directory_refresh,
                 aggregator: incidents,
                 stats: stats.clone(),
+                intel: intel_rx,
+                intel_severity: cfg.intel_severity,
             };
             tasks.push(tokio::spawn(p.run(shutdown_rx.clone())));
         }

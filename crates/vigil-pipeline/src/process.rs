@@ -20,14 +20,15 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio::sync::watch;
 use vigil_ingest::ParseContext;
-use vigil_model::{NewAlert, NewEvent, OrgId, Provenance};
+use vigil_model::{NewAlert, NewEvent, OrgId, Provenance, Scope};
 use vigil_sigma::{CorrelationEngine, Scratch};
-use vigil_store::Store;
+use vigil_store::{NewSighting, Store};
 
 use crate::Stats;
 use crate::deadletter::{DeadLetter, DeadLetterFile, Reason};
 use crate::detect::{Detector, EventMeta, Hit};
 use crate::directory::Directory;
+use crate::intel::{IntelHit, IntelMatcher};
 use crate::spool::{RecordKind, Spool, SpoolReader, SpooledRecord};
 
 /// Bytes of record data read from the spool per batch, at most.
@@ -46,6 +47,11 @@ pub(crate) struct Processor {
     pub stats: Arc<Stats>,
     /// Aggregates the created alerts into incidents (vigil-aggregator).
     pub aggregator: Option<Arc<vigil_aggregator::Aggregator>>,
+    /// The current indicator set, published by the intel refresh task; `None` inside until
+    /// the first load was attempted.
+    pub intel: watch::Receiver<Option<Arc<IntelMatcher>>>,
+    /// Severity of indicator alerts whose confidence is unknown.
+    pub intel_severity: vigil_model::Severity,
 }
 
 /// A batch after parsing, attribution and detection.
@@ -55,6 +61,8 @@ struct Prepared {
     hits: Vec<Vec<Hit>>,
     /// Correlation alerts, each with the index of the event that completed it.
     correlated: Vec<(usize, NewAlert)>,
+    /// Indicator hits, each with the index of its event (events without hits left out).
+    intel: Vec<(usize, Vec<IntelHit>)>,
     dead: Vec<DeadLetter>,
     rejected: u64,
     unattributed: u64,
@@ -84,11 +92,16 @@ fn prepare<'r>(
     detector: Option<&'r Detector>,
     default_org: Option<OrgId>,
     engines: &mut Engines<'r>,
+    intel: Option<&IntelMatcher>,
 ) -> Prepared {
+    // One instant per batch for indicator validity.
+    let now = Timestamp::now();
+    let intel = intel.filter(|m| !m.is_empty());
     let mut p = Prepared {
         events: Vec::with_capacity(batch.len()),
         hits: Vec::with_capacity(batch.len()),
         correlated: Vec::new(),
+        intel: Vec::new(),
         dead: Vec::new(),
         rejected: 0,
         unattributed: 0,
@@ -182,6 +195,12 @@ fn prepare<'r>(
                 }
             }
         }
+        if let Some(m) = intel {
+            let h = m.match_event(&event, now);
+            if !h.is_empty() {
+                p.intel.push((p.events.len(), h));
+            }
+        }
         p.events.push(event);
         p.hits.push(hits);
     }
@@ -227,6 +246,18 @@ impl Processor {
                 self.pause(&mut shutdown, Duration::from_secs(1)).await;
                 continue;
             };
+            // The first indicator load is awaited like the directory, so that events received
+            // at start are matched too (it publishes an empty set when it fails).
+            // A refresh task that is gone (it panicked) leaves the pipeline without matching
+            // rather than stalled.
+            if self.intel.borrow().is_none() && self.intel.has_changed().is_ok() {
+                tokio::select! {
+                    _ = self.intel.changed() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             self.publish_gauges();
             let start = self.reader.position();
             let batch_max = self.batch_max;
@@ -286,6 +317,51 @@ impl Processor {
         tracing::info!("pipeline processor stopped");
     }
 
+    /// Records a batch's sightings, retried like alerts. Sightings of indicators deleted since
+    /// the set was loaded are dropped (counted), the rest recorded.
+    async fn record_sightings(&self, mut items: Vec<NewSighting>) -> Result<(), ProcessError> {
+        let mut attempt = 0;
+        while !items.is_empty() {
+            match self.store.record_sightings(Scope::All, items.clone()).await {
+                Ok(s) => {
+                    self.stats
+                        .sightings
+                        .fetch_add(s.len() as u64, Ordering::Relaxed);
+                    metrics::counter!("vigil_pipeline_intel_sightings_total")
+                        .increment(s.len() as u64);
+                    break;
+                }
+                Err(vigil_store::StoreError::MissingReference(what)) if attempt < 3 => {
+                    attempt += 1;
+                    let mut gone = Vec::new();
+                    for id in items.iter().map(|s| s.indicator_id) {
+                        if !gone.contains(&id) && self.store.get_indicator(id).await?.is_none() {
+                            gone.push(id);
+                        }
+                    }
+                    let before = items.len();
+                    items.retain(|s| !gone.contains(&s.indicator_id));
+                    let dropped = (before - items.len()) as u64;
+                    metrics::counter!("vigil_pipeline_intel_sightings_dropped_total")
+                        .increment(dropped);
+                    tracing::warn!(missing = %what, dropped, "pipeline: sightings of deleted indicators dropped");
+                    if dropped == 0 {
+                        // An organization deleted meanwhile: the batch fails and its events
+                        // are processed again with a reloaded directory.
+                        return Err(vigil_store::StoreError::MissingReference(what).into());
+                    }
+                }
+                Err(e) if attempt < 3 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "pipeline: recording sightings failed, retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     async fn pause(&self, shutdown: &mut watch::Receiver<bool>, d: Duration) {
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
@@ -305,9 +381,11 @@ impl Processor {
         directory: &Arc<Directory>,
     ) -> Result<(), ProcessError> {
         let n = batch.len() as u64;
+        // The set current now is the one this batch is matched, alerted and sighted with.
+        let intel = self.intel.borrow().clone();
         let mut p = self
             .worker
-            .prepare(batch, directory.clone(), self.default_org)
+            .prepare(batch, directory.clone(), self.default_org, intel.clone())
             .await?;
         let parsed = n
             - p.rejected
@@ -370,19 +448,32 @@ impl Processor {
                 alerts.push(a);
             }
         }
+        let sigma_alerts = alerts.len();
+        let mut intel_hits = 0u64;
+        let outcome = match &intel {
+            Some(m) if !p.intel.is_empty() => {
+                let with_hits: Vec<_> = p
+                    .intel
+                    .iter()
+                    .filter_map(|(i, h)| Some((*metas.get(*i)?, *ids.get(*i)?, h.as_slice())))
+                    .collect();
+                intel_hits = with_hits.iter().map(|(_, _, h)| h.len() as u64).sum();
+                let o = m.outcome(&with_hits, self.intel_severity);
+                alerts.extend(o.alerts.iter().cloned());
+                Some(o)
+            }
+            _ => None,
+        };
         let n_alerts = alerts.len() as u64;
+        let mut created = Vec::new();
         if !alerts.is_empty() {
             // The events are stored: retry the alerts alone a few times before giving up the
             // batch, since processing it again stores its events twice (at least once).
             let mut attempt = 0;
             loop {
                 match self.store.create_alerts(alerts.clone()).await {
-                    Ok(created) => {
-                        // The alerts are stored: aggregation failures are logged and counted
-                        // (vigil_incident_aggregation_errors_total), never fail the batch.
-                        if let Some(agg) = &self.aggregator {
-                            agg.aggregate(&created).await;
-                        }
+                    Ok(c) => {
+                        created = c;
                         break;
                     }
                     Err(e) if attempt < 3 => {
@@ -393,6 +484,25 @@ impl Processor {
                     Err(e) => return Err(e.into()),
                 }
             }
+        }
+        if let Some(o) = &outcome {
+            let intel_alerts = alerts.get(sigma_alerts..).unwrap_or_default();
+            let stored = created.get(sigma_alerts..).unwrap_or_default();
+            let ids = crate::intel::alert_ids(intel_alerts, stored);
+            self.record_sightings(o.sightings_with(&ids)).await?;
+        }
+        // The alerts are stored: aggregation failures are logged and counted
+        // (vigil_incident_aggregation_errors_total), never fail the batch.
+        if !created.is_empty()
+            && let Some(agg) = &self.aggregator
+        {
+            agg.aggregate(&created).await;
+        }
+        if intel_hits > 0 {
+            self.stats
+                .intel_hits
+                .fetch_add(intel_hits, Ordering::Relaxed);
+            metrics::counter!("vigil_pipeline_intel_hits_total").increment(intel_hits);
         }
         // Counted once the batch is done, so a retried batch is not counted twice.
         let s = &self.stats;
@@ -439,6 +549,7 @@ struct Job {
     batch: Vec<SpooledRecord>,
     directory: Arc<Directory>,
     default_org: Option<OrgId>,
+    intel: Option<Arc<IntelMatcher>>,
     reply: tokio::sync::oneshot::Sender<Prepared>,
 }
 
@@ -462,7 +573,14 @@ impl Worker {
                 let d = detector.as_deref();
                 let mut engines: Engines<'_> = HashMap::new();
                 while let Ok(job) = rx.recv() {
-                    let p = prepare(job.batch, &job.directory, d, job.default_org, &mut engines);
+                    let p = prepare(
+                        job.batch,
+                        &job.directory,
+                        d,
+                        job.default_org,
+                        &mut engines,
+                        job.intel.as_deref(),
+                    );
                     let _ = job.reply.send(p);
                 }
             })?;
@@ -474,12 +592,14 @@ impl Worker {
         batch: Vec<SpooledRecord>,
         directory: Arc<Directory>,
         default_org: Option<OrgId>,
+        intel: Option<Arc<IntelMatcher>>,
     ) -> Result<Prepared, ProcessError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let job = Job {
             batch,
             directory,
             default_org,
+            intel,
             reply,
         };
         // The channel holds one job and this processor waits for each reply, so this never

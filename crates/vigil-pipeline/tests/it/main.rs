@@ -13,6 +13,8 @@ use vigil_pipeline::{ListenerConfig, ListenerKind, Pipeline, PipelineConfig, Sta
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{AlertQuery, EventQuery, Store};
 
+mod intel;
+
 fn org_spec(name: &str) -> NewOrganization {
     NewOrganization {
         name: name.to_string(),
