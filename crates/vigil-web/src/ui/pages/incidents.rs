@@ -15,7 +15,7 @@ use serde::Deserialize;
 use vigil_model::{
     Action, AuditOutcome, Grade, Incident, IncidentId, IncidentStatus, TimelineEntry, taxonomy,
 };
-use vigil_store::{AlertQuery, IncidentQuery, IncidentUpdate, OrgQuery};
+use vigil_store::{AlertQuery, Delivery, DeliveryQuery, IncidentQuery, IncidentUpdate, OrgQuery};
 
 #[derive(Template)]
 #[template(path = "incidents.html")]
@@ -208,7 +208,42 @@ pub struct IncidentPage {
     pub status_options: Vec<Opt>,
     pub can_comment: bool,
     pub notice: Option<String>,
+    /// E-mails and webhook messages about this incident (the notification outbox).
+    pub deliveries: Vec<DeliveryRow>,
 }
+
+/// One notification delivery as the incident page lists it.
+pub struct DeliveryRow {
+    pub channel: String,
+    pub recipient: String,
+    pub status: String,
+    /// `delivery-sent`, `delivery-failed`...: the CSS class of the status.
+    pub class: String,
+    /// `attempts / max_attempts`.
+    pub attempts: String,
+    pub last_error: String,
+    pub next_attempt: String,
+    pub sent: String,
+}
+
+impl DeliveryRow {
+    fn new(d: &Delivery, t: &'static Catalog) -> Self {
+        let status = d.status.as_str();
+        Self {
+            channel: d.spec.channel.clone(),
+            recipient: d.spec.recipient.clone(),
+            status: t.t(&format!("delivery.{status}")).to_string(),
+            class: format!("delivery-{status}"),
+            attempts: format!("{} / {}", d.attempts, d.spec.max_attempts),
+            last_error: d.last_error.clone().unwrap_or_default(),
+            next_attempt: view::fmt_opt_time(d.next_attempt_at),
+            sent: view::fmt_opt_time(d.sent_at),
+        }
+    }
+}
+
+/// Most deliveries listed on the incident page.
+const MAX_DELIVERIES: usize = 200;
 
 /// One deadline as the incident page lists it.
 pub struct DeadlineRow {
@@ -286,6 +321,23 @@ async fn render_detail(
             .collect(),
         None => Vec::new(),
     };
+    let deliveries = st
+        .store
+        .list_deliveries(
+            scope,
+            &DeliveryQuery {
+                reference_kind: Some("incident".into()),
+                reference_id: Some(inc.id.to_string()),
+                limit: MAX_DELIVERIES,
+                ..DeliveryQuery::default()
+            },
+        )
+        .await
+        .ui(t)?
+        .items
+        .iter()
+        .map(|d| DeliveryRow::new(d, t))
+        .collect();
     let subcategory_code = inc.spec.subcategory.clone().unwrap_or_default();
     let g = inc.spec.grade;
     Ok(html(&IncidentPage {
@@ -312,6 +364,7 @@ async fn render_detail(
         status_options,
         can_comment: ui.principal.allows(Action::RespondIncidents),
         notice,
+        deliveries,
     }))
 }
 
@@ -429,7 +482,10 @@ pub async fn update(
         inc.status.as_str().to_string(),
     )
     .await;
-    if step.as_ref().is_some_and(|s| s.to.status() == IncidentStatus::Notified) {
+    if step
+        .as_ref()
+        .is_some_and(|s| s.to.status() == IncidentStatus::Notified)
+    {
         crate::notify::incident_notified(&st, &inc).await;
     }
     Ok(Redirect::to(&format!("/incidents/{id}?saved=1")).into_response())
