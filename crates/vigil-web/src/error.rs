@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: serde_json::Value,
+    /// Seconds for a `Retry-After` header (overload answers).
+    pub retry_after: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +32,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: serde_json::Value::Null,
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header with this many seconds.
+    pub fn with_retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -85,7 +94,12 @@ impl IntoResponse for ApiError {
             message: &self.message,
             details: &self.details,
         };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }
 

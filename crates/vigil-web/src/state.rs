@@ -19,6 +19,11 @@ pub struct WebConfig {
     pub login_max_failures: u32,
     /// The pause after too many failed logins.
     pub login_lockout: Duration,
+    /// Bulk ingest requests (`POST /api/v1/events`) the store works on at once; more wait.
+    pub ingest_max_inflight: usize,
+    /// How long a bulk ingest request waits for a slot before it is answered 503 with
+    /// `Retry-After` (load shedding instead of an unbounded queue of bodies in memory).
+    pub ingest_wait: Duration,
 }
 
 impl Default for WebConfig {
@@ -29,6 +34,8 @@ impl Default for WebConfig {
             max_body_bytes: 32 << 20,
             login_max_failures: 5,
             login_lockout: Duration::from_secs(300),
+            ingest_max_inflight: 8,
+            ingest_wait: Duration::from_secs(2),
         }
     }
 }
@@ -53,6 +60,8 @@ pub struct Inner {
     pub aggregator: OnceLock<Arc<vigil_aggregator::Aggregator>>,
     /// The live ingestion pipeline, when `vigil serve` runs one ([`AppState::set_pipeline`]).
     pub pipeline: OnceLock<vigil_pipeline::status::Monitor>,
+    /// Slots of [`WebConfig::ingest_max_inflight`].
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -62,6 +71,9 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let limiter = LoginLimiter::new(config.login_max_failures, config.login_lockout);
+        let ingest_slots = Arc::new(tokio::sync::Semaphore::new(
+            config.ingest_max_inflight.max(1),
+        ));
         Self(Arc::new(Inner {
             store,
             config,
@@ -71,6 +83,7 @@ impl AppState {
             notifier: OnceLock::new(),
             aggregator: OnceLock::new(),
             pipeline: OnceLock::new(),
+            ingest_slots,
         }))
     }
 

@@ -34,6 +34,26 @@ pub async fn ingest(
     body: bytes::Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
     auth.require(Action::IngestEvents)?;
+    // Load shedding: at most `ingest_max_inflight` bodies are worked on at once; a request
+    // that finds no slot within `ingest_wait` is refused before anything is stored, so the
+    // client can retry it whole.
+    let _slot = match tokio::time::timeout(
+        st.config.ingest_wait,
+        st.ingest_slots.clone().acquire_owned(),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            metrics::counter!("vigil_ingest_overloaded_total", "input" => "api").increment(1);
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the server is storing as fast as it can; nothing of this request was stored, send it again after the Retry-After delay",
+            )
+            .with_retry_after(1));
+        }
+    };
     let params: Vec<(String, String)> =
         serde_urlencoded::from_str(raw_query.as_deref().unwrap_or("")).map_err(|e| {
             ApiError::new(

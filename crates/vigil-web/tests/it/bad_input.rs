@@ -238,3 +238,54 @@ impl IntoTuple for (StatusCode, serde_json::Value, axum::http::HeaderMap) {
         (self.0, self.1)
     }
 }
+
+/// Bulk ingest sheds load instead of queueing bodies without bound: when every slot is busy
+/// for longer than `ingest_wait`, the request is answered 503 with `Retry-After` and nothing
+/// of it is stored; once a slot is free the same body is stored.
+#[tokio::test]
+async fn bulk_ingest_sheds_load_with_503_and_retry_after() {
+    let app = TestApp::with_config(WebConfig {
+        ingest_max_inflight: 2,
+        ingest_wait: std::time::Duration::from_millis(50),
+        ..WebConfig::default()
+    })
+    .await;
+    let body = "{\"@timestamp\":\"2026-11-20T10:00:00Z\",\"message\":\"shed me\"}\n";
+    let request = || {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/events?org_id={}", app.a.id))
+            .header("authorization", format!("Bearer {}", app.admin))
+            .header("content-type", "application/x-ndjson")
+            .body(axum::body::Body::from(body))
+            .expect("request")
+    };
+    // Every slot taken, as by two long requests in flight.
+    let busy = app
+        .state
+        .ingest_slots
+        .clone()
+        .acquire_many_owned(2)
+        .await
+        .expect("slots");
+    let (s, v, headers) = app.send(request()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["code"], "overloaded");
+    assert_eq!(
+        headers.get("retry-after").and_then(|h| h.to_str().ok()),
+        Some("1")
+    );
+    let (_, found) = app
+        .get("/api/v1/events?q=shed", &app.admin)
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(0), "{found}");
+
+    drop(busy);
+    let (s, v, _) = app.send(request()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["stored"], 1);
+    let (_, found) = app
+        .get("/api/v1/events?q=shed", &app.admin)
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+}
