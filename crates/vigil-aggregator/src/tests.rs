@@ -82,6 +82,23 @@ async fn world(cii: bool) -> World {
     }
 }
 
+impl World {
+    /// An alert of the world's organization on web-01.
+    fn on_web(&self, rule: &str, sev: Severity, at: &str) -> NewAlert {
+        alert(self.org.id, Some(self.web.id), rule, sev, at)
+    }
+
+    /// An alert of the world's organization on db-01.
+    fn on_db(&self, rule: &str, sev: Severity, at: &str) -> NewAlert {
+        alert(self.org.id, Some(self.db.id), rule, sev, at)
+    }
+
+    /// Stores alerts as the pipeline would before aggregating them.
+    async fn stored(&self, alerts: Vec<NewAlert>) -> Vec<Alert> {
+        self.store.create_alerts(alerts).await.unwrap()
+    }
+}
+
 fn alert(org: OrgId, asset: Option<AssetId>, rule: &str, sev: Severity, at: &str) -> NewAlert {
     NewAlert {
         org_id: org,
@@ -122,39 +139,21 @@ async fn same_key_makes_one_incident_with_every_alert() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
     let first = w
-        .store
-        .create_alerts(vec![
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::High,
-                "2026-03-02T01:10:00Z",
-            ),
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::High,
-                "2026-03-02T01:05:00Z",
-            ),
+        .stored(vec![
+            w.on_web("r1", Severity::High, "2026-03-02T01:10:00Z"),
+            w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z"),
         ])
-        .await
-        .unwrap();
+        .await;
     let s = agg.aggregate(&first).await;
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!((s.created.len(), s.aggregated), (1, 2));
     let later = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
+        .stored(vec![w.on_web(
             "r1",
             Severity::Critical,
             "2026-03-02T01:50:00Z",
         )])
-        .await
-        .unwrap();
+        .await;
     let s = agg.aggregate(&later).await;
     assert!(s.created.is_empty());
     assert_eq!(s.attached_to.len(), 1);
@@ -202,40 +201,14 @@ async fn other_asset_family_or_window_make_separate_incidents() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
     let alerts = w
-        .store
-        .create_alerts(vec![
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::High,
-                "2026-03-02T01:05:00Z",
-            ),
-            alert(
-                w.org.id,
-                Some(w.db.id),
-                "r1",
-                Severity::High,
-                "2026-03-02T01:05:00Z",
-            ),
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r2",
-                Severity::High,
-                "2026-03-02T01:05:00Z",
-            ),
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::High,
-                "2026-03-02T02:05:00Z",
-            ),
+        .stored(vec![
+            w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z"),
+            w.on_db("r1", Severity::High, "2026-03-02T01:05:00Z"),
+            w.on_web("r2", Severity::High, "2026-03-02T01:05:00Z"),
+            w.on_web("r1", Severity::High, "2026-03-02T02:05:00Z"),
             alert(w.org.id, None, "r1", Severity::High, "2026-03-02T01:05:00Z"),
         ])
-        .await
-        .unwrap();
+        .await;
     let s = agg.aggregate(&alerts).await;
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     assert_eq!(s.created.len(), 5);
@@ -253,16 +226,8 @@ async fn a_closed_incident_is_not_reused() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
     let a = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:05:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z")])
+        .await;
     let first = agg.aggregate(&a).await.created[0];
     w.store
         .update_incident(
@@ -278,16 +243,8 @@ async fn a_closed_incident_is_not_reused() {
         .unwrap()
         .unwrap();
     let b = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:06:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:06:00Z")])
+        .await;
     let s = agg.aggregate(&b).await;
     assert_eq!(s.created.len(), 1);
     assert_ne!(s.created[0], first);
@@ -305,25 +262,11 @@ async fn alerts_below_the_minimum_severity_are_left_alone() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
     let alerts = w
-        .store
-        .create_alerts(vec![
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::Low,
-                "2026-03-02T01:05:00Z",
-            ),
-            alert(
-                w.org.id,
-                Some(w.web.id),
-                "r1",
-                Severity::Info,
-                "2026-03-02T01:06:00Z",
-            ),
+        .stored(vec![
+            w.on_web("r1", Severity::Low, "2026-03-02T01:05:00Z"),
+            w.on_web("r1", Severity::Info, "2026-03-02T01:06:00Z"),
         ])
-        .await
-        .unwrap();
+        .await;
     let s = agg.aggregate(&alerts).await;
     assert_eq!((s.skipped, s.aggregated, s.created.len()), (2, 0, 0));
     assert!(incidents(&w.store, w.org.id).await.is_empty());
@@ -349,42 +292,14 @@ async fn alerts_below_the_minimum_severity_are_left_alone() {
 async fn classification_comes_from_tags_then_the_suggestion_then_other() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
-    let mut ransom = alert(
-        w.org.id,
-        Some(w.web.id),
-        "r1",
-        Severity::High,
-        "2026-03-02T01:05:00Z",
-    );
+    let mut ransom = w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z");
     ransom.details = json!({"tags": ["attack.impact", "attack.t1486"]});
-    let mut brute = alert(
-        w.org.id,
-        Some(w.web.id),
-        "r2",
-        Severity::High,
-        "2026-03-02T01:05:00Z",
-    );
+    let mut brute = w.on_web("r2", Severity::High, "2026-03-02T01:05:00Z");
     brute.category = Some("NACRED".into());
-    let mut ioc = alert(
-        w.org.id,
-        Some(w.db.id),
-        "r3",
-        Severity::High,
-        "2026-03-02T01:05:00Z",
-    );
+    let mut ioc = w.on_db("r3", Severity::High, "2026-03-02T01:05:00Z");
     ioc.details = json!({"indicator_type": "mining_pool"});
-    let plain = alert(
-        w.org.id,
-        Some(w.db.id),
-        "r4",
-        Severity::High,
-        "2026-03-02T01:05:00Z",
-    );
-    let alerts = w
-        .store
-        .create_alerts(vec![ransom, brute, ioc, plain])
-        .await
-        .unwrap();
+    let plain = w.on_db("r4", Severity::High, "2026-03-02T01:05:00Z");
+    let alerts = w.stored(vec![ransom, brute, ioc, plain]).await;
     let s = agg.aggregate(&alerts).await;
     assert!(s.errors.is_empty(), "{:?}", s.errors);
     let all = incidents(&w.store, w.org.id).await;
@@ -443,16 +358,8 @@ async fn the_grade_is_raised_when_a_cii_asset_joins_and_never_lowered() {
     let w = world(false).await;
     let agg = aggregator(&w.store).with_thresholds(cii_thresholds());
     let a = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:05:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z")])
+        .await;
     let id = agg.aggregate(&a).await.created[0];
     let inc = w.store.get_incident(Scope::All, id).await.unwrap().unwrap();
     assert_eq!(inc.spec.grade, Grade::General);
@@ -467,16 +374,8 @@ async fn the_grade_is_raised_when_a_cii_asset_joins_and_never_lowered() {
         .unwrap()
         .unwrap();
     let b = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:15:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:15:00Z")])
+        .await;
     let s = agg.aggregate(&b).await;
     assert_eq!(s.raised, vec![id]);
     let inc = w.store.get_incident(Scope::All, id).await.unwrap().unwrap();
@@ -509,16 +408,8 @@ async fn the_grade_is_raised_when_a_cii_asset_joins_and_never_lowered() {
         .unwrap()
         .unwrap();
     let c = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:25:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:25:00Z")])
+        .await;
     let s = agg.aggregate(&c).await;
     assert!(s.raised.is_empty());
     let inc = w.store.get_incident(Scope::All, id).await.unwrap().unwrap();
@@ -563,16 +454,8 @@ async fn a_failing_group_does_not_stop_the_others() {
     let w = world(false).await;
     let agg = aggregator(&w.store);
     let good = w
-        .store
-        .create_alerts(vec![alert(
-            w.org.id,
-            Some(w.web.id),
-            "r1",
-            Severity::High,
-            "2026-03-02T01:05:00Z",
-        )])
-        .await
-        .unwrap();
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z")])
+        .await;
     // An alert of an organization that no longer exists (as if deleted meanwhile).
     let mut ghost = good[0].clone();
     ghost.id = AlertId::new();
