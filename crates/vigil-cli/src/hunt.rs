@@ -134,8 +134,9 @@ pub fn hunt(args: &HuntArgs) -> anyhow::Result<()> {
         eprintln!("parse only: no rules evaluated");
     } else {
         eprintln!(
-            "{} rules loaded ({} skipped with errors, {} warnings; see `vigil rules check`) in {:.2} s",
+            "{} rules and {} correlations loaded ({} skipped with errors, {} warnings; see `vigil rules check`) in {:.2} s",
             hunter.rule_count(),
+            hunter.correlation_count(),
             errors,
             compile_problems.len() - errors,
             started.elapsed().as_secs_f64()
@@ -211,7 +212,7 @@ pub fn hunt(args: &HuntArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const CSV_HEADER: [&str; 12] = [
+const CSV_HEADER: [&str; 13] = [
     "time",
     "level",
     "rule_title",
@@ -224,6 +225,7 @@ const CSV_HEADER: [&str; 12] = [
     "fields",
     "file",
     "record",
+    "correlation",
 ];
 
 /// Where hits are written: CSV through its writer, the other formats as lines.
@@ -281,7 +283,48 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
+/// What a correlation hit adds: its type and measure, the window, how many events from how
+/// many files, and the first of them (`file#record`).
+fn correlation_text(h: &Hit) -> String {
+    let Some(c) = &h.correlation else {
+        return String::new();
+    };
+    let first: Vec<String> = c
+        .contributors
+        .iter()
+        .map(|e| format!("{}#{}", e.file, e.record))
+        .collect();
+    let more = c.events.saturating_sub(c.contributors.len());
+    let mut t = format!(
+        "{} {} over {} events from {} files, {} to {}: {}",
+        c.kind,
+        c.value,
+        c.events,
+        c.files,
+        c.window_start,
+        c.window_end,
+        first.join(", ")
+    );
+    if more > 0 {
+        t.push_str(&format!(" and {more} more"));
+    }
+    t
+}
+
 fn write_table(out: &mut impl Write, h: &Hit) -> std::io::Result<()> {
+    if h.correlation.is_some() {
+        return writeln!(
+            out,
+            "{:<24} {:<13} {:<50} {:<16} {:>6}  {}  [{}]",
+            h.time.as_deref().unwrap_or("-"),
+            h.level.as_deref().unwrap_or("-"),
+            truncate(&h.rule_title, 50),
+            truncate(h.host.as_deref().unwrap_or("-"), 16),
+            "corr",
+            fields_text(h),
+            correlation_text(h)
+        );
+    }
     writeln!(
         out,
         "{:<24} {:<13} {:<50} {:<16} {:>6}  {}  ({}#{})",
@@ -312,19 +355,21 @@ fn write_csv(w: &mut csv::Writer<impl Write>, h: &Hit) -> std::io::Result<()> {
         &fields_text(h),
         &h.file,
         &h.record.to_string(),
+        &correlation_text(h),
     ])?;
     Ok(())
 }
 
 fn summary_text(s: &Summary, elapsed: f64, parse_only: bool) -> String {
     let mut t = format!(
-        "summary: {} files, {} events ({:.1} MiB) in {:.2} s, {:.0} events/s; {} hits; {} input problems",
+        "summary: {} files, {} events ({:.1} MiB) in {:.2} s, {:.0} events/s; {} hits ({} from correlations); {} input problems",
         s.files,
         s.events,
         s.bytes as f64 / (1024.0 * 1024.0),
         elapsed,
         s.events as f64 / elapsed.max(1e-9),
         s.hits,
+        s.correlation_hits,
         s.problems
     );
     if s.out_of_range > 0 {
@@ -337,6 +382,24 @@ fn summary_text(s: &Summary, elapsed: f64, parse_only: bool) -> String {
         t.push_str(&format!(
             "; {} JSON events without a log source (see --logsource)",
             s.without_logsource
+        ));
+    }
+    if s.correlation_untimed > 0 {
+        t.push_str(&format!(
+            "; {} events for correlations without a time (not correlated)",
+            s.correlation_untimed
+        ));
+    }
+    if s.correlation_missing_fields > 0 {
+        t.push_str(&format!(
+            "; {} correlation inputs without their group-by or value field",
+            s.correlation_missing_fields
+        ));
+    }
+    if s.correlation_evicted > 0 {
+        t.push_str(&format!(
+            "; {} correlation groups or entries evicted by the memory bounds",
+            s.correlation_evicted
         ));
     }
     if parse_only {

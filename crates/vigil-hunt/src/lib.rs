@@ -23,6 +23,7 @@
 //! 64 KiB chunk at a time per file), at most one file per worker thread is open, and hits go
 //! through a bounded channel to the caller.
 
+mod correlate;
 mod fields;
 pub mod input;
 
@@ -30,18 +31,22 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jiff::Timestamp;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
-use vigil_sigma::{CompileOptions, Level, LogSource, Match, Problem, RuleInfo, RuleSet, Scratch};
+use vigil_sigma::{
+    CompileOptions, CorrelationStats, Level, LogSource, Match, Problem, RuleInfo, RuleSet, Scratch,
+};
 
+pub use correlate::{Contributor, CorrelationHit, MAX_CONTRIBUTORS};
 pub use fields::parse_time;
 pub use input::{Input, Kind, collect_inputs, read_rules};
 
+use correlate::{Pending, SetKind};
 use fields::Shape;
 
 /// A file, chunk, record or line that could not be read; reported and skipped.
@@ -103,8 +108,13 @@ impl Filters {
 
     /// Whether a rule's hits are reported.
     pub fn rule_ok(&self, rule: &RuleInfo) -> bool {
+        self.level_tags_ok(rule.level, &rule.tags)
+    }
+
+    /// Whether hits of a rule or correlation of this level and these tags are reported.
+    pub fn level_tags_ok(&self, level: Option<Level>, tags: &[String]) -> bool {
         if let Some(min) = self.min_level
-            && rule.level.is_none_or(|l| l < min)
+            && level.is_none_or(|l| l < min)
         {
             return false;
         }
@@ -123,7 +133,7 @@ impl Filters {
             } else {
                 want
             };
-            rule.tags.iter().any(|t| {
+            tags.iter().any(|t| {
                 let t = t.to_ascii_lowercase();
                 t == want
                     || t.strip_prefix(want.as_str())
@@ -145,10 +155,11 @@ pub struct HuntOptions {
     pub parse_only: bool,
 }
 
-/// A rule that matched an event, with what an analyst needs to look at it.
+/// A rule that matched an event, or a correlation rule whose condition held on a window of
+/// events, with what an analyst needs to look at it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
-    /// Event time (RFC 3339, UTC).
+    /// Event time (RFC 3339, UTC); for a correlation, the end of its window.
     pub time: Option<String>,
     pub rule_id: Option<String>,
     pub rule_title: String,
@@ -159,14 +170,19 @@ pub struct Hit {
     pub host: Option<String>,
     pub channel: Option<String>,
     pub event_id: Option<i64>,
-    /// Sigma names of the fields that made the rule match.
+    /// Sigma names of the fields that made the rule match; for a correlation, its group-by
+    /// fields.
     pub matched: Vec<String>,
-    /// The matched fields' values and the event's key fields.
+    /// The matched fields' values and the event's key fields; for a correlation, the group.
     pub fields: BTreeMap<String, String>,
+    /// The file of the event (for a correlation, of its window's last event).
     pub file: String,
     /// EVTX record id, or line number (1-based) in a JSON lines file, or index in an array.
     pub record: u64,
     pub rule_path: String,
+    /// Set for correlation hits: the window and the events that made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Box<CorrelationHit>>,
 }
 
 /// What a hunt reports as it goes.
@@ -190,6 +206,11 @@ pub struct FileStats {
     pub without_logsource: u64,
     /// Problems in this file (also those not reported one by one).
     pub problems: u64,
+    /// Events kept for correlation rules (they matched rules correlations reference).
+    pub correlation_events: u64,
+    /// Events that matched rules correlations reference but have no time, so cannot be
+    /// correlated.
+    pub correlation_untimed: u64,
 }
 
 /// Hits of one rule.
@@ -210,7 +231,19 @@ pub struct Summary {
     pub out_of_range: u64,
     pub without_logsource: u64,
     pub problems: u64,
+    /// All hits, correlation hits included.
     pub hits: u64,
+    /// Hits of correlation rules.
+    pub correlation_hits: u64,
+    /// Events kept for correlation rules.
+    pub correlation_events: u64,
+    /// Events for correlation rules without a time (not correlated).
+    pub correlation_untimed: u64,
+    /// Correlation inputs dropped because a group-by or value field was missing (or, for
+    /// sums and averages, not a number).
+    pub correlation_missing_fields: u64,
+    /// Correlation groups or window entries evicted by the engine's bounds.
+    pub correlation_evicted: u64,
     /// Hits per level, `none` for rules without one.
     pub by_level: BTreeMap<String, u64>,
     /// Hits per rule, most first.
@@ -228,6 +261,9 @@ impl SummaryBuilder {
         match r {
             Report::Hit(h) => {
                 self.s.hits += 1;
+                if h.correlation.is_some() {
+                    self.s.correlation_hits += 1;
+                }
                 let level = h.level.clone().unwrap_or_else(|| "none".to_owned());
                 *self.s.by_level.entry(level).or_default() += 1;
                 self.rules
@@ -249,8 +285,15 @@ impl SummaryBuilder {
                 self.s.out_of_range += f.out_of_range;
                 self.s.without_logsource += f.without_logsource;
                 self.s.problems += f.problems;
+                self.s.correlation_events += f.correlation_events;
+                self.s.correlation_untimed += f.correlation_untimed;
             }
         }
+    }
+
+    fn correlation_stats(&mut self, st: &CorrelationStats) {
+        self.s.correlation_missing_fields += st.missing_fields;
+        self.s.correlation_evicted += st.evicted_groups + st.evicted_entries;
     }
 
     fn finish(mut self) -> Summary {
@@ -319,11 +362,30 @@ struct Worker<'h> {
     scratch: Scratch,
     matches: Vec<Match<'h>>,
     tx: SyncSender<Report>,
+    /// Events kept for correlations from the file being read.
+    pending: Vec<Pending<'h>>,
+    /// Where every file's kept events go when it is done.
+    collected: Arc<Mutex<Vec<Pending<'h>>>>,
+}
+
+impl Worker<'_> {
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut all = self
+            .collected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.append(&mut self.pending);
+    }
 }
 
 /// Per-file counters and the problem limit.
 struct FileRun<'a> {
     input: &'a Input,
+    /// Index of the file in the hunt's inputs.
+    index: u32,
     stats: FileStats,
 }
 
@@ -409,17 +471,36 @@ impl Hunter {
             .map_or(0, |s| s.stats().rules)
     }
 
+    /// Correlation rules loaded (in the first compiled set).
+    pub fn correlation_count(&self) -> usize {
+        self.evtx
+            .get()
+            .or_else(|| self.native.get())
+            .map_or(0, |s| s.correlations().len())
+    }
+
     /// Hunts over `inputs` in parallel, calling `sink` on the calling thread with every
     /// report as it comes, and returns the totals.
+    ///
+    /// Correlation rules are evaluated after all files are read: the events that matched
+    /// rules they reference are kept (their time, file, record and the fields correlations
+    /// read), sorted by time and fed to a correlation engine per rule set; correlation hits
+    /// come after the other hits.
     pub fn run(&self, inputs: &[Input], sink: &mut dyn FnMut(&Report)) -> Summary {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Report>(CHANNEL_BOUND);
+        let collected: Arc<Mutex<Vec<Pending<'_>>>> = Arc::new(Mutex::new(Vec::new()));
         // Big files first, so the last file started is a small one and no core idles long.
-        let mut order: Vec<&Input> = inputs.iter().collect();
-        order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+        let mut order: Vec<(u32, &Input)> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| (u32::try_from(i).unwrap_or(u32::MAX), input))
+            .collect();
+        order.sort_by(|(_, a), (_, b)| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.opts.threads)
             .build();
-        std::thread::scope(|s| {
+        let shared = Arc::clone(&collected);
+        let mut summary = std::thread::scope(|s| {
             s.spawn(move || {
                 let work = || {
                     order.par_iter().for_each_init(
@@ -427,8 +508,13 @@ impl Hunter {
                             scratch: Scratch::new(),
                             matches: Vec::new(),
                             tx: tx.clone(),
+                            pending: Vec::new(),
+                            collected: Arc::clone(&shared),
                         },
-                        |w, input| self.guarded_file(input, w),
+                        |w, &(index, input)| {
+                            self.guarded_file(input, index, w);
+                            w.flush_pending();
+                        },
                     )
                 };
                 match pool {
@@ -441,16 +527,52 @@ impl Hunter {
                 summary.add(&r);
                 sink(&r);
             }
-            summary.finish()
-        })
+            summary
+        });
+        let pending = std::mem::take(
+            &mut *collected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.correlate(pending, inputs, &mut summary, sink);
+        summary.finish()
+    }
+
+    /// The correlation pass over the events kept while reading the files.
+    fn correlate<'h>(
+        &'h self,
+        pending: Vec<Pending<'h>>,
+        inputs: &[Input],
+        summary: &mut SummaryBuilder,
+        sink: &mut dyn FnMut(&Report),
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let (evtx, native): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|p| p.set == SetKind::Evtx);
+        for (set, pending) in [(self.evtx.get(), evtx), (self.native.get(), native)] {
+            let Some(set) = set else { continue };
+            if pending.is_empty() {
+                continue;
+            }
+            let stats = correlate::run(set, pending, inputs, &self.opts.filters, &mut |hit| {
+                let r = Report::Hit(Box::new(hit));
+                summary.add(&r);
+                sink(&r);
+            });
+            summary.correlation_stats(&stats);
+        }
     }
 
     /// One file, with a parser panic turned into a reported problem: one bad file never
     /// stops a hunt.
-    fn guarded_file<'h>(&'h self, input: &Input, w: &mut Worker<'h>) {
-        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.file(input, w)));
+    fn guarded_file<'h>(&'h self, input: &Input, index: u32, w: &mut Worker<'h>) {
+        let done =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.file(input, index, w)));
         if done.is_err() {
-            // The scratch may be half-updated; start afresh.
+            // The scratch may be half-updated; start afresh. The events kept for correlations
+            // before the failure stay, as the hits reported before it do.
             w.scratch = Scratch::new();
             w.matches.clear();
             let _ = w.tx.send(Report::Problem(InputProblem::new(
@@ -467,9 +589,10 @@ impl Hunter {
         }
     }
 
-    fn file<'h>(&'h self, input: &Input, w: &mut Worker<'h>) {
+    fn file<'h>(&'h self, input: &Input, index: u32, w: &mut Worker<'h>) {
         let mut run = FileRun {
             input,
+            index,
             stats: FileStats {
                 path: input.path.clone(),
                 bytes: input.size,
@@ -689,20 +812,50 @@ impl Hunter {
         ls: &LogSource,
         t: Option<Timestamp>,
         record: u64,
-        run: &FileRun<'_>,
+        run: &mut FileRun<'_>,
         w: &mut Worker<'h>,
     ) {
         w.matches.clear();
         set.matches_into(v, ls, &mut w.scratch, &mut w.matches);
+        if w.matches.is_empty() {
+            return;
+        }
+        let correlating = !set.correlations().is_empty();
+        let mut kept: Vec<Match<'h>> = Vec::new();
+        let mut fields = Vec::new();
         for m in w.matches.drain(..) {
             // Building blocks of correlations that do not `generate` them report only through
-            // the correlation (which a hunt over unordered files does not evaluate).
-            if !m.standalone || !self.opts.filters.rule_ok(m.rule) {
-                continue;
+            // the correlation.
+            if m.standalone && self.opts.filters.rule_ok(m.rule) {
+                let hit = make_hit(&m, v, shape, t, &run.input.path, record);
+                let _ = w.tx.send(Report::Hit(Box::new(hit)));
             }
-            let hit = make_hit(&m, v, shape, t, &run.input.path, record);
-            let _ = w.tx.send(Report::Hit(Box::new(hit)));
+            if correlating && set.feeds_correlations(&m) {
+                correlate::keep(set, v, m, &mut kept, &mut fields);
+            }
         }
+        if kept.is_empty() {
+            return;
+        }
+        let Some(time) = t else {
+            run.stats.correlation_untimed += 1;
+            return;
+        };
+        run.stats.correlation_events += 1;
+        let kind = if self.evtx.get().is_some_and(|e| std::ptr::eq(e, set)) {
+            SetKind::Evtx
+        } else {
+            SetKind::Native
+        };
+        w.pending.push(Pending {
+            set: kind,
+            time,
+            file: run.index,
+            record,
+            host: fields::host(v, shape).map(String::into_boxed_str),
+            matches: kept,
+            fields,
+        });
     }
 
     /// The hits of one event (for `vigil rules test`): routed as in a hunt, and when the
@@ -772,6 +925,7 @@ fn make_hit(
         file: file.display().to_string(),
         record,
         rule_path: m.rule.path.clone(),
+        correlation: None,
     }
 }
 

@@ -323,6 +323,96 @@ fn hunt_over_ndjson_prints_hits_as_json_lines_and_a_summary() {
     assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
 }
 
+/// The correlation fixtures of vigil-hunt: failed logons split over two files, out of order.
+fn correlation_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigil-hunt/tests/fixtures/correlation")
+        .join(name)
+}
+
+#[test]
+fn hunt_evaluates_correlation_rules_across_files_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hunt = |format: &str| {
+        run(vigil(dir.path())
+            .arg("hunt")
+            .arg("--rules")
+            .arg(correlation_fixture("rules"))
+            .args(["--format", format])
+            .arg(correlation_fixture("events-a.ndjson"))
+            .arg(correlation_fixture("events-b.ndjson")))
+    };
+    let (ok, out, err) = hunt("jsonl");
+    assert!(ok, "{err}");
+    let hits: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    // Two whoami and two service hits (`generate: true`), then three correlation hits.
+    assert_eq!(hits.len(), 7, "{out}");
+    let bf: Vec<&serde_json::Value> = hits
+        .iter()
+        .filter(|h| h["rule_title"] == "Brute Force From One Source")
+        .collect();
+    assert_eq!(bf.len(), 1, "{out}");
+    assert_eq!(bf[0]["fields"]["IpAddress"], "10.0.0.5");
+    assert_eq!(bf[0]["level"], "high");
+    assert_eq!(bf[0]["time"], "2024-05-01T10:04:00Z");
+    assert_eq!(bf[0]["correlation"]["kind"], "event_count");
+    assert_eq!(bf[0]["correlation"]["events"], 5);
+    assert_eq!(bf[0]["correlation"]["files"], 2);
+    assert_eq!(bf[0]["correlation"]["contributors"][0]["record"], 2);
+    assert!(
+        hits.iter().all(|h| h["rule_title"] != "Failed Logon"),
+        "building blocks stay hidden: {out}"
+    );
+    assert!(
+        hits.iter()
+            .filter(|h| h["rule_title"] == "Whoami Run")
+            .all(|h| h.get("correlation").is_none()),
+        "{out}"
+    );
+    assert!(err.contains("3 correlations loaded"), "{err}");
+    assert!(err.contains("7 hits (3 from correlations)"), "{err}");
+    assert!(
+        err.contains("by level: critical 1, high 2, medium 2, low 2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 events for correlations without a time"),
+        "{err}"
+    );
+
+    let (ok, out, err) = hunt("csv");
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].ends_with(",file,record,correlation"), "{out}");
+    let row = lines
+        .iter()
+        .find(|l| l.contains("Password Spray From One Source"))
+        .expect("the spray row");
+    assert!(row.contains("IpAddress=10.0.0.7"), "{row}");
+    assert!(
+        row.contains("value_count 3 over 3 events from 2 files"),
+        "{row}"
+    );
+
+    let (ok, out, err) = hunt("table");
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("Recon Then Service Install On One Host"))
+        .expect("the sequence row");
+    assert!(row.contains("critical"), "{row}");
+    assert!(row.contains("Computer=ws1"), "{row}");
+    assert!(row.contains("temporal_ordered 2 over 2 events"), "{row}");
+    assert!(
+        out.contains("1  critical       Recon Then Service Install On One Host"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0);
+}
+
 #[test]
 fn rules_test_prints_which_rules_match_which_events() {
     let dir = tempfile::tempdir().expect("tempdir");

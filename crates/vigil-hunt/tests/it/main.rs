@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+mod correlation;
+
 use vigil_hunt::{HuntOptions, Hunter, Report, collect_inputs, read_rules};
 
 /// Sample files (under evtx-samples) and rule ids that must hit in each. A subset keeps the
