@@ -91,6 +91,10 @@ pub struct RawPipeline {
     pub fsync: Option<String>,
     pub dead_letter_max_mb: Option<u64>,
     pub directory_refresh_secs: Option<u64>,
+    /// How often indicators are reloaded for live matching: `"60s"`, `"5m"`.
+    pub intel_refresh: Option<String>,
+    /// Severity of indicator alerts whose indicator states no confidence.
+    pub intel_severity: Option<String>,
     #[serde(default)]
     pub listeners: Vec<RawListener>,
 }
@@ -140,6 +144,8 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub secure_cookies: Option<bool>,
     pub max_body_mb: Option<u64>,
+    pub ingest_max_inflight: Option<usize>,
+    pub ingest_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,6 +326,30 @@ impl Config {
             }
             web.max_body_bytes = (mb as usize) << 20;
         }
+        if let Some(n) = env_parse::<usize>(
+            env,
+            &["VIGIL_SERVER_INGEST_MAX_INFLIGHT"],
+            "server.ingest_max_inflight",
+        )?
+        .or(raw.server.ingest_max_inflight)
+        {
+            if !(1..=1024).contains(&n) {
+                return Err(invalid("server.ingest_max_inflight", "must be 1 to 1024"));
+            }
+            web.ingest_max_inflight = n;
+        }
+        if let Some(ms) = env_parse::<u64>(
+            env,
+            &["VIGIL_SERVER_INGEST_WAIT_MS"],
+            "server.ingest_wait_ms",
+        )?
+        .or(raw.server.ingest_wait_ms)
+        {
+            if !(1..=60_000).contains(&ms) {
+                return Err(invalid("server.ingest_wait_ms", "must be 1 to 60000"));
+            }
+            web.ingest_wait = Duration::from_millis(ms);
+        }
         if let Some(h) = env_parse::<u32>(env, &["VIGIL_AUTH_SESSION_HOURS"], "auth.session_hours")?
             .or(raw.auth.session_hours)
         {
@@ -481,7 +511,8 @@ fn resolve_incidents(
 
 /// Resolves `[pipeline]`. Environment: `VIGIL_PIPELINE_ENABLED`, `VIGIL_PIPELINE_DATA_DIR`,
 /// `VIGIL_PIPELINE_RULES_DIR`, `VIGIL_PIPELINE_DEFAULT_ORG`, `VIGIL_PIPELINE_FSYNC`,
-/// `VIGIL_PIPELINE_QUEUE_CAPACITY`, `VIGIL_PIPELINE_BATCH_MAX`, `VIGIL_PIPELINE_SPOOL_MAX_MB`.
+/// `VIGIL_PIPELINE_QUEUE_CAPACITY`, `VIGIL_PIPELINE_BATCH_MAX`, `VIGIL_PIPELINE_SPOOL_MAX_MB`,
+/// `VIGIL_PIPELINE_INTEL_REFRESH`, `VIGIL_PIPELINE_INTEL_SEVERITY`.
 /// Listeners are configured in the file only.
 fn resolve_pipeline(
     raw: RawPipeline,
@@ -578,6 +609,31 @@ fn resolve_pipeline(
     if let Some(s) = raw.directory_refresh_secs {
         c.directory_refresh =
             Duration::from_secs(in_range("pipeline.directory_refresh_secs", s, 1, 86_400)?);
+    }
+    if let Some(r) = env_str(env, &["VIGIL_PIPELINE_INTEL_REFRESH"]).or(raw.intel_refresh) {
+        let bad = || {
+            invalid(
+                "pipeline.intel_refresh",
+                format!("'{r}' is not a duration from 1s to 1d, like 60s or 5m"),
+            )
+        };
+        let d = r
+            .trim()
+            .parse::<jiff::Span>()
+            .and_then(|s| s.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+            .map_err(|_| bad())?;
+        if d < jiff::SignedDuration::from_secs(1) || d > jiff::SignedDuration::from_hours(24) {
+            return Err(bad());
+        }
+        c.intel_refresh = Duration::try_from(d).map_err(|_| bad())?;
+    }
+    if let Some(s) = env_str(env, &["VIGIL_PIPELINE_INTEL_SEVERITY"]).or(raw.intel_severity) {
+        c.intel_severity = vigil_model::Severity::parse(s.trim()).ok_or_else(|| {
+            invalid(
+                "pipeline.intel_severity",
+                format!("'{s}' is not info, low, medium, high or critical"),
+            )
+        })?;
     }
     for (i, mut l) in raw.listeners.into_iter().enumerate() {
         let key = |k: &str| format!("pipeline.listeners[{i}].{k}");
@@ -863,6 +919,28 @@ listen = "0.0.0.0:5514"
             .pipeline
             .expect("enabled by env");
         assert!(p.listeners.is_empty());
+        assert_eq!(p.intel_refresh, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn pipeline_intel_refresh_and_severity_resolve_from_file_and_env() {
+        let toml =
+            "[pipeline]\nenabled = true\nintel_refresh = \"5m\"\nintel_severity = \"high\"\n";
+        let p = resolve(toml, &[]).expect("config").pipeline.expect("on");
+        assert_eq!(p.intel_refresh, Duration::from_secs(300));
+        assert_eq!(p.intel_severity, vigil_model::Severity::High);
+        let p = resolve(toml, &[("VIGIL_PIPELINE_INTEL_REFRESH", "15s")])
+            .expect("env")
+            .pipeline
+            .expect("on");
+        assert_eq!(p.intel_refresh, Duration::from_secs(15));
+        for bad in ["0s", "2d", "soon"] {
+            let t = format!("[pipeline]\nenabled = true\nintel_refresh = \"{bad}\"\n");
+            match resolve(&t, &[]) {
+                Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "pipeline.intel_refresh"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1053,7 +1131,10 @@ poll_ms = 250
         for (toml, key) in [
             ("[incidents]\nwindow = \"soon\"\n", "incidents.window"),
             ("[incidents]\nwindow = \"10s\"\n", "incidents.window"),
-            ("[incidents]\nmin_severity = \"urgent\"\n", "incidents.min_severity"),
+            (
+                "[incidents]\nmin_severity = \"urgent\"\n",
+                "incidents.min_severity",
+            ),
         ] {
             match resolve(toml, &[]) {
                 Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{toml}"),
@@ -1073,6 +1154,16 @@ poll_ms = 250
                 "store.postgres_url",
             ),
             ("[server]\nmax_body_mb = 0\n", vec![], "server.max_body_mb"),
+            (
+                "[server]\ningest_max_inflight = 0\n",
+                vec![],
+                "server.ingest_max_inflight",
+            ),
+            (
+                "[server]\n",
+                vec![("VIGIL_SERVER_INGEST_WAIT_MS", "0")],
+                "server.ingest_wait_ms",
+            ),
             ("[log]\nformat = \"xml\"\n", vec![], "log.format"),
             (
                 "",
