@@ -314,6 +314,20 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
     ) -> Result<Option<Incident>>;
 
+    /// Appends a timeline entry `action` (with `note`, by `actor`, at the store's clock) to
+    /// the incident unless it already has an entry with that action: `Some(true)` when this
+    /// call appended it, `Some(false)` when one was there, `None` when the incident does not
+    /// exist. Check and append are one transaction under the incident's lock, so concurrent
+    /// calls append at most one. The platform's own action (no scope); used by the deadline
+    /// watcher for its `overdue:<kind>` and `reminder:<kind>` marks.
+    async fn add_incident_entry_once(
+        &self,
+        id: IncidentId,
+        action: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<Option<bool>>;
+
     // Incident aggregation (see the `aggregation` module).
     /// The open (not closed or archived) incident of `org` opened under `key`, within the
     /// scope.
@@ -460,6 +474,16 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
         response: Option<String>,
     ) -> Result<Option<Acknowledgement>>;
+    /// Records, once, that the warning's overdue reminder goes to `org`: `true` when this
+    /// call recorded it, `false` when it had been recorded before, the organization has
+    /// acknowledged meanwhile, or is not a recipient. Concurrent calls: at most one `true`.
+    /// The platform's own action (no scope).
+    async fn mark_warning_reminded(
+        &self,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> Result<bool>;
     /// The recipients within the scope by organization name (only those that have not
     /// acknowledged, with `pending_only`); `None` when the warning is not visible.
     async fn list_warning_recipients(

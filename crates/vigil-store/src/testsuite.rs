@@ -77,6 +77,8 @@ macro_rules! store_conformance {
                 aggregated_creates_race_to_one_incident,
                 notifications_outbox_claims_and_outcomes,
                 notifications_are_listed_by_scope,
+                incident_entries_are_added_once,
+                warning_reminders_are_marked_once,
             );
         }
     };
@@ -107,6 +109,9 @@ pub use aggregation::{aggregated_creates_race_to_one_incident, incident_aggregat
 
 mod notify;
 pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_and_outcomes};
+
+mod reminders;
+pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};
 
 /// A short string no other test (or run) uses.
 fn uniq() -> String {

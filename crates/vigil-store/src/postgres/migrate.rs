@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "notifications",
         sql: include_str!("../../migrations/postgres/V6__notifications.sql"),
     },
+    Migration {
+        version: 7,
+        name: "warning_reminders",
+        sql: include_str!("../../migrations/postgres/V7__warning_reminders.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

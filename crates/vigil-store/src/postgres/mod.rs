@@ -21,6 +21,7 @@ mod intel;
 pub mod migrate;
 mod notify;
 mod query;
+mod reminders;
 mod warnings;
 
 use crate::{
@@ -677,6 +678,26 @@ impl Store for PgStore {
         pending_only: bool,
     ) -> Result<Option<Vec<vigil_model::WarningRecipient>>> {
         self.list_warning_recipients_impl(scope, id, pending_only)
+            .await
+    }
+
+    async fn mark_warning_reminded(
+        &self,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.mark_warning_reminded_impl(id, org, at).await
+    }
+
+    async fn add_incident_entry_once(
+        &self,
+        id: IncidentId,
+        action: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<Option<bool>> {
+        self.add_incident_entry_once_impl(id, action, note, actor)
             .await
     }
 }

@@ -266,7 +266,7 @@ pub(crate) fn create_incident(
     Ok(incident)
 }
 
-fn write_incident(conn: &Connection, i: &Incident, insert: bool) -> Result<()> {
+pub(crate) fn write_incident(conn: &Connection, i: &Incident, insert: bool) -> Result<()> {
     let sql = if insert {
         "INSERT INTO incidents (id, org_id, title, description, category, subcategory, grade,
              asset_ids, alert_ids, occurred_at, status, created_at, updated_at, closed_at,

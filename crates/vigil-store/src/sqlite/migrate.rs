@@ -63,6 +63,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V7__notifications.sql"),
         then: None,
     },
+    Migration {
+        version: 8,
+        name: "warning_reminders",
+        sql: include_str!("../../migrations/sqlite/V8__warning_reminders.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

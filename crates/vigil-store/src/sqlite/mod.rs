@@ -24,6 +24,7 @@ mod events;
 mod intel;
 mod migrate;
 mod notify;
+mod reminders;
 mod sql;
 mod warnings;
 
@@ -679,6 +680,33 @@ impl Store for SqliteStore {
         pending_only: bool,
     ) -> Result<Option<Vec<vigil_model::WarningRecipient>>> {
         self.read(move |c| warnings::recipients(c, scope, id, pending_only))
+            .await
+    }
+
+    async fn mark_warning_reminded(
+        &self,
+        id: vigil_model::WarningId,
+        org: OrgId,
+        at: Timestamp,
+    ) -> Result<bool> {
+        self.write(move |c| reminders::mark_warning_reminded(c, id, org, at))
+            .await
+    }
+
+    async fn add_incident_entry_once(
+        &self,
+        id: IncidentId,
+        action: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<Option<bool>> {
+        let entry = vigil_model::TimelineEntry {
+            at: sql::now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            note: note.to_string(),
+        };
+        self.write(move |c| reminders::add_incident_entry_once(c, id, entry))
             .await
     }
 }
