@@ -45,6 +45,8 @@ pub use aggregation::{AlertAttachment, AttachOutcome};
 pub mod warnings;
 pub use warnings::{Acknowledgement, WarningQuery};
 
+pub mod sealed;
+
 pub mod sqlite;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -81,6 +83,16 @@ pub enum StoreError {
     /// Opening or migrating the store failed.
     #[error("cannot open store: {0}")]
     Open(String),
+    /// A personal field encrypted at rest ([`sealed`]) does not decrypt: the field key is not
+    /// the one it was written with, the stored value was altered, or the store has no key.
+    #[error("cannot decrypt {field} of {record}: {reason}")]
+    Sealed {
+        /// `org/<id>` or `asset/<id>`.
+        record: String,
+        /// `responsible/phone`, `contacts/2/name`, ...
+        field: String,
+        reason: String,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -110,6 +110,9 @@ pub use aggregation::{aggregated_creates_race_to_one_incident, incident_aggregat
 mod notify;
 pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_and_outcomes};
 
+mod sealed;
+pub use sealed::{SealedHarness, contact_fields_are_encrypted_at_rest};
+
 mod reminders;
 pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};
 

@@ -140,6 +140,7 @@ impl PgStore {
             ))
             .await?;
         let s = &org.spec;
+        let (responsible, contacts) = self.sealer.seal_org(org.id, &s.responsible, &s.contacts)?;
         client
             .execute(
                 &stmt,
@@ -153,8 +154,8 @@ impl PgStore {
                     &s.cii,
                     &s.miit_type.map(MiitEnterpriseType::as_str),
                     &s.miit_grade.map(i16::from),
-                    &Json(&s.responsible),
-                    &Json(&s.contacts),
+                    &Json(&responsible),
+                    &Json(&contacts),
                     &Ts(org.created_at),
                     &Ts(org.updated_at),
                 ],
@@ -179,7 +180,7 @@ impl PgStore {
             .query_opt(&stmt, &[&id.0, &scope_org(scope)])
             .await?
             .as_ref()
-            .map(org_from_row)
+            .map(|r| self.sealer.open_org(org_from_row(r)?))
             .transpose()
     }
 
@@ -215,7 +216,7 @@ impl PgStore {
             .query(query.sql(), &query.params())
             .await?
             .iter()
-            .map(org_from_row)
+            .map(|r| self.sealer.open_org(org_from_row(r)?))
             .collect()
     }
 
@@ -237,6 +238,9 @@ impl PgStore {
             ))
             .await?;
         let s = &spec;
+        // Sealed afresh on every write: values stored in clear before encryption was on are
+        // encrypted here.
+        let (responsible, contacts) = self.sealer.seal_org(id, &s.responsible, &s.contacts)?;
         client
             .query_opt(
                 &stmt,
@@ -251,14 +255,14 @@ impl PgStore {
                     &s.cii,
                     &s.miit_type.map(MiitEnterpriseType::as_str),
                     &s.miit_grade.map(i16::from),
-                    &Json(&s.responsible),
-                    &Json(&s.contacts),
+                    &Json(&responsible),
+                    &Json(&contacts),
                     &Ts(now()),
                 ],
             )
             .await?
             .as_ref()
-            .map(org_from_row)
+            .map(|r| self.sealer.open_org(org_from_row(r)?))
             .transpose()
     }
 
@@ -328,6 +332,13 @@ impl PgStore {
                 updated_at: at,
             })
             .collect();
+        let sealed = assets
+            .iter()
+            .map(|a| {
+                self.sealer
+                    .seal_asset_contact(a.id, a.spec.responsible.as_ref())
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         lock_orgs(&tx, &orgs).await?;
@@ -339,10 +350,10 @@ impl PgStore {
             ))
             .await?;
         // The inserts are pipelined: all are sent before the first answer is awaited.
-        try_join_all(assets.iter().map(|a| {
+        try_join_all(assets.iter().zip(&sealed).map(|(a, responsible)| {
             let s = &a.spec;
             let cidrs: Vec<String> = s.cidrs.iter().map(ToString::to_string).collect();
-            let responsible = s.responsible.as_ref().map(Json);
+            let responsible = responsible.as_ref().map(Json);
             let stmt = &stmt;
             let tx = &tx;
             async move {
@@ -391,7 +402,7 @@ impl PgStore {
             .query_opt(&stmt, &[&id.0, &scope_org(scope)])
             .await?
             .as_ref()
-            .map(asset_from_row)
+            .map(|r| self.sealer.open_asset(asset_from_row(r)?))
             .transpose()
     }
 
@@ -439,7 +450,7 @@ impl PgStore {
         let rows = client.query(query.sql(), &query.params()).await?;
         let items = rows
             .iter()
-            .map(asset_from_row)
+            .map(|r| self.sealer.open_asset(asset_from_row(r)?))
             .collect::<Result<Vec<_>>>()?;
         Ok(page(items, limit, |a| Cursor {
             micros: a.created_at.as_microsecond(),
@@ -470,7 +481,8 @@ impl PgStore {
         lock_orgs(&tx, &BTreeSet::from([spec.org_id])).await?;
         let s = &spec;
         let cidrs: Vec<String> = s.cidrs.iter().map(ToString::to_string).collect();
-        let responsible = s.responsible.as_ref().map(Json);
+        let responsible = self.sealer.seal_asset_contact(id, s.responsible.as_ref())?;
+        let responsible = responsible.as_ref().map(Json);
         let stmt = tx
             .prepare_cached(&format!(
                 "UPDATE assets SET org_id = $2, name = $3, kind = $4, importance = $5, ips = $6, \
@@ -506,7 +518,10 @@ impl PgStore {
                 ],
             )
             .await?;
-        let asset = row.as_ref().map(asset_from_row).transpose()?;
+        let asset = row
+            .as_ref()
+            .map(|r| self.sealer.open_asset(asset_from_row(r)?))
+            .transpose()?;
         tx.commit().await?;
         Ok(asset)
     }
@@ -532,7 +547,7 @@ impl PgStore {
             .query(&stmt, &[])
             .await?
             .iter()
-            .map(asset_from_row)
+            .map(|r| self.sealer.open_asset(asset_from_row(r)?))
             .collect()
     }
 }

@@ -24,6 +24,7 @@ mod query;
 mod reminders;
 mod warnings;
 
+use crate::sealed::Sealer;
 use crate::{
     AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
     IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource, NewSighting,
@@ -41,6 +42,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use uuid::Uuid;
+use vigil_crypto::FieldKey;
 use vigil_model::{
     Alert, AlertId, AlertStatus, ApiToken, Asset, AssetId, AuditRecord, Event, EventId, Incident,
     IncidentId, Locale, NewAlert, NewAsset, NewAuditRecord, NewEvent, NewIncident, NewOrganization,
@@ -59,6 +61,8 @@ pub struct PgStore {
     schema: Option<(String, tokio_postgres::Config)>,
     /// Drops the schema when the last clone of the store goes (tests).
     dropper: Option<Arc<SchemaDropper>>,
+    /// Seals and opens personal contact fields ([`crate::sealed`]).
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -174,6 +178,7 @@ impl PgStore {
             pool,
             schema: None,
             dropper: None,
+            sealer: Sealer::default(),
         };
         {
             let mut client =
@@ -183,6 +188,14 @@ impl PgStore {
             migrate::run(&mut client).await?;
         }
         Ok(store)
+    }
+
+    /// Encrypts the personal fields of contacts (name, phone, e-mail) with `key` when writing
+    /// and decrypts them when reading ([`crate::sealed`]). Without it they are written in clear
+    /// (tests), and encrypted values cannot be read.
+    pub fn with_field_key(mut self, key: FieldKey) -> Self {
+        self.sealer = Sealer::new(key);
+        self
     }
 
     /// The connection pool, for operator tooling and tests.

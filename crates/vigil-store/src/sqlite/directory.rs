@@ -1,6 +1,7 @@
 //! Organizations and assets.
 
 use super::sql::{Filter, get_json, get_ts, get_uuid, page, text, to_json, us, uuid_cursor};
+use crate::sealed::Sealer;
 use crate::{AssetQuery, Cursor, OrgQuery, Result, StoreError, org_in_use, page_size};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -53,6 +54,7 @@ pub(crate) fn org_visible(conn: &Connection, scope: Scope, id: OrgId) -> Result<
 
 pub(crate) fn create_org(
     conn: &Connection,
+    sealer: &Sealer,
     spec: NewOrganization,
     now: Timestamp,
 ) -> Result<Organization> {
@@ -64,6 +66,7 @@ pub(crate) fn create_org(
         updated_at: now,
     };
     let s = &org.spec;
+    let (responsible, contacts) = sealer.seal_org(org.id, &s.responsible, &s.contacts)?;
     conn.prepare_cached(
         "INSERT INTO organizations (id, name, name_lower, uscc, sector, region_code, mlps_level,
              cii, miit_type, miit_grade, responsible, contacts, created_at, updated_at)
@@ -80,27 +83,34 @@ pub(crate) fn create_org(
         s.cii,
         s.miit_type.map(MiitEnterpriseType::as_str),
         s.miit_grade,
-        to_json(&s.responsible)?,
-        to_json(&s.contacts)?,
+        to_json(&responsible)?,
+        to_json(&contacts)?,
         us(now),
     ])?;
     Ok(org)
 }
 
-pub(crate) fn get_org(conn: &Connection, scope: Scope, id: OrgId) -> Result<Option<Organization>> {
+pub(crate) fn get_org(
+    conn: &Connection,
+    sealer: &Sealer,
+    scope: Scope,
+    id: OrgId,
+) -> Result<Option<Organization>> {
     if !scope.allows_org(id) {
         return Ok(None);
     }
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?1"
-        ))?
-        .query_row([id.to_string()], org_from_row)
-        .optional()?)
+    conn.prepare_cached(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?1"
+    ))?
+    .query_row([id.to_string()], org_from_row)
+    .optional()?
+    .map(|o| sealer.open_org(o))
+    .transpose()
 }
 
 pub(crate) fn list_orgs(
     conn: &Connection,
+    sealer: &Sealer,
     scope: Scope,
     q: &OrgQuery,
 ) -> Result<Vec<Organization>> {
@@ -127,11 +137,12 @@ pub(crate) fn list_orgs(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(f.params.iter()), org_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows.map(|r| sealer.open_org(r?)).collect()
 }
 
 pub(crate) fn update_org(
     conn: &Connection,
+    sealer: &Sealer,
     scope: Scope,
     id: OrgId,
     spec: NewOrganization,
@@ -141,6 +152,9 @@ pub(crate) fn update_org(
     if !scope.allows_org(id) {
         return Ok(None);
     }
+    // Sealed afresh on every write: values stored in clear before encryption was on are
+    // encrypted here.
+    let (responsible, contacts) = sealer.seal_org(id, &spec.responsible, &spec.contacts)?;
     let n = conn
         .prepare_cached(
             "UPDATE organizations SET name = ?2, name_lower = ?3, uscc = ?4, sector = ?5,
@@ -159,14 +173,14 @@ pub(crate) fn update_org(
             spec.cii,
             spec.miit_type.map(MiitEnterpriseType::as_str),
             spec.miit_grade,
-            to_json(&spec.responsible)?,
-            to_json(&spec.contacts)?,
+            to_json(&responsible)?,
+            to_json(&contacts)?,
             us(now),
         ])?;
     if n == 0 {
         return Ok(None);
     }
-    get_org(conn, scope, id)
+    get_org(conn, sealer, scope, id)
 }
 
 pub(crate) fn delete_org(conn: &Connection, scope: Scope, id: OrgId) -> Result<bool> {
@@ -226,6 +240,7 @@ fn missing_org(id: OrgId) -> StoreError {
 
 pub(crate) fn create_assets(
     conn: &Connection,
+    sealer: &Sealer,
     scope: Scope,
     specs: Vec<NewAsset>,
     now: Timestamp,
@@ -256,6 +271,7 @@ pub(crate) fn create_assets(
             updated_at: now,
         };
         let s = &asset.spec;
+        let stored = stored_asset(sealer, asset.id, s)?;
         stmt.execute(params![
             asset.id.to_string(),
             s.org_id.to_string(),
@@ -264,7 +280,7 @@ pub(crate) fn create_assets(
             s.kind.is_industrial(),
             s.importance.as_str(),
             asset_search_text(s),
-            to_json(s)?,
+            to_json(stored.as_ref().unwrap_or(s))?,
             us(now),
         ])?;
         out.push(asset);
@@ -272,7 +288,30 @@ pub(crate) fn create_assets(
     Ok(out)
 }
 
-pub(crate) fn get_asset(conn: &Connection, scope: Scope, id: AssetId) -> Result<Option<Asset>> {
+/// The asset spec as stored when its contact is sealed (`None`: store `spec` as it is).
+fn stored_asset(sealer: &Sealer, id: AssetId, spec: &NewAsset) -> Result<Option<NewAsset>> {
+    let Some(c) = sealer.seal_asset_contact(id, spec.responsible.as_ref())? else {
+        return Ok(None);
+    };
+    Ok(Some(NewAsset {
+        responsible: Some(c),
+        ..spec.clone()
+    }))
+}
+
+pub(crate) fn get_asset(
+    conn: &Connection,
+    sealer: &Sealer,
+    scope: Scope,
+    id: AssetId,
+) -> Result<Option<Asset>> {
+    get_asset_sealed(conn, scope, id)?
+        .map(|a| sealer.open_asset(a))
+        .transpose()
+}
+
+/// The asset with its contact as stored.
+fn get_asset_sealed(conn: &Connection, scope: Scope, id: AssetId) -> Result<Option<Asset>> {
     let mut f = Filter::default();
     f.and("id = ?", [text(id)]).scope(scope, "org_id");
     let sql = format!("SELECT {ASSET_COLUMNS} FROM assets{}", f.sql);
@@ -282,7 +321,12 @@ pub(crate) fn get_asset(conn: &Connection, scope: Scope, id: AssetId) -> Result<
         .optional()?)
 }
 
-pub(crate) fn list_assets(conn: &Connection, scope: Scope, q: &AssetQuery) -> Result<Page<Asset>> {
+pub(crate) fn list_assets(
+    conn: &Connection,
+    sealer: &Sealer,
+    scope: Scope,
+    q: &AssetQuery,
+) -> Result<Page<Asset>> {
     let limit = page_size(q.limit);
     let mut f = Filter::default();
     f.scope(scope, "org_id");
@@ -313,7 +357,8 @@ pub(crate) fn list_assets(conn: &Connection, scope: Scope, q: &AssetQuery) -> Re
     let mut stmt = conn.prepare_cached(&sql)?;
     let items = stmt
         .query_map(params_from_iter(f.params.iter()), asset_from_row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .map(|r| sealer.open_asset(r?))
+        .collect::<Result<Vec<_>>>()?;
     Ok(page(items, limit, |a: &Asset| Cursor {
         micros: us(a.created_at),
         key: a.id.to_string(),
@@ -322,13 +367,16 @@ pub(crate) fn list_assets(conn: &Connection, scope: Scope, q: &AssetQuery) -> Re
 
 pub(crate) fn update_asset(
     conn: &Connection,
+    sealer: &Sealer,
     scope: Scope,
     id: AssetId,
     spec: NewAsset,
     now: Timestamp,
 ) -> Result<Option<Asset>> {
     spec.validate()?;
-    let Some(old) = get_asset(conn, scope, id)? else {
+    // The old contact is not opened: the update replaces it, and may repair one that no
+    // longer opens.
+    let Some(old) = get_asset_sealed(conn, scope, id)? else {
         return Ok(None);
     };
     if spec.org_id != old.spec.org_id && !org_visible(conn, scope, spec.org_id)? {
@@ -347,7 +395,7 @@ pub(crate) fn update_asset(
         spec.kind.is_industrial(),
         spec.importance.as_str(),
         asset_search_text(&spec),
-        to_json(&spec)?,
+        to_json(stored_asset(sealer, id, &spec)?.as_ref().unwrap_or(&spec))?,
         us(now),
     ])?;
     Ok(Some(Asset {
@@ -368,9 +416,9 @@ pub(crate) fn delete_asset(conn: &Connection, scope: Scope, id: AssetId) -> Resu
         > 0)
 }
 
-pub(crate) fn all_assets(conn: &Connection) -> Result<Vec<Asset>> {
+pub(crate) fn all_assets(conn: &Connection, sealer: &Sealer) -> Result<Vec<Asset>> {
     let sql = format!("SELECT {ASSET_COLUMNS} FROM assets ORDER BY created_at, id");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], asset_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    rows.map(|r| sealer.open_asset(r?)).collect()
 }

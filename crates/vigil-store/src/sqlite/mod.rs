@@ -28,6 +28,7 @@ mod reminders;
 mod sql;
 mod warnings;
 
+use crate::sealed::Sealer;
 use crate::{
     AlertQuery, AssetQuery, AuditQuery, EventQuery, IncidentQuery, IncidentUpdate, IndicatorId,
     IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource, NewSighting,
@@ -42,6 +43,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use vigil_crypto::FieldKey;
 use vigil_model::{
     Alert, AlertId, AlertStatus, ApiToken, Asset, AssetId, AuditRecord, Event, EventId, Incident,
     IncidentId, Locale, NewAlert, NewAsset, NewAuditRecord, NewEvent, NewIncident, NewOrganization,
@@ -71,6 +73,8 @@ pub struct SqliteStore {
     readers: Arc<ReadPool>,
     _checkpointer: Checkpointer,
     path: PathBuf,
+    /// Seals and opens personal contact fields ([`crate::sealed`]).
+    sealer: Sealer,
     /// Kept alive as long as the store (for example a test's temporary directory). Declared
     /// last, so it is dropped after the connections' handles.
     _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
@@ -128,8 +132,17 @@ impl SqliteStore {
             readers: ReadPool::new(readers),
             _checkpointer: Checkpointer::start(cconn, CHECKPOINT_EVERY)?,
             path,
+            sealer: Sealer::default(),
             _guard: None,
         })
+    }
+
+    /// Encrypts the personal fields of contacts (name, phone, e-mail) with `key` when writing
+    /// and decrypts them when reading ([`crate::sealed`]). Without it they are written in clear
+    /// (tests), and encrypted values cannot be read.
+    pub fn with_field_key(mut self, key: FieldKey) -> Self {
+        self.sealer = Sealer::new(key);
+        self
     }
 
     /// Keeps `guard` alive as long as the store, for example the temporary directory a test
@@ -213,17 +226,22 @@ impl Store for SqliteStore {
     async fn create_org(&self, spec: NewOrganization) -> Result<Organization> {
         spec.validate()?;
         let now = sql::now();
-        self.write(move |c| directory::create_org(c, spec, now))
+        let sealer = self.sealer.clone();
+        self.write(move |c| directory::create_org(c, &sealer, spec, now))
             .await
     }
 
     async fn get_org(&self, scope: Scope, id: OrgId) -> Result<Option<Organization>> {
-        self.read(move |c| directory::get_org(c, scope, id)).await
+        let sealer = self.sealer.clone();
+        self.read(move |c| directory::get_org(c, &sealer, scope, id))
+            .await
     }
 
     async fn list_orgs(&self, scope: Scope, q: &OrgQuery) -> Result<Vec<Organization>> {
         let q = q.clone();
-        self.read(move |c| directory::list_orgs(c, scope, &q)).await
+        let sealer = self.sealer.clone();
+        self.read(move |c| directory::list_orgs(c, &sealer, scope, &q))
+            .await
     }
 
     async fn update_org(
@@ -234,7 +252,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<Organization>> {
         spec.validate()?;
         let now = sql::now();
-        self.write(move |c| directory::update_org(c, scope, id, spec, now))
+        let sealer = self.sealer.clone();
+        self.write(move |c| directory::update_org(c, &sealer, scope, id, spec, now))
             .await
     }
 
@@ -248,17 +267,21 @@ impl Store for SqliteStore {
             s.validate()?;
         }
         let now = sql::now();
-        self.write(move |c| directory::create_assets(c, scope, specs, now))
+        let sealer = self.sealer.clone();
+        self.write(move |c| directory::create_assets(c, &sealer, scope, specs, now))
             .await
     }
 
     async fn get_asset(&self, scope: Scope, id: AssetId) -> Result<Option<Asset>> {
-        self.read(move |c| directory::get_asset(c, scope, id)).await
+        let sealer = self.sealer.clone();
+        self.read(move |c| directory::get_asset(c, &sealer, scope, id))
+            .await
     }
 
     async fn list_assets(&self, scope: Scope, q: &AssetQuery) -> Result<Page<Asset>> {
         let q = q.clone();
-        self.read(move |c| directory::list_assets(c, scope, &q))
+        let sealer = self.sealer.clone();
+        self.read(move |c| directory::list_assets(c, &sealer, scope, &q))
             .await
     }
 
@@ -270,7 +293,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<Asset>> {
         spec.validate()?;
         let now = sql::now();
-        self.write(move |c| directory::update_asset(c, scope, id, spec, now))
+        let sealer = self.sealer.clone();
+        self.write(move |c| directory::update_asset(c, &sealer, scope, id, spec, now))
             .await
     }
 
@@ -280,7 +304,8 @@ impl Store for SqliteStore {
     }
 
     async fn all_assets(&self) -> Result<Vec<Asset>> {
-        self.read(directory::all_assets).await
+        let sealer = self.sealer.clone();
+        self.read(move |c| directory::all_assets(c, &sealer)).await
     }
 
     async fn append_events(&self, events: Vec<NewEvent>) -> Result<Vec<EventId>> {

@@ -273,3 +273,65 @@ async fn pg_rejects_bad_schema_names_and_urls() {
         Err(StoreError::Open(_))
     ));
 }
+
+/// One schema: stores over it share the pool and differ only in their field key; raw reads
+/// and writes go through the pool directly.
+struct PgSealed {
+    base: PgStore,
+}
+
+#[async_trait::async_trait]
+impl vigil_store::testsuite::SealedHarness for PgSealed {
+    async fn open(&self, key: Option<vigil_crypto::FieldKey>) -> Arc<dyn Store> {
+        let store = self.base.clone();
+        Arc::new(match key {
+            Some(k) => store.with_field_key(k),
+            None => store,
+        })
+    }
+
+    async fn raw_org_contacts(&self, id: OrgId) -> (String, String) {
+        let client = self.base.pool().get().await.expect("connection");
+        let row = client
+            .query_one(
+                "SELECT responsible::text, contacts::text FROM organizations WHERE id = $1",
+                &[&id.0],
+            )
+            .await
+            .expect("raw org");
+        (row.get(0), row.get(1))
+    }
+
+    async fn write_raw_org_contacts(&self, id: OrgId, responsible: &str, contacts: &str) {
+        let client = self.base.pool().get().await.expect("connection");
+        let n = client
+            .execute(
+                "UPDATE organizations SET responsible = $2::text::jsonb, \
+                 contacts = $3::text::jsonb WHERE id = $1",
+                &[&id.0, &responsible, &contacts],
+            )
+            .await
+            .expect("raw update");
+        assert_eq!(n, 1);
+    }
+
+    async fn raw_asset(&self, id: vigil_model::AssetId) -> String {
+        let client = self.base.pool().get().await.expect("connection");
+        client
+            .query_one(
+                "SELECT coalesce(responsible::text, '') FROM assets WHERE id = $1",
+                &[&id.0],
+            )
+            .await
+            .expect("raw asset")
+            .get(0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_contact_fields_are_encrypted_at_rest() {
+    let Some(base) = pg_store("pg_contact_fields_are_encrypted_at_rest").await else {
+        return;
+    };
+    vigil_store::testsuite::contact_fields_are_encrypted_at_rest(&PgSealed { base }).await;
+}

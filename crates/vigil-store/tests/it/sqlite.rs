@@ -116,3 +116,74 @@ async fn concurrent_writers_are_group_committed_without_losing_any() {
         .expect("overview");
     assert_eq!(o.events, 640);
 }
+
+/// One SQLite database, opened with whatever key the sealed-field test asks for, and read raw
+/// through a connection of its own.
+struct SqliteSealed {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteSealed {
+    fn raw(&self) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open(self.dir.path().join(vigil_store::sqlite::DB_FILE))
+            .expect("raw connection");
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        c
+    }
+}
+
+#[async_trait::async_trait]
+impl vigil_store::testsuite::SealedHarness for SqliteSealed {
+    async fn open(&self, key: Option<vigil_crypto::FieldKey>) -> Arc<dyn Store> {
+        let store = SqliteStore::open(self.dir.path()).expect("open sqlite store");
+        Arc::new(match key {
+            Some(k) => store.with_field_key(k),
+            None => store,
+        })
+    }
+
+    async fn raw_org_contacts(&self, id: vigil_model::OrgId) -> (String, String) {
+        self.raw()
+            .query_row(
+                "SELECT responsible, contacts FROM organizations WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("raw org")
+    }
+
+    async fn write_raw_org_contacts(
+        &self,
+        id: vigil_model::OrgId,
+        responsible: &str,
+        contacts: &str,
+    ) {
+        let n = self
+            .raw()
+            .execute(
+                "UPDATE organizations SET responsible = ?2, contacts = ?3 WHERE id = ?1",
+                rusqlite::params![id.to_string(), responsible, contacts],
+            )
+            .expect("raw update");
+        assert_eq!(n, 1);
+    }
+
+    async fn raw_asset(&self, id: vigil_model::AssetId) -> String {
+        self.raw()
+            .query_row(
+                "SELECT spec FROM assets WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .expect("raw asset")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contact_fields_are_encrypted_at_rest() {
+    let h = SqliteSealed {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    };
+    vigil_store::testsuite::contact_fields_are_encrypted_at_rest(&h).await;
+}
