@@ -22,6 +22,7 @@
 pub mod aggregate;
 pub mod classify;
 pub mod deadline;
+pub mod escalation;
 pub mod grading;
 pub mod workflow;
 
