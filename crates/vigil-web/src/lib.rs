@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod import;
+pub mod incident_report;
 pub mod notice;
 pub mod notify;
 pub mod ratelimit;

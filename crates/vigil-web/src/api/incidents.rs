@@ -135,6 +135,34 @@ pub async fn deadlines(
     })))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    pub kind: Option<String>,
+}
+
+/// `GET /incidents/{id}/report?kind=initial|supplement|final`: the regulatory incident report
+/// ([`crate::incident_report`]); a final report of an open incident is refused (409).
+pub async fn report(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<IncidentId>,
+    params: Result<Query<ReportParams>, QueryRejection>,
+) -> ApiResult<Json<crate::incident_report::IncidentReport>> {
+    auth.require(Action::ReadIncidents)?;
+    let Query(p) = params?;
+    let kind = crate::incident_report::ReportKind::from_param(p.kind.as_deref())?;
+    crate::incident_report::load(
+        st.store.as_ref(),
+        auth.principal.scope(),
+        id,
+        kind,
+        Timestamp::now(),
+    )
+    .await
+    .map(Json)
+}
+
 /// `GET /notice-key`: the platform's published SM2 public key, which notices verify with.
 pub async fn notice_key(
     State(st): State<AppState>,

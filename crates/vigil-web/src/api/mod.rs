@@ -194,6 +194,13 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r(
         "GET",
+        "/incidents/{id}/report",
+        "incidents",
+        "The regulatory incident report (kind: initial, supplement or final): unit and affected systems, time, place, type, grade, impact, measures, ransom for MPRANS, trend, cause, tracing leads, further measures",
+        None,
+    ),
+    r(
+        "GET",
         "/stats/incidents",
         "stats",
         "Incident statistics for a period (from, to, org_id): by category, sub-category, grade, industry, province and month; mean times to acknowledge and close; overdue rate",
@@ -413,6 +420,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/incidents/{id}/notice", get(incidents::notice))
         .route("/incidents/{id}/deadlines", get(incidents::deadlines))
+        .route("/incidents/{id}/report", get(incidents::report))
         .route("/notice-key", get(incidents::notice_key))
         .route("/stats/incidents", get(stats::incidents))
         .route("/users", get(users::list).post(users::create))

@@ -45,6 +45,8 @@ fn need(method: &str, path: &str) -> Need {
         ("GET", _) if path.starts_with("/alerts") => Need::One(ReadAlerts),
         ("POST", "/alerts") => Need::One(CreateAlerts),
         ("PATCH", "/alerts/{id}") => Need::One(TriageAlerts),
+        // The regulatory report reads the incident, its organization, assets and alerts.
+        ("GET", "/incidents/{id}/report") => Need::One(ReadIncidents),
         ("GET", _) if path.starts_with("/incidents") || path.starts_with("/stats") => {
             Need::One(ReadIncidents)
         }

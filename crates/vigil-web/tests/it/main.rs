@@ -5,6 +5,7 @@ mod aggregation;
 mod api;
 mod bad_input;
 mod harness;
+mod incident_report;
 mod intel;
 mod notifications;
 mod sessions;
