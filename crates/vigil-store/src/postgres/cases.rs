@@ -20,8 +20,7 @@ use vigil_model::{
 const ALERT_COLUMNS: &str = "id, org_id, asset_id, source, rule_id, title, severity, category, \
      detected_at, event_ids, details, status, incident_id, created_at, updated_at";
 
-pub(super) const INCIDENT_COLUMNS: &str =
-    "id, org_id, title, description, category, subcategory, grade, \
+pub(super) const INCIDENT_COLUMNS: &str = "id, org_id, title, description, category, subcategory, grade, \
      asset_ids, alert_ids, occurred_at, status, created_at, updated_at, closed_at, timeline";
 
 fn parse<T>(r: &Row, col: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {

@@ -275,17 +275,13 @@ async fn bulk_ingest_sheds_load_with_503_and_retry_after() {
         headers.get("retry-after").and_then(|h| h.to_str().ok()),
         Some("1")
     );
-    let (_, found) = app
-        .get("/api/v1/events?q=shed", &app.admin)
-        .await;
+    let (_, found) = app.get("/api/v1/events?q=shed", &app.admin).await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(0), "{found}");
 
     drop(busy);
     let (s, v, _) = app.send(request()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["stored"], 1);
-    let (_, found) = app
-        .get("/api/v1/events?q=shed", &app.admin)
-        .await;
+    let (_, found) = app.get("/api/v1/events?q=shed", &app.admin).await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
 }

@@ -136,7 +136,8 @@ async fn the_incident_page_lists_the_notice_deliveries() {
     let page = get(&app, &inc, Some(&c)).await;
     assert!(page.body.contains("delivery-failed"), "{}", page.body);
     assert!(
-        page.body.contains("SMTP: 550 mailbox &#60;unavailable&#62;"),
+        page.body
+            .contains("SMTP: 550 mailbox &#60;unavailable&#62;"),
         "error shown, escaped: {}",
         page.body
     );
