@@ -137,6 +137,42 @@ impl Notifier {
         Ok(made)
     }
 
+    /// Stores the deliveries of `n` to the platform's own channels only: the webhook channels
+    /// that serve every organization (no `orgs` list). No e-mail goes to the organization's
+    /// contacts. Used for escalations (overdue deadlines of 重大 and above); the deliveries
+    /// are listed under `n.org_id` like every other. Empty when no channel serves all.
+    pub async fn enqueue_platform(&self, n: Notification) -> Result<Vec<Delivery>, NotifyError> {
+        let now = Timestamp::now();
+        let items: Vec<NewDelivery> = self
+            .config
+            .webhooks
+            .iter()
+            .filter(|w| w.orgs.is_none())
+            .map(|w| NewDelivery {
+                org_id: n.org_id,
+                channel: w.name.clone(),
+                kind: w.kind.as_str().to_string(),
+                recipient: w.display_url(),
+                reference_kind: n.reference_kind.clone(),
+                reference_id: n.reference_id.clone(),
+                subject: n.subject.clone(),
+                body: n.markdown.clone(),
+                max_attempts: self.config.retry.max_attempts,
+                not_before: now,
+            })
+            .collect();
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let made = self.store.enqueue_deliveries(items).await?;
+        for d in &made {
+            metrics::counter!("vigil_notifications_enqueued_total", "channel" => d.spec.channel.clone())
+                .increment(1);
+        }
+        self.wake.notify_one();
+        Ok(made)
+    }
+
     /// A worker sending what this notifier enqueues.
     pub fn worker(&self) -> Result<Worker, SetupError> {
         Ok(Worker {
