@@ -16,6 +16,7 @@ pub mod import;
 pub mod incident_report;
 pub mod notice;
 pub mod notify;
+pub mod pdf;
 pub mod ratelimit;
 pub mod state;
 pub mod stats;

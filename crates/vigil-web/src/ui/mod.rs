@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),
         )
+        .route("/incidents/{id}/report", get(pages::incident_report::page))
         .route(
             "/warnings",
             get(pages::warnings::list).post(pages::warnings::create),

@@ -133,7 +133,7 @@ pub struct TimelineRow {
     pub class: &'static str,
 }
 
-fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRow {
+pub(super) fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRow {
     let lang = t.lang();
     let (action, class) = match e.action.split_once(':') {
         Some(("status", s)) => (
@@ -194,6 +194,8 @@ pub struct IncidentPage {
     pub must_report: bool,
     /// The organization has been notified: a signed notice can be downloaded.
     pub notified: bool,
+    /// Closed or archived: the closing summary can be made.
+    pub closed_done: bool,
     pub deadlines: Vec<DeadlineRow>,
     pub category_code: String,
     pub category: String,
@@ -347,6 +349,7 @@ async fn render_detail(
         grade_colour_name: t.t(grade_colour_key(g)),
         must_report: g.must_report(),
         notified: crate::notice::is_notified(inc.status),
+        closed_done: !inc.status.is_open(),
         deadlines,
         category_code: inc.spec.category.clone(),
         category: view::category_name(&inc.spec.category, lang),

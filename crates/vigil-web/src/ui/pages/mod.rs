@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod assets;
 pub mod events;
+pub mod incident_report;
 pub mod incidents;
 pub mod orgs;
 pub mod overview;
