@@ -660,3 +660,157 @@ pub async fn load(
         },
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::{Contact, NewIncident, NewOrganization, OrgId};
+
+    fn entry(action: &str, note: &str, secs: i64) -> TimelineEntry {
+        TimelineEntry {
+            at: Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH),
+            actor: "user:t".into(),
+            action: action.into(),
+            note: note.into(),
+        }
+    }
+
+    fn org() -> Organization {
+        Organization {
+            id: OrgId::new(),
+            spec: NewOrganization {
+                name: "浙江电网测试公司".into(),
+                uscc: None,
+                sector: "power".into(),
+                region_code: "330100".into(),
+                mlps_level: 3,
+                cii: true,
+                miit_type: None,
+                miit_grade: None,
+                responsible: Contact {
+                    name: "张三".into(),
+                    ..Contact::default()
+                },
+                contacts: vec![],
+            },
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    fn incident(org: &Organization, subcategory: &str) -> Incident {
+        Incident {
+            id: IncidentId::new(),
+            spec: NewIncident {
+                org_id: org.id,
+                title: "t".into(),
+                description: String::new(),
+                category: "MP".into(),
+                subcategory: Some(subcategory.into()),
+                grade: Grade::Major,
+                asset_ids: vec![],
+                alert_ids: vec![],
+                occurred_at: Timestamp::UNIX_EPOCH,
+            },
+            status: IncidentStatus::Remediated,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            closed_at: None,
+            timeline: vec![
+                entry("created", "", 0),
+                entry("status:triaged", "open -> triaged", 60),
+                entry("comment", "before the notice", 90),
+                entry("status:notified", "triaged -> notified", 120),
+                entry("status:acknowledged", "notified -> acknowledged", 180),
+                entry("grade:major", "large -> major", 200),
+                entry("overdue:remediate", "", 250),
+                entry("status:remediating", "acknowledged -> remediating", 300),
+                entry("status:remediated", "remediating -> remediated", 400),
+            ],
+        }
+    }
+
+    fn make(
+        kind: ReportKind,
+        inc: &Incident,
+        org: &Organization,
+    ) -> Result<IncidentReport, ReportError> {
+        build(
+            kind,
+            Inputs {
+                incident: inc,
+                org,
+                assets: &[],
+                alerts: &[],
+                deadlines: Vec::new(),
+                now: Timestamp::from_second(1000).unwrap_or(Timestamp::UNIX_EPOCH),
+            },
+        )
+    }
+
+    #[test]
+    fn kinds_parse_and_unknown_ones_name_the_parameter() {
+        assert_eq!(ReportKind::from_param(None).ok(), Some(ReportKind::Initial));
+        assert_eq!(
+            ReportKind::from_param(Some("final")).ok(),
+            Some(ReportKind::Final)
+        );
+        let e = ReportKind::from_param(Some("Final")).err();
+        assert_eq!(
+            e.as_ref().map(|e| e.status),
+            Some(StatusCode::UNPROCESSABLE_ENTITY)
+        );
+        assert!(e.is_some_and(|e| e.message.starts_with("kind:")));
+    }
+
+    #[test]
+    fn the_initial_report_speaks_as_of_the_notification() {
+        let o = org();
+        let inc = incident(&o, "MPRANS");
+        let r = make(ReportKind::Initial, &inc, &o).expect("initial");
+        assert_eq!(r.as_of.as_second(), 120);
+        assert_eq!(r.grade.code, "large", "regraded after the notice");
+        assert_eq!(r.status.code, "notified");
+        // A comment before the notice is a measure; the triage step is not.
+        assert_eq!(r.measures.len(), 1);
+        assert_eq!(r.measures[0].note, "before the notice");
+        assert!(r.ransom.as_ref().is_some_and(|x| x.amount.is_none()));
+        assert_eq!(r.unit.region.name_zh, "杭州市");
+        assert!(r.changes.is_none() && r.closing.is_none());
+    }
+
+    #[test]
+    fn supplements_list_every_entry_after_the_notice_and_finals_wait_for_closing() {
+        let o = org();
+        let mut inc = incident(&o, "MPTROJ");
+        let r = make(ReportKind::Supplement, &inc, &o).expect("supplement");
+        let changes: Vec<&str> = r
+            .changes
+            .iter()
+            .flatten()
+            .map(|s| s.action.as_str())
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                "status:acknowledged",
+                "grade:major",
+                "overdue:remediate",
+                "status:remediating",
+                "status:remediated"
+            ]
+        );
+        assert_eq!(r.grade.code, "major");
+        assert!(r.ransom.is_none());
+        assert_eq!(
+            make(ReportKind::Final, &inc, &o).err(),
+            Some(ReportError::NotClosed("remediated"))
+        );
+        inc.timeline.retain(|e| e.action != "status:notified");
+        inc.status = IncidentStatus::Triaged;
+        assert_eq!(
+            make(ReportKind::Supplement, &inc, &o).err(),
+            Some(ReportError::NotNotified("triaged"))
+        );
+    }
+}
