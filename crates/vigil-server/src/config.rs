@@ -67,6 +67,12 @@ pub struct RawIncidents {
     pub window: Option<String>,
     /// Least severe alert that aggregates: info, low, medium, high, critical (default medium).
     pub min_severity: Option<String>,
+    /// How often the deadline watcher looks for deadlines near or past, e.g. `1m` (default
+    /// 1m; 10 seconds to 1 day; `off` disables it).
+    pub overdue_check: Option<String>,
+    /// When the reminder before a deadline goes out, as the fraction of the time from start
+    /// to due (default 0.8; strictly between 0 and 1).
+    pub remind_at: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +216,15 @@ pub struct Config {
     pub incidents: Option<vigil_aggregator::AggregatorConfig>,
     /// Notifications (`[notify]`): e-mail and webhooks; `None` when off.
     pub notify: Option<vigil_notify::NotifyConfig>,
+    /// The deadline watcher (`[incidents] overdue_check`, `remind_at`); `None` when off.
+    pub deadline_watch: Option<DeadlineWatch>,
+}
+
+/// The deadline watcher's schedule ([`crate::overdue`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeadlineWatch {
+    pub interval: Duration,
+    pub remind_at: vigil_incident::escalation::ReminderLead,
 }
 
 impl RawConfig {
@@ -424,6 +439,7 @@ impl Config {
                 ));
             }
         };
+        let deadline_watch = resolve_deadline_watch(&raw.incidents, env)?;
         let incidents = resolve_incidents(raw.incidents, env)?;
         let mut pipeline = resolve_pipeline(raw.pipeline, &store, env)?;
         if let Some(p) = &mut pipeline {
@@ -455,6 +471,7 @@ impl Config {
             notice_key_file,
             incidents,
             notify,
+            deadline_watch,
         })
     }
 }
@@ -469,6 +486,52 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
         return Err(invalid(key, format!("{v} is not between {lo} and {hi}")));
     }
     Ok(v)
+}
+
+/// Resolves the deadline watcher's keys of `[incidents]`. Environment:
+/// `VIGIL_INCIDENTS_OVERDUE_CHECK`, `VIGIL_INCIDENTS_REMIND_AT`.
+fn resolve_deadline_watch(
+    raw: &RawIncidents,
+    env: Env,
+) -> Result<Option<DeadlineWatch>, ConfigError> {
+    let remind_at = env_parse::<f64>(env, &["VIGIL_INCIDENTS_REMIND_AT"], "incidents.remind_at")?
+        .or(raw.remind_at)
+        .map_or(Ok(vigil_incident::escalation::ReminderLead::DEFAULT), |f| {
+            vigil_incident::escalation::ReminderLead::new(f).ok_or_else(|| {
+                invalid(
+                    "incidents.remind_at",
+                    format!("{f} is not a fraction strictly between 0 and 1"),
+                )
+            })
+        })?;
+    let text = env_str(env, &["VIGIL_INCIDENTS_OVERDUE_CHECK"])
+        .or_else(|| raw.overdue_check.clone())
+        .unwrap_or_else(|| "1m".into());
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    let interval = text
+        .trim()
+        .parse::<jiff::Span>()
+        .and_then(|s| s.to_duration(jiff::SpanRelativeTo::days_are_24_hours()))
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .ok_or_else(|| {
+            invalid(
+                "incidents.overdue_check",
+                format!("'{text}' is not a duration like 30s, 1m or 1h, or off"),
+            )
+        })?;
+    if interval < Duration::from_secs(10) || interval > Duration::from_secs(86_400) {
+        return Err(invalid(
+            "incidents.overdue_check",
+            format!("'{text}' is not between 10 seconds and 1 day"),
+        ));
+    }
+    Ok(Some(DeadlineWatch {
+        interval,
+        remind_at,
+    }))
 }
 
 /// Resolves `[incidents]`. Environment: `VIGIL_INCIDENTS_AGGREGATE`,
@@ -803,6 +866,49 @@ pub fn process_env(key: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn the_deadline_watcher_interval_and_reminder_fraction() {
+        let c = resolve("", &[]).expect("defaults");
+        let w = c.deadline_watch.expect("on by default");
+        assert_eq!(w.interval, Duration::from_secs(60));
+        assert_eq!(w.remind_at.fraction(), 0.8);
+        let c = resolve(
+            "[incidents]\noverdue_check = \"5m\"\nremind_at = 0.5\n",
+            &[("VIGIL_INCIDENTS_OVERDUE_CHECK", "30s")],
+        )
+        .expect("file and env");
+        let w = c.deadline_watch.expect("on");
+        assert_eq!(w.interval, Duration::from_secs(30));
+        assert_eq!(w.remind_at.fraction(), 0.5);
+        let c = resolve("[incidents]\noverdue_check = \"off\"\n", &[]).expect("off");
+        assert!(c.deadline_watch.is_none());
+        for (toml, env, key) in [
+            (
+                "[incidents]\noverdue_check = \"soon\"\n",
+                vec![],
+                "incidents.overdue_check",
+            ),
+            (
+                "[incidents]\noverdue_check = \"1s\"\n",
+                vec![],
+                "incidents.overdue_check",
+            ),
+            (
+                "[incidents]\nremind_at = 1.0\n",
+                vec![],
+                "incidents.remind_at",
+            ),
+            (
+                "",
+                vec![("VIGIL_INCIDENTS_REMIND_AT", "x")],
+                "incidents.remind_at",
+            ),
+        ] {
+            let e = resolve(toml, &env).expect_err(toml);
+            assert!(e.to_string().contains(key), "{e}");
+        }
+    }
 
     fn resolve(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = env

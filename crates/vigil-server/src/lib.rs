@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod notify_config;
+pub mod overdue;
 
 use anyhow::Context;
 use config::{Config, StoreConfig};
@@ -237,6 +238,21 @@ pub async fn serve_until(
         );
         state.set_notifier(notifier);
     }
+    let mut watch_stop: Option<tokio::sync::oneshot::Sender<()>> = None;
+    if let Some(w) = config.deadline_watch {
+        let watcher = overdue::DeadlineWatcher::new(
+            store_for_notify.clone(),
+            state.notifier.get().cloned(),
+            w.remind_at,
+        )
+        .context("starting the deadline watcher")?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        watch_stop = Some(stop_tx);
+        tokio::spawn(watcher.run(w.interval, async move {
+            let _ = stop_rx.await;
+        }));
+        tracing::info!(interval = ?w.interval, "deadline watcher started");
+    }
     let app = vigil_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -251,6 +267,9 @@ pub async fn serve_until(
     .with_graceful_shutdown(shutdown)
     .await
     .context("http server")?;
+    if let Some(stop) = watch_stop {
+        let _ = stop.send(());
+    }
     if let Some(stop) = notify_stop {
         // Deliveries in flight finish or are claimed again after their lease.
         let _ = stop.send(());
