@@ -142,7 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let cfg = load_config(&cli, listen.as_deref())?;
     init_logging(&cfg);
-    let store = vigil_server::open_store(&cfg.store).await?;
+    let store = vigil_server::open_store(&cfg.store, &cfg.field_key_file).await?;
     match cli.command {
         Command::Version
         | Command::VerifyNotice { .. }

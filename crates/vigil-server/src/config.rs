@@ -80,6 +80,9 @@ pub struct RawIncidents {
 pub struct RawCrypto {
     /// The platform's SM2 private key that signs notices (created when missing).
     pub notice_key_file: Option<PathBuf>,
+    /// The SM4 key that encrypts contact names, phone numbers and e-mail addresses at rest
+    /// (created when missing).
+    pub field_key_file: Option<PathBuf>,
 }
 
 /// `[pipeline]`: the live ingestion pipeline (vigil-pipeline), off unless `enabled`.
@@ -211,6 +214,9 @@ pub struct Config {
     /// The platform's SM2 key file (`crypto.notice_key_file`; default `keys/platform-sm2.pem`
     /// in the data directory), read at start or created there owner-only.
     pub notice_key_file: PathBuf,
+    /// The SM4 key file for personal contact fields at rest (`crypto.field_key_file`; default
+    /// `keys/field-sm4.key` in the data directory), read at start or created there owner-only.
+    pub field_key_file: PathBuf,
     /// Alert aggregation into incidents (`[incidents]`); `None` when `aggregate = false`.
     /// The pipeline's alerts, the API's and the demo's all aggregate with it.
     pub incidents: Option<vigil_aggregator::AggregatorConfig>,
@@ -445,17 +451,23 @@ impl Config {
         if let Some(p) = &mut pipeline {
             p.incidents = incidents;
         }
+        let key_dir = match &store {
+            StoreConfig::Sqlite { data_dir } => data_dir.clone(),
+            StoreConfig::Postgres { .. } => env_str(env, &["VIGIL_DATA_DIR"])
+                .map_or_else(|| PathBuf::from("./vigil-data"), PathBuf::from),
+        }
+        .join("keys");
         let notice_key_file = env_str(env, &["VIGIL_CRYPTO_NOTICE_KEY_FILE"])
             .map(PathBuf::from)
             .or(raw.crypto.notice_key_file)
-            .unwrap_or_else(|| {
-                let dir = match &store {
-                    StoreConfig::Sqlite { data_dir } => data_dir.clone(),
-                    StoreConfig::Postgres { .. } => env_str(env, &["VIGIL_DATA_DIR"])
-                        .map_or_else(|| PathBuf::from("./vigil-data"), PathBuf::from),
-                };
-                dir.join("keys").join("platform-sm2.pem")
-            });
+            .unwrap_or_else(|| key_dir.join("platform-sm2.pem"));
+        let field_key_file = env_str(env, &["VIGIL_CRYPTO_FIELD_KEY_FILE"])
+            .map(PathBuf::from)
+            .or(raw.crypto.field_key_file)
+            .unwrap_or_else(|| key_dir.join("field-sm4.key"));
+        if field_key_file.as_os_str().is_empty() {
+            return Err(invalid("crypto.field_key_file", "must not be empty"));
+        }
         let notify = crate::notify_config::resolve(raw.notify, env)?;
         if notice_key_file.as_os_str().is_empty() {
             return Err(invalid("crypto.notice_key_file", "must not be empty"));
@@ -469,6 +481,7 @@ impl Config {
             log_format,
             pipeline,
             notice_key_file,
+            field_key_file,
             incidents,
             notify,
             deadline_watch,
@@ -987,6 +1000,22 @@ mod tests {
         assert_eq!(c.notice_key_file, PathBuf::from("/run/keys/sm2.pem"));
         let e = resolve("[crypto]\nnotice_key_file = \"\"\n", &[]).expect_err("empty");
         assert!(e.to_string().contains("crypto.notice_key_file"), "{e}");
+    }
+
+    #[test]
+    fn the_field_key_lives_in_the_data_directory_unless_configured() {
+        let c = resolve("[store]\ndata_dir = \"/srv/v\"\n", &[]).expect("defaults");
+        assert_eq!(c.field_key_file, PathBuf::from("/srv/v/keys/field-sm4.key"));
+        let c = resolve("[crypto]\nfield_key_file = \"/etc/vigil/f.key\"\n", &[]).expect("file");
+        assert_eq!(c.field_key_file, PathBuf::from("/etc/vigil/f.key"));
+        let c = resolve(
+            "[crypto]\nfield_key_file = \"/etc/vigil/f.key\"\n",
+            &[("VIGIL_CRYPTO_FIELD_KEY_FILE", "/run/keys/f.key")],
+        )
+        .expect("env");
+        assert_eq!(c.field_key_file, PathBuf::from("/run/keys/f.key"));
+        let e = resolve("[crypto]\nfield_key_file = \"\"\n", &[]).expect_err("empty");
+        assert!(e.to_string().contains("crypto.field_key_file"), "{e}");
     }
 
     #[test]

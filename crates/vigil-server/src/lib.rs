@@ -7,6 +7,7 @@
 //! it, and the live ingestion pipeline (`vigil-pipeline`) when `[pipeline] enabled = true`.
 
 pub mod config;
+pub mod field_key;
 pub mod notify_config;
 pub mod overdue;
 
@@ -17,8 +18,18 @@ use std::sync::Arc;
 use vigil_model::{AuditOutcome, Locale, NewAuditRecord, NewUser, Role};
 use vigil_store::Store;
 
-/// Opens the configured store and runs its migrations.
-pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured store and runs its migrations. Contact names, phone numbers and
+/// e-mail addresses are encrypted at rest with the SM4 key in `field_key_file`
+/// (`crypto.field_key_file`), created there owner-only when missing ([`field_key`]).
+pub async fn open_store(
+    cfg: &StoreConfig,
+    field_key_file: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let key_file = field_key_file.to_path_buf();
+    let key = tokio::task::spawn_blocking(move || field_key::load_or_create_field_key(&key_file))
+        .await
+        .context("loading the field key")?
+        .context("crypto.field_key_file")?;
     Ok(match cfg {
         StoreConfig::Sqlite { data_dir } => {
             let dir = data_dir.clone();
@@ -29,13 +40,13 @@ pub async fn open_store(cfg: &StoreConfig) -> anyhow::Result<Arc<dyn Store>> {
                     .with_context(|| {
                         format!("opening the SQLite store in {}", data_dir.display())
                     })?;
-            Arc::new(store)
+            Arc::new(store.with_field_key(key))
         }
         StoreConfig::Postgres { url } => {
             let store = vigil_store::postgres::PgStore::connect(url)
                 .await
                 .context("connecting to PostgreSQL (store.postgres_url)")?;
-            Arc::new(store)
+            Arc::new(store.with_field_key(key))
         }
     })
 }

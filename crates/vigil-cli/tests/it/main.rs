@@ -1206,3 +1206,61 @@ fn http_bulk_stream_survives_kill_9_of_the_server() {
         extra.len()
     );
 }
+
+/// The CLI opens the store with the field key (created 0600 under the data directory): the
+/// imported contact's phone and e-mail are not in the database file in clear, and read back in
+/// clear only with that key.
+#[test]
+fn imported_contacts_are_encrypted_with_the_field_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = import_fixture_orgs(dir.path());
+    let key_file = dir.path().join("keys").join("field-sm4.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("key file created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let raw: String = rusqlite::Connection::open(dir.path().join("vigil.db"))
+        .expect("db")
+        .query_row(
+            "SELECT responsible FROM organizations WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("raw row");
+    for clear in ["王强", "0571-00000000", "wang.qiang@example.cn"] {
+        assert!(!raw.contains(clear), "{clear} stored in clear: {raw}");
+    }
+    // A second command reuses the key file, and reads what the first wrote (the import
+    // checks names against the stored organizations).
+    let key_text = std::fs::read(&key_file).expect("key");
+    let (_, _, err) = run(vigil(dir.path())
+        .args(["org", "import"])
+        .arg(fixture("orgs.csv")));
+    assert!(!err.contains("decrypt"), "{err}");
+    assert_eq!(std::fs::read(&key_file).expect("key"), key_text);
+    let key = vigil_crypto::FieldKey::from_key_file(&key_text).expect("key parses");
+    let org_id = vigil_model::OrgId(id.parse().expect("uuid"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = vigil_store::sqlite::SqliteStore::open(dir.path()).expect("store");
+        let e = vigil_store::Store::get_org(&store, vigil_model::Scope::All, org_id)
+            .await
+            .expect_err("no key");
+        assert!(e.to_string().contains("responsible/name"), "{e}");
+        let store = store.with_field_key(key);
+        let org = vigil_store::Store::get_org(&store, vigil_model::Scope::All, org_id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(org.spec.responsible.name, "王强");
+        assert_eq!(org.spec.responsible.phone.as_deref(), Some("0571-00000000"));
+    });
+}

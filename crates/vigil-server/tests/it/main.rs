@@ -42,7 +42,9 @@ impl Served {
         );
         let raw = RawConfig::from_toml(&toml).expect("toml");
         let cfg = Config::resolve(raw, &|_| None).expect("config");
-        let store = vigil_server::open_store(&cfg.store).await.expect("store");
+        let store = vigil_server::open_store(&cfg.store, &cfg.field_key_file)
+            .await
+            .expect("store");
         let org = store
             .create_org(NewOrganization {
                 name: "Org".into(),
