@@ -76,6 +76,12 @@ async fn the_incident_report_renders_its_sections_in_both_languages() {
     // The closing summary is refused while the incident is open.
     let r = get(&app, &report_path(&app, "final"), Some(&c)).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(
+        r.body
+            .contains("The closing summary is made once the incident is closed or archived."),
+        "{}",
+        r.body
+    );
     let r = get(&app, &report_path(&app, "weekly"), Some(&c)).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("kind"), "{}", r.body);

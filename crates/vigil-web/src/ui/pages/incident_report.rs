@@ -377,7 +377,15 @@ pub async fn page(
     .await
     .map_err(|e| {
         if e.status == StatusCode::CONFLICT {
-            UiError::with_message(StatusCode::CONFLICT, t, &e.message)
+            let key = if e.code == "not_closed" {
+                "increport.not_closed"
+            } else {
+                "increport.not_notified"
+            };
+            UiError {
+                detail: Some(e.message),
+                ..UiError::new(StatusCode::CONFLICT, t, key)
+            }
         } else {
             UiError::from_api(e, t.locale)
         }
