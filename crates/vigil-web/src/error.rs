@@ -14,7 +14,7 @@ pub struct ApiError {
     pub message: String,
     pub details: serde_json::Value,
     /// Seconds for a `Retry-After` header (overload answers).
-    pub retry_after: Option<u32>,
+    pub retry_after: Option<u8>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +37,7 @@ impl ApiError {
     }
 
     /// Adds a `Retry-After` header with this many seconds.
-    pub fn with_retry_after(mut self, secs: u32) -> Self {
+    pub fn with_retry_after(mut self, secs: u8) -> Self {
         self.retry_after = Some(secs);
         self
     }
@@ -97,7 +97,7 @@ impl IntoResponse for ApiError {
         let mut r = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             r.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.into());
+                .insert(axum::http::header::RETRY_AFTER, u16::from(secs).into());
         }
         r
     }
