@@ -45,6 +45,9 @@ pub use aggregation::{AlertAttachment, AttachOutcome};
 pub mod warnings;
 pub use warnings::{Acknowledgement, WarningQuery};
 
+pub mod evidence;
+pub use evidence::{Evidence, EvidenceId, NewEvidence};
+
 pub mod sealed;
 
 pub mod sqlite;
@@ -339,6 +342,28 @@ pub trait Store: Send + Sync + 'static {
         note: &str,
         actor: &str,
     ) -> Result<Option<bool>>;
+
+    // Evidence files (see the `evidence` module): written once, never changed or deleted.
+    /// Stores an evidence file of an incident visible in the scope with the SM3 digest of its
+    /// bytes, and adds an `evidence` entry by `actor` to the incident's timeline, in one
+    /// transaction. `MissingReference` when the incident is not in the scope; `Invalid` for an
+    /// empty file, one larger than [`evidence::MAX_EVIDENCE_BYTES`] or a too long note.
+    async fn add_evidence(&self, scope: Scope, spec: NewEvidence, actor: &str) -> Result<Evidence>;
+    /// The incident's evidence records, oldest first, without their bytes (at most
+    /// [`evidence::MAX_EVIDENCE_LISTED`]); `None` when the incident is not in the scope.
+    async fn list_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<Evidence>>>;
+    /// One evidence file of the incident with its bytes as stored, not yet checked against
+    /// the digest ([`Evidence::matches`]); `None` when it is not in the scope.
+    async fn get_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: EvidenceId,
+    ) -> Result<Option<(Evidence, Vec<u8>)>>;
 
     // Incident aggregation (see the `aggregation` module).
     /// The open (not closed or archived) incident of `org` opened under `key`, within the

@@ -79,6 +79,7 @@ macro_rules! store_conformance {
                 notifications_are_listed_by_scope,
                 incident_entries_are_added_once,
                 warning_reminders_are_marked_once,
+                evidence_files_keep_their_digest_and_scope,
             );
         }
     };
@@ -112,6 +113,9 @@ pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_
 
 mod sealed;
 pub use sealed::{SealedHarness, contact_fields_are_encrypted_at_rest};
+
+mod evidence;
+pub use evidence::evidence_files_keep_their_digest_and_scope;
 
 mod reminders;
 pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};

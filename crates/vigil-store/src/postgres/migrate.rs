@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "warning_reminders",
         sql: include_str!("../../migrations/postgres/V7__warning_reminders.sql"),
     },
+    Migration {
+        version: 8,
+        name: "evidence",
+        sql: include_str!("../../migrations/postgres/V8__evidence.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

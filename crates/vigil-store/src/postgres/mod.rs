@@ -17,6 +17,7 @@ mod aggregation;
 mod cases;
 mod directory;
 mod events;
+mod evidence;
 mod intel;
 pub mod migrate;
 mod notify;
@@ -701,6 +702,32 @@ impl Store for PgStore {
         at: Timestamp,
     ) -> Result<bool> {
         self.mark_warning_reminded_impl(id, org, at).await
+    }
+
+    async fn add_evidence(
+        &self,
+        scope: Scope,
+        spec: crate::NewEvidence,
+        actor: &str,
+    ) -> Result<crate::Evidence> {
+        self.add_evidence_impl(scope, spec, actor).await
+    }
+
+    async fn list_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<crate::Evidence>>> {
+        self.list_evidence_impl(scope, incident).await
+    }
+
+    async fn get_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: crate::EvidenceId,
+    ) -> Result<Option<(crate::Evidence, Vec<u8>)>> {
+        self.get_evidence_impl(scope, incident, id).await
     }
 
     async fn add_incident_entry_once(

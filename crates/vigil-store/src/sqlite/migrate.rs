@@ -69,6 +69,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V8__warning_reminders.sql"),
         then: None,
     },
+    Migration {
+        version: 9,
+        name: "evidence",
+        sql: include_str!("../../migrations/sqlite/V9__evidence.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

@@ -21,6 +21,7 @@ mod chunk;
 mod conn;
 mod directory;
 mod events;
+mod evidence;
 mod intel;
 mod migrate;
 mod notify;
@@ -715,6 +716,38 @@ impl Store for SqliteStore {
         at: Timestamp,
     ) -> Result<bool> {
         self.write(move |c| reminders::mark_warning_reminded(c, id, org, at))
+            .await
+    }
+
+    async fn add_evidence(
+        &self,
+        scope: Scope,
+        spec: crate::NewEvidence,
+        actor: &str,
+    ) -> Result<crate::Evidence> {
+        // Refused before the bytes are queued for the writer.
+        spec.validate()?;
+        let now = sql::now();
+        let actor = actor.to_string();
+        self.write(move |c| evidence::add(c, scope, spec, &actor, now))
+            .await
+    }
+
+    async fn list_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<crate::Evidence>>> {
+        self.read(move |c| evidence::list(c, scope, incident)).await
+    }
+
+    async fn get_evidence(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: crate::EvidenceId,
+    ) -> Result<Option<(crate::Evidence, Vec<u8>)>> {
+        self.read(move |c| evidence::get(c, scope, incident, id))
             .await
     }
 
