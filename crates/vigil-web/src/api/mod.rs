@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod events;
+pub mod evidence;
 pub mod incidents;
 pub mod intel;
 pub mod notifications;
@@ -197,6 +198,27 @@ pub const ROUTES: &[RouteDoc] = &[
         "/incidents/{id}/report",
         "incidents",
         "The regulatory incident report (kind: initial, supplement or final): unit and affected systems, time, place, type, grade, impact, measures, ransom for MPRANS, trend, cause, tracing leads, further measures",
+        None,
+    ),
+    r(
+        "POST",
+        "/incidents/{id}/evidence",
+        "incidents",
+        "Attach an evidence file: the body is the file, its Content-Type the file's (?filename=, ?note=); the server stores its SM3 digest, audits and adds it to the timeline (at most 20 MiB or the server's body limit)",
+        Some("application/octet-stream"),
+    ),
+    r(
+        "GET",
+        "/incidents/{id}/evidence",
+        "incidents",
+        "List an incident's evidence files (name, type, size, SM3 digest, uploader, time, note)",
+        None,
+    ),
+    r(
+        "GET",
+        "/incidents/{id}/evidence/{evidence_id}",
+        "incidents",
+        "Download an evidence file, verified against its recorded SM3 digest (X-Content-SM3); refused when it no longer matches",
         None,
     ),
     r(
@@ -421,6 +443,14 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/notice", get(incidents::notice))
         .route("/incidents/{id}/deadlines", get(incidents::deadlines))
         .route("/incidents/{id}/report", get(incidents::report))
+        .route(
+            "/incidents/{id}/evidence",
+            get(evidence::list).post(evidence::upload),
+        )
+        .route(
+            "/incidents/{id}/evidence/{evidence_id}",
+            get(evidence::download),
+        )
         .route("/notice-key", get(incidents::notice_key))
         .route("/stats/incidents", get(stats::incidents))
         .route("/users", get(users::list).post(users::create))

@@ -50,12 +50,15 @@ pub fn build() -> Value {
 }
 
 fn operation(r: &super::RouteDoc) -> Value {
-    let mut params = Vec::new();
-    if r.path.contains("{id}") {
-        params.push(
-            json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }),
-        );
-    }
+    // Every `{name}` segment of the path is a path parameter.
+    let params: Vec<Value> = r
+        .path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+        })
+        .collect();
     let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut op = json!({
         "tags": [r.tag],

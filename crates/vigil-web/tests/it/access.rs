@@ -51,6 +51,9 @@ fn need(method: &str, path: &str) -> Need {
             Need::One(ReadIncidents)
         }
         ("POST", "/incidents") => Need::One(ManageIncidents),
+        // Evidence is part of responding: the organization attaches it, staff too; the
+        // auditor only reads (the GET rule above).
+        ("POST", "/incidents/{id}/evidence") => Need::One(RespondIncidents),
         ("PATCH", "/incidents/{id}") => Need::One(RespondIncidents),
         ("GET", "/users") => Need::Either(ManageUsers, ReadAudit),
         (_, p) if p.starts_with("/users") => Need::One(ManageUsers),
@@ -101,8 +104,14 @@ fn success(method: &str, path: &str) -> StatusCode {
     match (method, path) {
         (
             "POST",
-            "/organizations" | "/assets" | "/alerts" | "/incidents" | "/users" | "/tokens"
-            | "/warnings",
+            "/organizations"
+            | "/assets"
+            | "/alerts"
+            | "/incidents"
+            | "/users"
+            | "/tokens"
+            | "/warnings"
+            | "/incidents/{id}/evidence",
         ) => StatusCode::CREATED,
         ("DELETE", _) | ("POST", "/users/{id}/password") | ("POST", "/auth/logout") => {
             StatusCode::NO_CONTENT
@@ -189,6 +198,29 @@ async fn request(
         _ => String::new(),
     };
     let mut uri = format!("/api/v1{}", path.replace("{id}", &id));
+    if method == "GET" && path.starts_with("/incidents/{id}/evidence") {
+        // An evidence file of the target's incident, so the own list is not empty and the
+        // download has something to serve.
+        let ev = app
+            .store
+            .add_evidence(
+                vigil_model::Scope::All,
+                vigil_store::NewEvidence {
+                    incident_id: t.incident,
+                    file_name: "capture.txt".into(),
+                    content_type: "text/plain".into(),
+                    note: None,
+                    bytes: b"matrix evidence".to_vec(),
+                },
+                "user:seed",
+            )
+            .await
+            .expect("evidence");
+        uri = uri.replace("{evidence_id}", &ev.id.to_string());
+    }
+    if path == "/incidents/{id}/evidence" && method == "POST" {
+        uri.push_str("?filename=matrix.txt&note=from%20the%20matrix");
+    }
     let is_list = method == "GET"
         && !path.contains("{id}")
         && org_bound(method, path)
@@ -224,6 +256,9 @@ async fn request(
         // A comment: every role that may respond can add one whatever the workflow stage
         // (status steps per role are tested in api.rs).
         ("PATCH", "/incidents/{id}") => js(json!({ "comment": "on it" })),
+        ("POST", "/incidents/{id}/evidence") => {
+            Some(("text/plain", b"evidence from the matrix".to_vec()))
+        }
         ("POST", "/users") => js(json!({
             "username": format!("u{}", uuid::Uuid::now_v7().simple()), "role": "org_user", "org_id": t.id,
         })),
@@ -451,6 +486,16 @@ async fn matrix(role: Role) {
             assert!(
                 !inc.timeline.iter().any(|e| e.note == "on it"),
                 "{cell}: a refused PATCH left a comment"
+            );
+            let evidence = app
+                .store
+                .list_evidence(scope, target.incident)
+                .await
+                .expect("store")
+                .expect("incident");
+            assert!(
+                !evidence.iter().any(|e| e.file_name == "matrix.txt"),
+                "{cell}: a refused upload stored a file"
             );
         }
     }

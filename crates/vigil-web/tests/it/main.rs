@@ -4,6 +4,7 @@ mod access;
 mod aggregation;
 mod api;
 mod bad_input;
+mod evidence;
 mod harness;
 mod incident_report;
 mod intel;
