@@ -59,6 +59,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/incidents/{id}/report", get(pages::incident_report::page))
         .route(
+            "/incidents/{id}/evidence",
+            post(pages::incidents::upload_evidence),
+        )
+        .route(
             "/warnings",
             get(pages::warnings::list).post(pages::warnings::create),
         )

@@ -16,6 +16,7 @@ use vigil_store::Store;
 use vigil_store::sqlite::SqliteStore;
 use vigil_web::{AppState, WebConfig};
 
+mod evidence;
 mod incident_report;
 mod notifications;
 mod warnings;

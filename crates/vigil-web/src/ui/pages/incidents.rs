@@ -8,7 +8,8 @@ use crate::ui::view::{self, Opt, OrgNames, Params, options};
 use crate::ui::{Frame, OrUi, UiAuth, UiError, UiResult, html};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
@@ -157,6 +158,7 @@ pub(super) fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRo
             "created" => (t.t("timeline.created").to_string(), "tl tl-created"),
             "comment" => (t.t("timeline.comment").to_string(), "tl tl-comment"),
             "edit" => (t.t("timeline.edit").to_string(), "tl tl-edit"),
+            "evidence" => (t.t("timeline.evidence").to_string(), "tl tl-evidence"),
             other => (other.to_string(), "tl"),
         },
     };
@@ -212,6 +214,38 @@ pub struct IncidentPage {
     pub notice: Option<String>,
     /// E-mails and webhook messages about this incident (the notification outbox).
     pub deliveries: Vec<DeliveryRow>,
+    /// Evidence files, oldest first.
+    pub evidence: Vec<EvidenceRow>,
+    /// The user may attach evidence files (responds to incidents).
+    pub can_upload: bool,
+}
+
+/// One evidence file as the incident page lists it.
+pub struct EvidenceRow {
+    pub id: String,
+    pub file_name: String,
+    /// The API download, which checks the SM3 digest before serving.
+    pub href: String,
+    pub size: u64,
+    pub sm3: String,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+    pub note: String,
+}
+
+impl EvidenceRow {
+    fn new(e: &vigil_store::Evidence) -> Self {
+        Self {
+            id: e.id.to_string(),
+            file_name: e.file_name.clone(),
+            href: format!("/api/v1/incidents/{}/evidence/{}", e.incident_id, e.id),
+            size: e.size,
+            sm3: e.sm3.clone(),
+            uploaded_by: e.uploaded_by.clone(),
+            uploaded_at: view::fmt_time(e.uploaded_at),
+            note: e.note.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// One notification delivery as the incident page lists it.
@@ -340,6 +374,15 @@ async fn render_detail(
         .iter()
         .map(|d| DeliveryRow::new(d, t))
         .collect();
+    let evidence = st
+        .store
+        .list_evidence(scope, inc.id)
+        .await
+        .ui(t)?
+        .unwrap_or_default()
+        .iter()
+        .map(EvidenceRow::new)
+        .collect();
     let subcategory_code = inc.spec.subcategory.clone().unwrap_or_default();
     let g = inc.spec.grade;
     Ok(html(&IncidentPage {
@@ -368,6 +411,8 @@ async fn render_detail(
         can_comment: ui.principal.allows(Action::RespondIncidents),
         notice,
         deliveries,
+        evidence,
+        can_upload: ui.principal.allows(Action::RespondIncidents),
     }))
 }
 
@@ -392,9 +437,14 @@ pub async fn detail(
         return Err(UiError::forbidden(t));
     }
     let inc = load(&st, &ui, &id).await?;
-    let notice = Params::parse(raw.as_deref())
-        .flag("saved")
-        .then(|| t.t("incident.saved").to_string());
+    let params = Params::parse(raw.as_deref());
+    let notice = if params.flag("evidence") {
+        Some(t.t("incident.evidence_saved").to_string())
+    } else {
+        params
+            .flag("saved")
+            .then(|| t.t("incident.saved").to_string())
+    };
     render_detail(&st, &ui, inc, notice).await
 }
 
@@ -492,6 +542,91 @@ pub async fn update(
         crate::notify::incident_notified(&st, &inc).await;
     }
     Ok(Redirect::to(&format!("/incidents/{id}?saved=1")).into_response())
+}
+
+/// `POST /incidents/{id}/evidence`: the upload form (`multipart/form-data` with `csrf`, an
+/// optional `note` and the `file`). The file is read chunk by chunk up to the evidence limit
+/// (the whole body is bounded by the server's body limit as well); the CSRF token is checked
+/// before anything is stored, and the upload goes through the API's path (digest, audit,
+/// timeline).
+pub async fn upload_evidence(
+    State(st): State<AppState>,
+    ui: UiAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> UiResult {
+    let t = ui.catalog();
+    let mut multipart =
+        multipart.map_err(|e| UiError::with_message(e.status(), t, &e.body_text()))?;
+    let limit = crate::api::evidence::upload_limit(&st);
+    let too_large = || {
+        let e = crate::api::evidence::too_large(limit);
+        UiError::with_message(e.status, t, &e.message)
+    };
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            UiError::with_message(e.status(), t, &e.body_text())
+        }
+    };
+    let mut csrf = String::new();
+    let mut note = String::new();
+    let mut file: Option<(String, String, Vec<u8>)> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => csrf = field.text().await.map_err(bad_form)?,
+            "note" => note = field.text().await.map_err(bad_form)?,
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let ct = field
+                    .content_type()
+                    .unwrap_or(vigil_store::evidence::OCTET_STREAM)
+                    .to_string();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some((name, ct, bytes));
+            }
+            // Unknown fields are read past and ignored.
+            _ => {}
+        }
+    }
+    ui.check_post(&headers, &csrf)?;
+    if !ui.principal.allows(Action::RespondIncidents) {
+        metrics::counter!("vigil_access_denied_total").increment(1);
+        return Err(UiError::forbidden(t));
+    }
+    let id: IncidentId = id.parse().map_err(|_| UiError::not_found(t))?;
+    let Some((file_name, content_type, bytes)) = file.filter(|(_, _, b)| !b.is_empty()) else {
+        return Err(UiError::with_message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t,
+            t.t("incident.evidence_missing"),
+        ));
+    };
+    let spec = vigil_store::NewEvidence {
+        incident_id: id,
+        file_name,
+        content_type,
+        note: Some(note),
+        bytes,
+    };
+    crate::api::evidence::store_upload(&st, &ui.principal, id, spec)
+        .await
+        .map_err(|e| {
+            if e.status == StatusCode::NOT_FOUND {
+                UiError::not_found(t)
+            } else {
+                UiError::with_message(e.status, t, &e.message)
+            }
+        })?;
+    Ok(Redirect::to(&format!("/incidents/{id}?evidence=1#evidence")).into_response())
 }
 
 #[cfg(test)]
