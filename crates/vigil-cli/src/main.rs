@@ -5,12 +5,6 @@
 //! command reads the same configuration (`--config FILE`, `VIGIL_*` variables) so they act on
 //! the store the server uses.
 
-/// mimalloc instead of the system allocator: the ingestion path allocates and frees a map per
-/// event, and glibc's malloc spent a fifth of the store encoder's time in `malloc`, `free` and
-/// `malloc_consolidate` (perf, end-to-end syslog bench).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod bench;
 mod commands;
 mod evtx;
