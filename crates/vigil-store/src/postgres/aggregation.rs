@@ -4,7 +4,7 @@
 //! same key, the second waits for the first and then fails with a unique violation. An attach
 //! locks the incident row (`FOR UPDATE`) for its read-modify-write.
 
-use super::cases::{INCIDENT_COLUMNS, incident_from_row};
+use super::cases::{INCIDENT_COLUMNS, incident_from_row, lock_incident};
 use super::directory::lock_orgs;
 use super::{PgStore, Ts, micros, now, scope_org};
 use crate::aggregation::{
@@ -131,19 +131,9 @@ impl PgStore {
     ) -> Result<Option<AttachOutcome>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                &format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents \
-                     WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2) FOR UPDATE"
-                ),
-                &[&id.0, &scope_org(scope)],
-            )
-            .await?;
-        let Some(row) = row else {
+        let Some(mut inc) = lock_incident(&tx, scope, id).await? else {
             return Ok(None);
         };
-        let mut inc = incident_from_row(&row)?;
         if !inc.status.is_open() {
             return Err(StoreError::Conflict(format!(
                 "the incident is {}; alerts are attached to open incidents only",

@@ -453,19 +453,9 @@ impl PgStore {
     ) -> Result<Option<Incident>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                &format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents \
-                     WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2) FOR UPDATE"
-                ),
-                &[&id.0, &scope_org(scope)],
-            )
-            .await?;
-        let Some(row) = row else {
+        let Some(mut inc) = lock_incident(&tx, scope, id).await? else {
             return Ok(None);
         };
-        let mut inc = incident_from_row(&row)?;
         crate::check_expected_status(&inc, &change)?;
         let at = now();
         let mut spec = inc.spec.clone();
@@ -656,4 +646,23 @@ async fn overview_queries(
         assets: count(&counts, 3)?,
         events: count(&counts, 4)?,
     })
+}
+
+/// Reads an incident within the scope and locks its row (`FOR UPDATE`) for a
+/// read-modify-write in `tx`; `None` when it does not exist in the scope.
+pub(crate) async fn lock_incident(
+    tx: &deadpool_postgres::Transaction<'_>,
+    scope: Scope,
+    id: IncidentId,
+) -> Result<Option<Incident>> {
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT {INCIDENT_COLUMNS} FROM incidents \
+                 WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2) FOR UPDATE"
+            ),
+            &[&id.0, &scope_org(scope)],
+        )
+        .await?;
+    row.map(|r| incident_from_row(&r)).transpose()
 }
