@@ -4,10 +4,7 @@
 
 use super::*;
 use serde_json::json;
-use vigil_model::{
-    AlertSource, AssetKind, Contact, Importance, IncidentStatus, NewAlert, NewAsset,
-    NewOrganization,
-};
+use vigil_model::{AlertSource, Importance, IncidentStatus, NewAlert, NewAsset, NewOrganization};
 use vigil_store::{AuditQuery, IncidentQuery, IncidentUpdate, SqliteStore};
 
 fn store() -> Arc<dyn Store> {
@@ -17,40 +14,15 @@ fn store() -> Arc<dyn Store> {
 
 fn org_spec(name: &str, cii: bool) -> NewOrganization {
     NewOrganization {
-        name: name.into(),
-        uscc: None,
-        sector: "power".into(),
-        region_code: "330100".into(),
-        mlps_level: 3,
         cii,
-        miit_type: None,
-        miit_grade: None,
-        responsible: Contact {
-            name: "Li Wei".into(),
-            ..Default::default()
-        },
-        contacts: vec![],
+        ..vigil_testkit::fixtures::org_spec(name)
     }
 }
 
 fn asset_spec(org: OrgId, name: &str) -> NewAsset {
     NewAsset {
-        org_id: org,
-        name: name.into(),
-        kind: AssetKind::Host,
         importance: Importance::High,
-        ips: vec![],
-        cidrs: vec![],
-        hostnames: vec![],
-        domains: vec![],
-        urls: vec![],
-        macs: vec![],
-        vendor: None,
-        model: None,
-        firmware: None,
-        software: vec![],
-        responsible: None,
-        tags: vec![],
+        ..vigil_testkit::fixtures::asset_spec(org, name)
     }
 }
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use vigil_incident::deadline::{DeadlineKind, DeadlinePolicy, IncidentClock};
 use vigil_incident::escalation::ReminderLead;
 use vigil_model::{
-    Contact, Grade, Incident, IncidentStatus, NewIncident, NewOrganization, NewWarning, OrgId,
-    Organization, Scope, Timestamp, WarningLevel, WarningTargets,
+    Grade, Incident, IncidentStatus, NewIncident, NewOrganization, NewWarning, OrgId, Organization,
+    Scope, Timestamp, WarningLevel, WarningTargets,
 };
 use vigil_notify::{Notifier, NotifyConfig, WebhookChannel, WebhookKind};
 use vigil_server::overdue::{DeadlineWatcher, PassReport};
@@ -16,19 +16,8 @@ use vigil_store::{AuditQuery, DeliveryQuery, IncidentUpdate, SqliteStore, Store}
 
 fn org_spec(name: &str) -> NewOrganization {
     NewOrganization {
-        name: name.into(),
-        uscc: None,
         sector: "water".into(),
-        region_code: "330100".into(),
-        mlps_level: 3,
-        cii: false,
-        miit_type: None,
-        miit_grade: None,
-        responsible: Contact {
-            name: "Zhang San".into(),
-            ..Contact::default()
-        },
-        contacts: vec![],
+        ..vigil_testkit::fixtures::org_spec(name)
     }
 }
 

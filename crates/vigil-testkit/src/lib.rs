@@ -5,6 +5,8 @@
 //! `VIGIL_TEST_REQUIRE=1` is set (as CI sets it), in which case the missing service fails the
 //! test: in CI nothing skips. [`shared_data`] does the same for the corpora in `../shared/data`.
 
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
 
 /// True when missing services and corpora must fail tests instead of skipping them.

@@ -8,49 +8,19 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use vigil_model::{AssetKind, Contact, Importance, NewAsset, NewOrganization, OrgId, Scope};
+use vigil_model::{NewAsset, OrgId, Scope};
 use vigil_pipeline::{ListenerConfig, ListenerKind, Pipeline, PipelineConfig, Stats};
 use vigil_store::sqlite::SqliteStore;
 use vigil_store::{AlertQuery, EventQuery, Store};
+use vigil_testkit::fixtures::{asset_spec, org_spec};
 
 mod intel;
 
-fn org_spec(name: &str) -> NewOrganization {
-    NewOrganization {
-        name: name.to_string(),
-        uscc: None,
-        sector: "power".into(),
-        region_code: "330100".into(),
-        mlps_level: 3,
-        cii: false,
-        miit_type: None,
-        miit_grade: None,
-        responsible: Contact {
-            name: "Li Wei".into(),
-            ..Contact::default()
-        },
-        contacts: vec![],
-    }
-}
-
 fn asset(org: OrgId, name: &str, cidrs: &[&str], hostnames: &[&str]) -> NewAsset {
     NewAsset {
-        org_id: org,
-        name: name.to_string(),
-        kind: AssetKind::Host,
-        importance: Importance::Medium,
-        ips: vec![],
         cidrs: cidrs.iter().map(|c| c.parse().expect("cidr")).collect(),
         hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
-        domains: vec![],
-        urls: vec![],
-        macs: vec![],
-        vendor: None,
-        model: None,
-        firmware: None,
-        software: vec![],
-        responsible: None,
-        tags: vec![],
+        ..asset_spec(org, name)
     }
 }
 

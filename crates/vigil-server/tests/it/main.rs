@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use vigil_model::{
-    ApiToken, AssetKind, Contact, Importance, NewAsset, NewOrganization, Organization, Role, Scope,
-    TokenId,
-};
+use vigil_model::{ApiToken, AssetKind, Importance, NewAsset, Organization, Role, Scope, TokenId};
 use vigil_server::config::{Config, RawConfig};
 use vigil_store::{EventQuery, Store};
+use vigil_testkit::fixtures::{asset_spec, org_spec};
 
 /// A running `serve` with one UDP syslog listener and an organization owning 127.0.0.0/8.
 struct Served {
@@ -45,44 +43,15 @@ impl Served {
         let store = vigil_server::open_store(&cfg.store, &cfg.field_key_file)
             .await
             .expect("store");
-        let org = store
-            .create_org(NewOrganization {
-                name: "Org".into(),
-                uscc: None,
-                sector: "power".into(),
-                region_code: "330100".into(),
-                mlps_level: 3,
-                cii: false,
-                miit_type: None,
-                miit_grade: None,
-                responsible: Contact {
-                    name: "Li Wei".into(),
-                    ..Contact::default()
-                },
-                contacts: vec![],
-            })
-            .await
-            .expect("org");
+        let org = store.create_org(org_spec("Org")).await.expect("org");
         store
             .create_assets(
                 Scope::All,
                 vec![NewAsset {
-                    org_id: org.id,
-                    name: "loopback".into(),
                     kind: AssetKind::IpRange,
                     importance: Importance::Low,
-                    ips: vec![],
                     cidrs: vec!["127.0.0.0/8".parse().expect("cidr")],
-                    hostnames: vec![],
-                    domains: vec![],
-                    urls: vec![],
-                    macs: vec![],
-                    vendor: None,
-                    model: None,
-                    firmware: None,
-                    software: vec![],
-                    responsible: None,
-                    tags: vec![],
+                    ..asset_spec(org.id, "loopback")
                 }],
             )
             .await
