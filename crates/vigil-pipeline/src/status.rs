@@ -365,6 +365,14 @@ struct Line {
     raw_b64: String,
 }
 
+/// The kept raw bytes of a dead letter as text (invalid UTF-8 replaced).
+fn decode_raw(b64: &str) -> String {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
 /// Reads the rotated file, then the current one (oldest to newest), keeping the newest
 /// `limit` matches in a ring: memory is bounded by the page, whatever the files hold.
 pub fn search_dead_letters(dir: &Path, q: &DeadLetterQuery) -> io::Result<DeadLetterPage> {
@@ -406,11 +414,10 @@ pub fn search_dead_letters(dir: &Path, q: &DeadLetterQuery) -> io::Result<DeadLe
                     continue;
                 }
             }
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(l.raw_b64.as_bytes())
-                .unwrap_or_default();
-            let raw_text = String::from_utf8_lossy(&raw).into_owned();
+            // Without a text search the raw bytes are decoded only for the page kept, below.
+            let mut raw_text = String::new();
             if let Some(n) = &needle {
+                raw_text = decode_raw(&l.raw_b64);
                 let hit = l.detail.to_lowercase().contains(n)
                     || l.sender
                         .as_deref()
@@ -434,6 +441,11 @@ pub fn search_dead_letters(dir: &Path, q: &DeadLetterQuery) -> io::Result<DeadLe
                 raw_text,
                 raw_b64: l.raw_b64,
             });
+        }
+    }
+    if needle.is_none() {
+        for d in &mut ring {
+            d.raw_text = decode_raw(&d.raw_b64);
         }
     }
     Ok(DeadLetterPage {
