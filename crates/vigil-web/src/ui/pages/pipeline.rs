@@ -63,18 +63,14 @@ pub struct PipelinePage {
     pub matched: u64,
 }
 
-fn state_label(s: InputState, zh: bool) -> (&'static str, &'static str) {
-    match (s, zh) {
-        (InputState::Starting, false) => ("starting", "state state-wait"),
-        (InputState::Starting, true) => ("启动中", "state state-wait"),
-        (InputState::Listening, false) => ("listening", "state state-ok"),
-        (InputState::Listening, true) => ("监听中", "state state-ok"),
-        (InputState::Connected, false) => ("connected", "state state-ok"),
-        (InputState::Connected, true) => ("已连接", "state state-ok"),
-        (InputState::Disconnected, false) => ("disconnected", "state state-bad"),
-        (InputState::Disconnected, true) => ("未连接", "state state-bad"),
-        (InputState::Stopped, false) => ("stopped", "state state-bad"),
-        (InputState::Stopped, true) => ("已停止", "state state-bad"),
+/// The catalog key and badge class of a source state.
+fn state_label(s: InputState) -> (&'static str, &'static str) {
+    match s {
+        InputState::Starting => ("pipeline.state_starting", "state state-wait"),
+        InputState::Listening => ("pipeline.state_listening", "state state-ok"),
+        InputState::Connected => ("pipeline.state_connected", "state state-ok"),
+        InputState::Disconnected => ("pipeline.state_disconnected", "state state-bad"),
+        InputState::Stopped => ("pipeline.state_stopped", "state state-bad"),
     }
 }
 
@@ -90,7 +86,6 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
     if !may_read_pipeline(&ui.principal) {
         return Err(UiError::forbidden(t));
     }
-    let zh = t.lang().starts_with("zh");
     let p = Params::parse(raw.as_deref());
     let params = DeadLetterParams {
         input: p.get("input").map(str::to_string),
@@ -174,7 +169,8 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         },
     ];
     for i in &s.inputs {
-        let (state, state_class) = state_label(i.state, zh);
+        let (state_key, state_class) = state_label(i.state);
+        let state = t.t(state_key);
         out.inputs.push(i.name.clone());
         out.sources.push(SourceRow {
             name: i.name.clone(),
