@@ -72,6 +72,21 @@ impl Impact {
     }
 }
 
+impl From<&vigil_model::IncidentImpact> for Impact {
+    /// The recorded figures; one not recorded counts as zero.
+    fn from(i: &vigil_model::IncidentImpact) -> Self {
+        Self {
+            outage_minutes: i.outage_minutes.unwrap_or(0),
+            degraded_minutes: i.degraded_minutes.unwrap_or(0),
+            people_affected: i.people_affected.unwrap_or(0),
+            personal_records_leaked: i.personal_records_leaked.unwrap_or(0),
+            direct_loss_yuan: i.direct_loss_yuan.unwrap_or(0),
+            defacement_homepage_minutes: i.defacement_homepage_minutes.unwrap_or(0),
+            defacement_other_minutes: i.defacement_other_minutes.unwrap_or(0),
+        }
+    }
+}
+
 /// An affected organization, as far as grading cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AffectedOrg {
@@ -428,6 +443,19 @@ mod tests {
             grade(&Impact::default(), &[], &[], t()),
             (Grade::General, vec![])
         );
+    }
+
+    #[test]
+    fn recorded_impact_grades_with_unrecorded_figures_as_zero() {
+        let recorded = vigil_model::IncidentImpact {
+            personal_records_leaked: Some(12_000_000),
+            support_requested: Some("forensics".into()),
+            ..vigil_model::IncidentImpact::default()
+        };
+        let i = Impact::from(&recorded);
+        assert_eq!(i.personal_records_leaked, 12_000_000);
+        assert_eq!(i.outage_minutes, 0);
+        assert_eq!(grade(&i, &[], &[], t()).0, Grade::Major);
     }
 
     #[test]

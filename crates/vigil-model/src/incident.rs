@@ -251,6 +251,322 @@ pub struct Incident {
     pub timeline: Vec<TimelineEntry>,
 }
 
+str_enum!(
+    /// Where a ransom stands: demanded (not paid) or paid.
+    RansomStatus {
+        Demanded = "demanded" / "已索要（未支付）" / "Demanded (not paid)",
+        Paid = "paid" / "已支付" / "Paid",
+    }
+);
+
+str_enum!(
+    /// How a ransom was (or is to be) paid.
+    PaymentMethod {
+        Btc = "btc" / "比特币（BTC）" / "Bitcoin (BTC)",
+        Xmr = "xmr" / "门罗币（XMR）" / "Monero (XMR)",
+        Eth = "eth" / "以太坊（ETH）" / "Ether (ETH)",
+        Usdt = "usdt" / "泰达币（USDT）" / "Tether (USDT)",
+        OtherCrypto = "other_crypto" / "其他加密货币" / "Other cryptocurrency",
+        Bank = "bank" / "银行转账" / "Bank transfer",
+        Cash = "cash" / "现金" / "Cash",
+        Other = "other" / "其他" / "Other",
+    }
+);
+
+/// Longest free text of an impact record (support requested, cause, affected scope).
+pub const MAX_IMPACT_TEXT: usize = 5_000;
+/// Bounds of the impact figures: ten years of minutes, ten billion people, a trillion
+/// records, a quadrillion yuan. Anything above is a typo.
+pub const MAX_IMPACT_MINUTES: u64 = 5_256_000;
+pub const MAX_PEOPLE_AFFECTED: u64 = 10_000_000_000;
+pub const MAX_RECORDS_LEAKED: u64 = 1_000_000_000_000;
+pub const MAX_DIRECT_LOSS_YUAN: u64 = 1_000_000_000_000_000;
+
+/// Ransom details of a ransomware incident (赎金金额、支付方式、支付日期).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ransom {
+    pub status: RansomStatus,
+    /// Decimal amount as text, exact in any currency (`"2.5"`, `"300000"`); a JSON number is
+    /// accepted too.
+    #[serde(deserialize_with = "amount_text")]
+    pub amount: String,
+    /// Currency or coin code: `CNY`, `USD`, `BTC`, `XMR`... (upper case after normalizing).
+    pub currency: String,
+    #[serde(default)]
+    pub payment_method: Option<PaymentMethod>,
+    /// Day of payment; only for a paid ransom.
+    #[serde(default)]
+    pub payment_date: Option<jiff::civil::Date>,
+    /// The attacker's wallet (or account) the ransom is to be or was paid to.
+    #[serde(default)]
+    pub wallet_address: Option<String>,
+}
+
+fn amount_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Amount {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Amount::deserialize(d)? {
+        Amount::Text(s) => s,
+        Amount::Number(n) => n.to_string(),
+    })
+}
+
+/// A positive decimal with at most 20 integer and 18 fractional digits.
+fn is_decimal_amount(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    !int.is_empty()
+        && int.len() <= 20
+        && digits(int)
+        && (!s.contains('.') || (!frac.is_empty() && frac.len() <= 18 && digits(frac)))
+        && s.bytes().any(|b| (b'1'..=b'9').contains(&b))
+}
+
+impl Ransom {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if !is_decimal_amount(&self.amount) {
+            return Err(ValidationError::new(
+                "ransom.amount",
+                "must be a positive decimal number such as 2.5 or 300000 (at most 20 digits before \
+                 and 18 after the point)",
+            ));
+        }
+        let c = &self.currency;
+        if !(2..=10).contains(&c.len())
+            || !c
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return Err(ValidationError::new(
+                "ransom.currency",
+                "must be a currency or coin code of 2 to 10 letters or digits (CNY, USD, BTC, XMR)",
+            ));
+        }
+        match self.status {
+            RansomStatus::Paid => {
+                if self.payment_method.is_none() {
+                    return Err(ValidationError::new(
+                        "ransom.payment_method",
+                        "is required when the ransom was paid",
+                    ));
+                }
+                if self.payment_date.is_none() {
+                    return Err(ValidationError::new(
+                        "ransom.payment_date",
+                        "is required when the ransom was paid",
+                    ));
+                }
+            }
+            RansomStatus::Demanded => {
+                if self.payment_date.is_some() {
+                    return Err(ValidationError::new(
+                        "ransom.payment_date",
+                        "is only for a paid ransom",
+                    ));
+                }
+            }
+        }
+        if let Some(d) = self.payment_date
+            && d.year() < 2000
+        {
+            return Err(ValidationError::new(
+                "ransom.payment_date",
+                "must be in the year 2000 or later",
+            ));
+        }
+        if let Some(w) = &self.wallet_address
+            && (w.is_empty()
+                || w.len() > 128
+                || !w
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(ValidationError::new(
+                "ransom.wallet_address",
+                "must be 1 to 128 letters, digits, '-' or '_' (a BTC, XMR or ETH address, an \
+                 account number)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The impact of an incident (已造成的影响和危害) as the analyst or the organization reports it:
+/// the figures grading reads, ransom details for ransomware, the support requested, the
+/// preliminary cause and the affected scope. A figure left out is "not recorded", not zero.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentImpact {
+    /// Whole outage of the affected systems, minutes.
+    #[serde(default)]
+    pub outage_minutes: Option<u64>,
+    /// Main functions impaired, minutes.
+    #[serde(default)]
+    pub degraded_minutes: Option<u64>,
+    #[serde(default)]
+    pub people_affected: Option<u64>,
+    #[serde(default)]
+    pub personal_records_leaked: Option<u64>,
+    #[serde(default)]
+    pub direct_loss_yuan: Option<u64>,
+    /// Home page defaced, minutes.
+    #[serde(default)]
+    pub defacement_homepage_minutes: Option<u64>,
+    /// Other pages defaced, minutes.
+    #[serde(default)]
+    pub defacement_other_minutes: Option<u64>,
+    #[serde(default)]
+    pub ransom: Option<Ransom>,
+    /// Support requested from the authorities (需要支持的事项).
+    #[serde(default)]
+    pub support_requested: Option<String>,
+    /// Preliminary cause (初步原因分析).
+    #[serde(default)]
+    pub preliminary_cause: Option<String>,
+    /// What is affected, in words (影响范围).
+    #[serde(default)]
+    pub affected_scope: Option<String>,
+}
+
+impl IncidentImpact {
+    /// Trims the texts (blank ones become `None`), upper-cases the ransom currency and trims
+    /// the wallet address.
+    #[must_use]
+    pub fn normalized(mut self) -> Self {
+        let text = |t: Option<String>| t.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        self.support_requested = text(self.support_requested);
+        self.preliminary_cause = text(self.preliminary_cause);
+        self.affected_scope = text(self.affected_scope);
+        if let Some(r) = &mut self.ransom {
+            r.amount = r.amount.trim().to_string();
+            r.currency = r.currency.trim().to_ascii_uppercase();
+            r.wallet_address = text(r.wallet_address.take());
+        }
+        self
+    }
+
+    /// Checks the bounds; the error names the field as in the JSON form.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let figures = [
+            ("outage_minutes", self.outage_minutes, MAX_IMPACT_MINUTES),
+            (
+                "degraded_minutes",
+                self.degraded_minutes,
+                MAX_IMPACT_MINUTES,
+            ),
+            ("people_affected", self.people_affected, MAX_PEOPLE_AFFECTED),
+            (
+                "personal_records_leaked",
+                self.personal_records_leaked,
+                MAX_RECORDS_LEAKED,
+            ),
+            (
+                "direct_loss_yuan",
+                self.direct_loss_yuan,
+                MAX_DIRECT_LOSS_YUAN,
+            ),
+            (
+                "defacement_homepage_minutes",
+                self.defacement_homepage_minutes,
+                MAX_IMPACT_MINUTES,
+            ),
+            (
+                "defacement_other_minutes",
+                self.defacement_other_minutes,
+                MAX_IMPACT_MINUTES,
+            ),
+        ];
+        for (field, value, max) in figures {
+            if value.is_some_and(|v| v > max) {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must be at most {max}"),
+                ));
+            }
+        }
+        for (field, value) in [
+            ("support_requested", &self.support_requested),
+            ("preliminary_cause", &self.preliminary_cause),
+            ("affected_scope", &self.affected_scope),
+        ] {
+            if let Some(v) = value {
+                check_text(field, v, MAX_IMPACT_TEXT)?;
+            }
+        }
+        if let Some(r) = &self.ransom {
+            r.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Nothing recorded at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// A one-line summary for the timeline: the figures and ransom given.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        let figures = [
+            ("outage", self.outage_minutes, " min"),
+            ("degraded", self.degraded_minutes, " min"),
+            ("people affected", self.people_affected, ""),
+            ("personal records leaked", self.personal_records_leaked, ""),
+            ("direct loss", self.direct_loss_yuan, " yuan"),
+            (
+                "home page defaced",
+                self.defacement_homepage_minutes,
+                " min",
+            ),
+            ("other pages defaced", self.defacement_other_minutes, " min"),
+        ];
+        for (name, v, unit) in figures {
+            if let Some(v) = v {
+                parts.push(format!("{name} {v}{unit}"));
+            }
+        }
+        if let Some(r) = &self.ransom {
+            let mut s = format!("ransom {} {} {}", r.status.as_str(), r.amount, r.currency);
+            if let Some(m) = r.payment_method {
+                s.push_str(&format!(" via {}", m.as_str()));
+            }
+            if let Some(d) = r.payment_date {
+                s.push_str(&format!(" on {d}"));
+            }
+            parts.push(s);
+        }
+        if self.support_requested.is_some() {
+            parts.push("support requested".into());
+        }
+        if self.preliminary_cause.is_some() {
+            parts.push("preliminary cause".into());
+        }
+        if self.affected_scope.is_some() {
+            parts.push("affected scope".into());
+        }
+        if parts.is_empty() {
+            "impact cleared".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// An incident's impact as stored: who recorded it last, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedImpact {
+    pub incident_id: IncidentId,
+    #[serde(flatten)]
+    pub impact: IncidentImpact,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +606,91 @@ mod tests {
         assert_eq!(i.validate().map_err(|e| e.field), Err("subcategory".into()));
         i.category = "XX".into();
         assert_eq!(i.validate().map_err(|e| e.field), Err("category".into()));
+    }
+
+    fn ransom() -> Ransom {
+        Ransom {
+            status: RansomStatus::Paid,
+            amount: "2.5".into(),
+            currency: "BTC".into(),
+            payment_method: Some(PaymentMethod::Btc),
+            payment_date: Some(jiff::civil::date(2026, 11, 3)),
+            wallet_address: Some("bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh".into()),
+        }
+    }
+
+    #[test]
+    fn impact_is_bounded_and_names_the_field() {
+        let ok = IncidentImpact {
+            outage_minutes: Some(360),
+            personal_records_leaked: Some(12_000_000),
+            ransom: Some(ransom()),
+            support_requested: Some("  forensic support  ".into()),
+            preliminary_cause: Some("   ".into()),
+            ..IncidentImpact::default()
+        }
+        .normalized();
+        assert_eq!(ok.validate(), Ok(()));
+        assert_eq!(ok.support_requested.as_deref(), Some("forensic support"));
+        assert_eq!(ok.preliminary_cause, None);
+        let field = |i: &IncidentImpact| i.validate().map_err(|e| e.field);
+        let mut i = ok.clone();
+        i.outage_minutes = Some(MAX_IMPACT_MINUTES + 1);
+        assert_eq!(field(&i), Err("outage_minutes".into()));
+        let mut i = ok.clone();
+        i.direct_loss_yuan = Some(MAX_DIRECT_LOSS_YUAN + 1);
+        assert_eq!(field(&i), Err("direct_loss_yuan".into()));
+        let mut i = ok.clone();
+        i.affected_scope = Some("x".repeat(MAX_IMPACT_TEXT + 1));
+        assert_eq!(field(&i), Err("affected_scope".into()));
+        for bad in ["", "0", "0.00", "-1", "1.", ".5", "1e3", "12a", "1.2.3"] {
+            let mut i = ok.clone();
+            if let Some(r) = &mut i.ransom {
+                r.amount = bad.into();
+            }
+            assert_eq!(field(&i), Err("ransom.amount".into()), "{bad:?}");
+        }
+        let mut r = ransom();
+        r.payment_method = None;
+        assert_eq!(
+            r.validate().map_err(|e| e.field),
+            Err("ransom.payment_method".into())
+        );
+        let mut r = ransom();
+        r.status = RansomStatus::Demanded;
+        assert_eq!(
+            r.validate().map_err(|e| e.field),
+            Err("ransom.payment_date".into())
+        );
+        r.payment_date = None;
+        assert_eq!(r.validate(), Ok(()));
+        r.wallet_address = Some("bc1 q; drop".into());
+        assert_eq!(
+            r.validate().map_err(|e| e.field),
+            Err("ransom.wallet_address".into())
+        );
+        r.wallet_address = None;
+        r.currency = "bitcoin!".into();
+        assert_eq!(
+            r.validate().map_err(|e| e.field),
+            Err("ransom.currency".into())
+        );
+    }
+
+    #[test]
+    fn impact_json_accepts_numeric_amounts_and_refuses_unknown_fields() {
+        let i: IncidentImpact = serde_json::from_str(
+            r#"{"outage_minutes": 90, "ransom": {"status": "demanded", "amount": 0.75,
+                "currency": "xmr", "payment_method": "xmr"}}"#,
+        )
+        .expect("parses");
+        let i = i.normalized();
+        assert_eq!(i.validate(), Ok(()));
+        let r = i.ransom.as_ref().expect("ransom");
+        assert_eq!((r.amount.as_str(), r.currency.as_str()), ("0.75", "XMR"));
+        assert_eq!(i.people_affected, None);
+        assert!(i.summary().contains("outage 90 min"), "{}", i.summary());
+        assert!(serde_json::from_str::<IncidentImpact>(r#"{"mood": 1}"#).is_err());
+        assert!(IncidentImpact::default().is_empty());
     }
 }

@@ -27,8 +27,8 @@ pub use audit::{AuditOutcome, AuditRecord, NewAuditRecord};
 pub use error::ValidationError;
 pub use event::{Event, INDEXED_FIELDS, NewEvent, Provenance};
 pub use incident::{
-    Alert, AlertSource, AlertStatus, Grade, Incident, IncidentStatus, NewAlert, NewIncident,
-    Severity, TimelineEntry,
+    Alert, AlertSource, AlertStatus, Grade, Incident, IncidentImpact, IncidentStatus, NewAlert,
+    NewIncident, PaymentMethod, Ransom, RansomStatus, RecordedImpact, Severity, TimelineEntry,
 };
 pub use org::{Contact, MiitEnterpriseType, NewOrganization, Organization};
 pub use user::{Action, ApiToken, Locale, NewUser, Principal, PrincipalKind, Role, Scope, User};

@@ -30,8 +30,10 @@ pub use cursor::Cursor;
 
 pub mod intel;
 pub use intel::{
-    IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource,
-    NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
+    EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IntelImport,
+    IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch, NewEdlList,
+    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId,
+    SightingQuery, StoredIndicator, UpsertCounts,
 };
 
 pub mod notify;
@@ -47,6 +49,18 @@ pub use warnings::{Acknowledgement, WarningQuery};
 
 pub mod evidence;
 pub use evidence::{Evidence, EvidenceId, NewEvidence};
+
+pub mod impact;
+pub use impact::{ImpactOutcome, ImpactUpdate};
+
+pub mod taxii;
+pub use taxii::{TaxiiFeedPoll, TaxiiFeedState, TaxiiStatus};
+
+pub mod filed_reports;
+pub use filed_reports::{FiledReport, FiledReportId, NewFiledReport};
+
+pub mod stix;
+pub use stix::{NewStixObject, StixObjectQuery, StixPutCounts, StixVersion, StoredStixObject};
 
 pub mod sealed;
 
@@ -365,6 +379,74 @@ pub trait Store: Send + Sync + 'static {
         id: EvidenceId,
     ) -> Result<Option<(Evidence, Vec<u8>)>>;
 
+    // Impact records (see the `impact` module): one per incident, replaced as a whole.
+    /// The impact recorded for an incident in the scope; `None` when none was recorded or
+    /// the incident is not in the scope.
+    async fn get_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<vigil_model::RecordedImpact>>;
+    /// Records (replaces) the impact of an incident in the scope, adds an `impact` timeline
+    /// entry by `actor` and, when `update.grade` is more severe than the incident's, raises
+    /// the grade with a `grade:raised` entry, in one transaction under the incident's lock.
+    /// `None` when the incident is not in the scope; `Invalid` for an impact that fails
+    /// validation; `Conflict` for an archived incident.
+    async fn set_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        update: ImpactUpdate,
+        actor: &str,
+    ) -> Result<Option<ImpactOutcome>>;
+
+    // Filed incident reports (see the `filed_reports` module): written once, never changed.
+    /// Files a report of an incident visible in the scope: stores the snapshot with the next
+    /// sequence number and its SM3 digest, and adds a `report:<kind>` entry by `actor` to the
+    /// incident's timeline, in one transaction under the incident's lock. `MissingReference`
+    /// when the incident is not in the scope; `Invalid` for an unknown kind, a snapshot that is
+    /// empty, too large or not JSON, or a `timeline_upto` beyond the timeline; `Conflict` for a
+    /// second initial or final report, or when a report was filed since `previous_seq`.
+    async fn add_filed_report(
+        &self,
+        scope: Scope,
+        spec: NewFiledReport,
+        actor: &str,
+    ) -> Result<FiledReport>;
+    /// The incident's filed reports by sequence number, without their snapshots (at most
+    /// [`filed_reports::MAX_REPORTS_LISTED`]); `None` when the incident is not in the scope.
+    async fn list_filed_reports(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<FiledReport>>>;
+    /// One filed report of the incident with its snapshot as stored, not yet checked against
+    /// the digest ([`FiledReport::matches`]); `None` when it is not in the scope.
+    async fn get_filed_report(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: FiledReportId,
+    ) -> Result<Option<(FiledReport, Vec<u8>)>>;
+
+    // TAXII state (see the `taxii` module): platform-wide, callers check the role.
+    /// Records one poll of the TAXII feed `name` at `at` and returns the feed's new state
+    /// (created on its first poll; a changed `collection_url` starts the state over).
+    async fn record_taxii_feed_poll(
+        &self,
+        name: &str,
+        collection_url: &str,
+        poll: TaxiiFeedPoll,
+        at: Timestamp,
+    ) -> Result<TaxiiFeedState>;
+    async fn get_taxii_feed(&self, name: &str) -> Result<Option<TaxiiFeedState>>;
+    /// Every feed polled so far, by name.
+    async fn list_taxii_feeds(&self) -> Result<Vec<TaxiiFeedState>>;
+    /// Stores (or replaces) a status resource of the TAXII server; those older than
+    /// [`taxii::STATUS_KEPT_DAYS`] go.
+    async fn put_taxii_status(&self, status: TaxiiStatus) -> Result<()>;
+    async fn get_taxii_status(&self, id: &str) -> Result<Option<TaxiiStatus>>;
+
     // Incident aggregation (see the `aggregation` module).
     /// The open (not closed or archived) incident of `org` opened under `key`, within the
     /// scope.
@@ -454,6 +536,39 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Sighting>>;
     /// Newest first by `seen_at`, then id.
     async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>>;
+    /// Changes a source's settings; `None` when it does not exist.
+    async fn update_intel_source(
+        &self,
+        id: IntelSourceId,
+        patch: IntelSourcePatch,
+    ) -> Result<Option<IntelSource>>;
+    /// Indicator counts of every source that has any.
+    async fn intel_source_counts(&self) -> Result<Vec<IntelSourceCounts>>;
+    /// Records a finished import (rejections beyond [`intel::MAX_IMPORT_REJECTIONS`] are
+    /// dropped, the count stays); the source must exist (`MissingReference`).
+    async fn record_intel_import(&self, spec: NewIntelImport) -> Result<IntelImport>;
+    /// Imports newest first by `finished_at`, then id; of one source or all.
+    async fn list_intel_imports(
+        &self,
+        source_id: Option<IntelSourceId>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<IntelImport>>;
+    async fn get_intel_import(&self, id: IntelImportId) -> Result<Option<IntelImport>>;
+    /// Creates or replaces the external dynamic list of that name.
+    async fn put_edl_list(&self, spec: NewEdlList, actor: &str) -> Result<EdlList>;
+    /// Lists by name.
+    async fn list_edl_lists(&self) -> Result<Vec<EdlList>>;
+    async fn get_edl_list(&self, name: &str) -> Result<Option<EdlList>>;
+    async fn delete_edl_list(&self, name: &str) -> Result<bool>;
+
+    // STIX objects (see the `stix` module): platform-wide like indicators, every version kept.
+    /// Stores the versions not stored yet in one transaction, each with the next `date_added`
+    /// (strictly increasing); a version stored before (same id and `modified`) is left as it
+    /// is and counted unchanged. Every source must exist (`MissingReference`).
+    async fn put_stix_objects(&self, items: Vec<NewStixObject>) -> Result<StixPutCounts>;
+    /// Stored versions matching the query, oldest `date_added` first.
+    async fn list_stix_objects(&self, q: &StixObjectQuery) -> Result<Page<StoredStixObject>>;
 
     // Notification outbox (see the `notify` module). Enqueuing and claiming are the
     // platform's own actions; listing is scoped.

@@ -80,6 +80,14 @@ macro_rules! store_conformance {
                 incident_entries_are_added_once,
                 warning_reminders_are_marked_once,
                 evidence_files_keep_their_digest_and_scope,
+                filed_reports_are_numbered_hashed_and_scoped,
+                incident_impact_is_recorded_and_raises_the_grade,
+                taxii_feed_state_and_statuses_persist,
+                stix_objects_keep_versions_dedup_relations_and_page_by_date_added,
+                intel_source_settings_and_counts,
+                intel_indicator_search_filters,
+                intel_imports_are_recorded,
+                edl_lists_put_list_and_delete,
             );
         }
     };
@@ -116,6 +124,24 @@ pub use sealed::{SealedHarness, contact_fields_are_encrypted_at_rest};
 
 mod evidence;
 pub use evidence::evidence_files_keep_their_digest_and_scope;
+
+mod filed_reports;
+pub use filed_reports::filed_reports_are_numbered_hashed_and_scoped;
+
+mod impact;
+pub use impact::incident_impact_is_recorded_and_raises_the_grade;
+
+mod taxii;
+pub use taxii::taxii_feed_state_and_statuses_persist;
+
+mod stix;
+pub use stix::stix_objects_keep_versions_dedup_relations_and_page_by_date_added;
+
+mod intel_admin;
+pub use intel_admin::{
+    edl_lists_put_list_and_delete, intel_imports_are_recorded, intel_indicator_search_filters,
+    intel_source_settings_and_counts,
+};
 
 mod reminders;
 pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};

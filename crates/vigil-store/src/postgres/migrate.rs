@@ -57,6 +57,31 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "evidence",
         sql: include_str!("../../migrations/postgres/V8__evidence.sql"),
     },
+    Migration {
+        version: 9,
+        name: "incident_impact",
+        sql: include_str!("../../migrations/postgres/V9__incident_impact.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "filed_reports",
+        sql: include_str!("../../migrations/postgres/V10__filed_reports.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "stix_objects",
+        sql: include_str!("../../migrations/postgres/V11__stix_objects.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "intel_sources_imports_edl",
+        sql: include_str!("../../migrations/postgres/V12__intel_sources_imports_edl.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "taxii_state",
+        sql: include_str!("../../migrations/postgres/V13__taxii_state.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

@@ -18,11 +18,15 @@ mod cases;
 mod directory;
 mod events;
 mod evidence;
+mod filed_reports;
+mod impact;
 mod intel;
 pub mod migrate;
 mod notify;
 mod query;
 mod reminders;
+mod stix;
+mod taxii;
 mod warnings;
 
 use crate::sealed::Sealer;
@@ -626,8 +630,88 @@ impl Store for PgStore {
     ) -> Result<Vec<Sighting>> {
         self.record_sightings_impl(scope, items).await
     }
+    async fn update_intel_source(
+        &self,
+        id: IntelSourceId,
+        patch: crate::intel::IntelSourcePatch,
+    ) -> Result<Option<IntelSource>> {
+        self.update_intel_source_impl(id, patch).await
+    }
+    async fn intel_source_counts(&self) -> Result<Vec<crate::intel::IntelSourceCounts>> {
+        self.intel_source_counts_impl().await
+    }
+    async fn record_intel_import(
+        &self,
+        spec: crate::intel::NewIntelImport,
+    ) -> Result<crate::intel::IntelImport> {
+        self.record_intel_import_impl(spec).await
+    }
+    async fn list_intel_imports(
+        &self,
+        source_id: Option<IntelSourceId>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<crate::intel::IntelImport>> {
+        self.list_intel_imports_impl(source_id, limit, cursor).await
+    }
+    async fn get_intel_import(
+        &self,
+        id: crate::intel::IntelImportId,
+    ) -> Result<Option<crate::intel::IntelImport>> {
+        self.get_intel_import_impl(id).await
+    }
+    async fn put_edl_list(
+        &self,
+        spec: crate::intel::NewEdlList,
+        actor: &str,
+    ) -> Result<crate::intel::EdlList> {
+        self.put_edl_list_impl(spec, actor).await
+    }
+    async fn list_edl_lists(&self) -> Result<Vec<crate::intel::EdlList>> {
+        self.list_edl_lists_impl().await
+    }
+    async fn get_edl_list(&self, name: &str) -> Result<Option<crate::intel::EdlList>> {
+        self.get_edl_list_impl(name).await
+    }
+    async fn delete_edl_list(&self, name: &str) -> Result<bool> {
+        self.delete_edl_list_impl(name).await
+    }
     async fn list_sightings(&self, scope: Scope, q: &SightingQuery) -> Result<Page<Sighting>> {
         self.list_sightings_impl(scope, q).await
+    }
+    async fn put_stix_objects(
+        &self,
+        items: Vec<crate::NewStixObject>,
+    ) -> Result<crate::StixPutCounts> {
+        self.put_stix_objects_impl(items).await
+    }
+    async fn list_stix_objects(
+        &self,
+        q: &crate::StixObjectQuery,
+    ) -> Result<Page<crate::StoredStixObject>> {
+        self.list_stix_objects_impl(q).await
+    }
+    async fn record_taxii_feed_poll(
+        &self,
+        name: &str,
+        collection_url: &str,
+        poll: crate::TaxiiFeedPoll,
+        at: Timestamp,
+    ) -> Result<crate::TaxiiFeedState> {
+        self.record_taxii_feed_poll_impl(name, collection_url, poll, at)
+            .await
+    }
+    async fn get_taxii_feed(&self, name: &str) -> Result<Option<crate::TaxiiFeedState>> {
+        self.get_taxii_feed_impl(name).await
+    }
+    async fn list_taxii_feeds(&self) -> Result<Vec<crate::TaxiiFeedState>> {
+        self.list_taxii_feeds_impl().await
+    }
+    async fn put_taxii_status(&self, status: crate::TaxiiStatus) -> Result<()> {
+        self.put_taxii_status_impl(status).await
+    }
+    async fn get_taxii_status(&self, id: &str) -> Result<Option<crate::TaxiiStatus>> {
+        self.get_taxii_status_impl(id).await
     }
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
         self.enqueue_deliveries_impl(items).await
@@ -728,6 +812,51 @@ impl Store for PgStore {
         id: crate::EvidenceId,
     ) -> Result<Option<(crate::Evidence, Vec<u8>)>> {
         self.get_evidence_impl(scope, incident, id).await
+    }
+
+    async fn get_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<vigil_model::RecordedImpact>> {
+        self.get_incident_impact_impl(scope, incident).await
+    }
+
+    async fn set_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        update: crate::ImpactUpdate,
+        actor: &str,
+    ) -> Result<Option<crate::ImpactOutcome>> {
+        self.set_incident_impact_impl(scope, incident, update, actor)
+            .await
+    }
+
+    async fn add_filed_report(
+        &self,
+        scope: Scope,
+        spec: crate::NewFiledReport,
+        actor: &str,
+    ) -> Result<crate::FiledReport> {
+        self.add_filed_report_impl(scope, spec, actor).await
+    }
+
+    async fn list_filed_reports(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<crate::FiledReport>>> {
+        self.list_filed_reports_impl(scope, incident).await
+    }
+
+    async fn get_filed_report(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: crate::FiledReportId,
+    ) -> Result<Option<(crate::FiledReport, Vec<u8>)>> {
+        self.get_filed_report_impl(scope, incident, id).await
     }
 
     async fn add_incident_entry_once(

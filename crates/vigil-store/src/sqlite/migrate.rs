@@ -75,6 +75,36 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V9__evidence.sql"),
         then: None,
     },
+    Migration {
+        version: 10,
+        name: "incident_impact",
+        sql: include_str!("../../migrations/sqlite/V10__incident_impact.sql"),
+        then: None,
+    },
+    Migration {
+        version: 11,
+        name: "filed_reports",
+        sql: include_str!("../../migrations/sqlite/V11__filed_reports.sql"),
+        then: None,
+    },
+    Migration {
+        version: 12,
+        name: "stix_objects",
+        sql: include_str!("../../migrations/sqlite/V12__stix_objects.sql"),
+        then: None,
+    },
+    Migration {
+        version: 13,
+        name: "intel_sources_imports_edl",
+        sql: include_str!("../../migrations/sqlite/V13__intel_sources_imports_edl.sql"),
+        then: None,
+    },
+    Migration {
+        version: 14,
+        name: "taxii_state",
+        sql: include_str!("../../migrations/sqlite/V14__taxii_state.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

@@ -22,11 +22,15 @@ mod conn;
 mod directory;
 mod events;
 mod evidence;
+mod filed_reports;
+mod impact;
 mod intel;
 mod migrate;
 mod notify;
 mod reminders;
 mod sql;
+mod stix;
+mod taxii;
 mod warnings;
 
 use crate::sealed::Sealer;
@@ -621,6 +625,122 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_stix_objects(
+        &self,
+        items: Vec<crate::NewStixObject>,
+    ) -> Result<crate::StixPutCounts> {
+        for i in &items {
+            i.validate()?;
+        }
+        let now = sql::now();
+        self.write(move |c| stix::put(c, items, now)).await
+    }
+
+    async fn list_stix_objects(
+        &self,
+        q: &crate::StixObjectQuery,
+    ) -> Result<Page<crate::StoredStixObject>> {
+        let q = q.clone();
+        self.read(move |c| stix::list(c, &q)).await
+    }
+
+    async fn update_intel_source(
+        &self,
+        id: IntelSourceId,
+        patch: crate::intel::IntelSourcePatch,
+    ) -> Result<Option<IntelSource>> {
+        let now = sql::now();
+        self.write(move |c| intel::update_source(c, id, patch, now))
+            .await
+    }
+
+    async fn intel_source_counts(&self) -> Result<Vec<crate::intel::IntelSourceCounts>> {
+        let now = sql::now();
+        self.read(move |c| intel::source_counts(c, now)).await
+    }
+
+    async fn record_intel_import(
+        &self,
+        spec: crate::intel::NewIntelImport,
+    ) -> Result<crate::intel::IntelImport> {
+        let now = sql::now();
+        self.write(move |c| intel::record_import(c, spec, now))
+            .await
+    }
+
+    async fn list_intel_imports(
+        &self,
+        source_id: Option<IntelSourceId>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<crate::intel::IntelImport>> {
+        self.read(move |c| intel::list_imports(c, source_id, limit, cursor.as_deref()))
+            .await
+    }
+
+    async fn get_intel_import(
+        &self,
+        id: crate::intel::IntelImportId,
+    ) -> Result<Option<crate::intel::IntelImport>> {
+        self.read(move |c| intel::get_import(c, id)).await
+    }
+
+    async fn put_edl_list(
+        &self,
+        spec: crate::intel::NewEdlList,
+        actor: &str,
+    ) -> Result<crate::intel::EdlList> {
+        let now = sql::now();
+        let actor = actor.to_string();
+        self.write(move |c| intel::put_edl(c, spec, &actor, now))
+            .await
+    }
+
+    async fn list_edl_lists(&self) -> Result<Vec<crate::intel::EdlList>> {
+        self.read(intel::list_edl).await
+    }
+
+    async fn get_edl_list(&self, name: &str) -> Result<Option<crate::intel::EdlList>> {
+        let name = name.to_string();
+        self.read(move |c| intel::get_edl(c, &name)).await
+    }
+
+    async fn delete_edl_list(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| intel::delete_edl(c, &name)).await
+    }
+
+    async fn record_taxii_feed_poll(
+        &self,
+        name: &str,
+        collection_url: &str,
+        poll: crate::TaxiiFeedPoll,
+        at: Timestamp,
+    ) -> Result<crate::TaxiiFeedState> {
+        let (name, url) = (name.to_string(), collection_url.to_string());
+        self.write(move |c| taxii::record_poll(c, &name, &url, poll, at))
+            .await
+    }
+
+    async fn get_taxii_feed(&self, name: &str) -> Result<Option<crate::TaxiiFeedState>> {
+        let name = name.to_string();
+        self.read(move |c| taxii::get_feed(c, &name)).await
+    }
+
+    async fn list_taxii_feeds(&self) -> Result<Vec<crate::TaxiiFeedState>> {
+        self.read(taxii::list_feeds).await
+    }
+
+    async fn put_taxii_status(&self, status: crate::TaxiiStatus) -> Result<()> {
+        status.validate()?;
+        self.write(move |c| taxii::put_status(c, &status)).await
+    }
+
+    async fn get_taxii_status(&self, id: &str) -> Result<Option<crate::TaxiiStatus>> {
+        let id = id.to_string();
+        self.read(move |c| taxii::get_status(c, &id)).await
+    }
+
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
         for d in &items {
             d.validate()?;
@@ -748,6 +868,61 @@ impl Store for SqliteStore {
         id: crate::EvidenceId,
     ) -> Result<Option<(crate::Evidence, Vec<u8>)>> {
         self.read(move |c| evidence::get(c, scope, incident, id))
+            .await
+    }
+
+    async fn get_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<vigil_model::RecordedImpact>> {
+        self.read(move |c| impact::get(c, scope, incident)).await
+    }
+
+    async fn set_incident_impact(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        update: crate::ImpactUpdate,
+        actor: &str,
+    ) -> Result<Option<crate::ImpactOutcome>> {
+        update.impact.validate()?;
+        let now = sql::now();
+        let actor = actor.to_string();
+        self.write(move |c| impact::set(c, scope, incident, update, &actor, now))
+            .await
+    }
+
+    async fn add_filed_report(
+        &self,
+        scope: Scope,
+        spec: crate::NewFiledReport,
+        actor: &str,
+    ) -> Result<crate::FiledReport> {
+        // Refused before the snapshot is queued for the writer.
+        spec.validate()?;
+        let now = sql::now();
+        let actor = actor.to_string();
+        self.write(move |c| filed_reports::add(c, scope, spec, &actor, now))
+            .await
+    }
+
+    async fn list_filed_reports(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+    ) -> Result<Option<Vec<crate::FiledReport>>> {
+        self.read(move |c| filed_reports::list(c, scope, incident))
+            .await
+    }
+
+    async fn get_filed_report(
+        &self,
+        scope: Scope,
+        incident: IncidentId,
+        id: crate::FiledReportId,
+    ) -> Result<Option<(crate::FiledReport, Vec<u8>)>> {
+        self.read(move |c| filed_reports::get(c, scope, incident, id))
             .await
     }
 

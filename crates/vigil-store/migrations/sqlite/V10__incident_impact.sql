@@ -1,0 +1,12 @@
+-- Impact records of incidents (issue 6): the figures grading reads, ransom details, support
+-- requested, preliminary cause and affected scope, as the validated JSON of
+-- vigil_model::IncidentImpact. One per incident, replaced as a whole; goes with its incident.
+
+CREATE TABLE incident_impacts (
+    incident_id TEXT PRIMARY KEY NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    impact      TEXT NOT NULL,
+    recorded_by TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX incident_impacts_org ON incident_impacts (org_id);
