@@ -51,7 +51,7 @@ macro_rules! id_impls {
         }
     )*};
 }
-id_impls!(IntelSourceId, IndicatorId, SightingId);
+id_impls!(IntelSourceId, IndicatorId, SightingId, IntelImportId);
 
 fn invalid(field: &str, message: &str) -> ValidationError {
     ValidationError {
@@ -96,6 +96,168 @@ pub struct IntelSource {
     pub id: IntelSourceId,
     #[serde(flatten)]
     pub spec: NewIntelSource,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The TLP given to the source's indicators that arrive without a marking.
+    #[serde(default)]
+    pub default_tlp: Option<String>,
+    /// What the operator wrote about the source.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The TLP markings the store accepts, least to most restricted.
+pub const TLP_MARKINGS: &[&str] = &["clear", "green", "amber", "amber+strict", "red"];
+
+/// A change to a source's settings; `None` leaves a field as it is, `Some(None)` clears an
+/// optional one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntelSourcePatch {
+    pub enabled: Option<bool>,
+    /// 0–100: how far the source is trusted (the default confidence of its indicators).
+    pub trust: Option<u8>,
+    pub default_tlp: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+}
+
+impl IntelSourcePatch {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.trust.is_some_and(|t| t > 100) {
+            return Err(invalid("trust", "must be 0 to 100"));
+        }
+        if let Some(Some(t)) = &self.default_tlp
+            && !TLP_MARKINGS.contains(&t.as_str())
+        {
+            return Err(invalid(
+                "default_tlp",
+                "must be clear, green, amber, amber+strict or red",
+            ));
+        }
+        if let Some(Some(d)) = &self.description
+            && d.len() > 2000
+        {
+            return Err(invalid("description", "must be at most 2000 characters"));
+        }
+        Ok(())
+    }
+
+    /// True when nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.enabled.is_none()
+            && self.trust.is_none()
+            && self.default_tlp.is_none()
+            && self.description.is_none()
+    }
+}
+
+/// Identifier of a recorded import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IntelImportId(pub uuid::Uuid);
+
+/// Most rejected objects an import record keeps (the count is always complete).
+pub const MAX_IMPORT_REJECTIONS: usize = 1_000;
+
+/// One object an import could not take, by its id (when it had one) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRejection {
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// What one import (API upload, UI upload, TAXII push or poll, CLI) did to a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewIntelImport {
+    pub source_id: IntelSourceId,
+    /// Who ran it (`user:alice`, `token:feed-bot`, `taxii-poll:partner`).
+    pub actor: String,
+    /// The path it came by: `api`, `ui`, `taxii`, `taxii-poll`, `cli`.
+    pub via: String,
+    /// `stix`, `misp`, `csv`, `list`.
+    pub format: String,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Objects refused (all of them, even when only the first ones are kept below).
+    pub rejected: u64,
+    /// The first [`MAX_IMPORT_REJECTIONS`] rejections.
+    pub rejections: Vec<ImportRejection>,
+    pub started_at: Timestamp,
+}
+
+impl NewIntelImport {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.actor.is_empty() || self.actor.len() > 200 {
+            return Err(invalid("actor", "must be 1 to 200 characters"));
+        }
+        if self.via.is_empty() || self.via.len() > 32 {
+            return Err(invalid("via", "must be 1 to 32 characters"));
+        }
+        if self.format.is_empty() || self.format.len() > 32 {
+            return Err(invalid("format", "must be 1 to 32 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// A recorded import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntelImport {
+    pub id: IntelImportId,
+    #[serde(flatten)]
+    pub spec: NewIntelImport,
+    pub finished_at: Timestamp,
+}
+
+/// How many indicators a source holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntelSourceCounts {
+    pub source_id: IntelSourceId,
+    pub total: u64,
+    /// Neither revoked nor past `valid_until`.
+    pub active: u64,
+}
+
+/// A named external dynamic list that firewalls poll (`/edl/{name}.txt`); the filter is
+/// the web layer's blocklist filter as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEdlList {
+    /// `[a-z0-9_-]`, 1 to 64 characters.
+    pub name: String,
+    pub description: Option<String>,
+    pub filter: serde_json::Value,
+}
+
+impl NewEdlList {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                "name",
+                "must be 1 to 64 characters of a-z, 0-9, - and _",
+            ));
+        }
+        if self.description.as_ref().is_some_and(|d| d.len() > 2000) {
+            return Err(invalid("description", "must be at most 2000 characters"));
+        }
+        if !self.filter.is_object() {
+            return Err(invalid("filter", "must be an object"));
+        }
+        Ok(())
+    }
+}
+
+/// A stored external dynamic list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdlList {
+    #[serde(flatten)]
+    pub spec: NewEdlList,
+    pub created_by: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -241,6 +403,64 @@ pub struct IndicatorQuery {
     pub oldest_first: bool,
     pub limit: usize,
     pub cursor: Option<String>,
+    /// Only this TLP marking (`clear`, `green`, ...).
+    pub tlp: Option<String>,
+    /// Leave out indicators with any of these markings (unmarked ones stay).
+    pub tlp_exclude: Vec<String>,
+    pub min_confidence: Option<u8>,
+    pub max_confidence: Option<u8>,
+    /// Only those with this label (tag).
+    pub label: Option<String>,
+    /// Only these kinds (any of them).
+    pub kinds: Vec<String>,
+    /// Only active, expired or revoked ones, as of `now` (the store's clock by default).
+    /// `Revoked` lists revoked ones whatever `include_revoked` says.
+    pub state: Option<IndicatorState>,
+    pub now: Option<Timestamp>,
+    /// Only indicators of enabled sources.
+    pub enabled_sources_only: bool,
+}
+
+/// The life state of an indicator at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndicatorState {
+    /// Not revoked and not past `valid_until`.
+    Active,
+    /// Not revoked, past `valid_until`.
+    Expired,
+    /// Revoked by its source or in Vigil.
+    Revoked,
+}
+
+impl IndicatorState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "expired" => Some(Self::Expired),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+
+    /// The state of `ind` at `now`.
+    pub fn of(ind: &StoredIndicator, now: Timestamp) -> Self {
+        if ind.is_revoked() {
+            Self::Revoked
+        } else if ind.spec.valid_until.is_some_and(|u| u <= now) {
+            Self::Expired
+        } else {
+            Self::Active
+        }
+    }
 }
 
 /// Where an indicator was seen.

@@ -5,8 +5,10 @@ use super::events::clean_json;
 use super::query::{Query, contains_pattern, uuid_cursor};
 use super::{PgStore, Ts, micros, now, scope_org};
 use crate::intel::{
-    IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource,
-    NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
+    EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IntelImport,
+    IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch,
+    MAX_IMPORT_REJECTIONS, NewEdlList, NewIndicator, NewIntelImport, NewIntelSource, NewSighting,
+    Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
 };
 use crate::{Cursor, Result, StoreError, page_size};
 use std::collections::BTreeSet;
@@ -15,7 +17,8 @@ use tokio_postgres::types::Json;
 use uuid::Uuid;
 use vigil_model::{AlertId, OrgId, Page, Scope};
 
-const SOURCE_COLUMNS: &str = "id, name, kind, url, enabled, trust, created_at, updated_at";
+const SOURCE_COLUMNS: &str =
+    "id, name, kind, url, enabled, trust, created_at, updated_at, default_tlp, description";
 
 fn small(v: i16, what: &str) -> Result<u8> {
     u8::try_from(v).map_err(|_| super::corrupt(what, v))
@@ -33,6 +36,8 @@ fn source_from_row(r: &Row) -> Result<IntelSource> {
         },
         created_at: r.try_get::<_, Ts>("created_at")?.0,
         updated_at: r.try_get::<_, Ts>("updated_at")?.0,
+        default_tlp: r.try_get("default_tlp")?,
+        description: r.try_get("description")?,
     })
 }
 
@@ -99,7 +104,8 @@ impl PgStore {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(&format!(
-                "INSERT INTO intel_sources ({SOURCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                "INSERT INTO intel_sources (id, name, kind, url, enabled, trust, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
                  ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, url = EXCLUDED.url,
                      enabled = EXCLUDED.enabled, trust = EXCLUDED.trust,
                      updated_at = EXCLUDED.updated_at
@@ -296,12 +302,57 @@ impl PgStore {
                 "(value ILIKE {p} OR name ILIKE {p} OR pattern ILIKE {p})"
             ));
         }
-        if !q.include_revoked {
+        let revoked = "(revoked OR revoked_at IS NOT NULL)";
+        if !q.include_revoked && q.state != Some(IndicatorState::Revoked) {
             query.and("NOT revoked AND revoked_at IS NULL");
         }
         if let Some(t) = q.added_after {
             let p = query.arg(Ts(micros(t)));
             query.and(&format!("date_added > {p}"));
+        }
+        if let Some(t) = &q.tlp {
+            query.eq("tlp", t.clone());
+        }
+        if !q.tlp_exclude.is_empty() {
+            let p = query.arg(q.tlp_exclude.clone());
+            query.and(&format!("(tlp IS NULL OR NOT (tlp = ANY({p})))"));
+        }
+        if let Some(c) = q.min_confidence {
+            let p = query.arg(i16::from(c));
+            query.and(&format!("confidence >= {p}"));
+        }
+        if let Some(c) = q.max_confidence {
+            let p = query.arg(i16::from(c));
+            query.and(&format!("confidence <= {p}"));
+        }
+        if let Some(l) = &q.label {
+            let p = query.arg(l.clone());
+            query.and(&format!("{p} = ANY(labels)"));
+        }
+        if !q.kinds.is_empty() {
+            let p = query.arg(q.kinds.clone());
+            query.and(&format!("kind = ANY({p})"));
+        }
+        if let Some(state) = q.state {
+            let at = micros(q.now.unwrap_or_else(now));
+            match state {
+                IndicatorState::Active => {
+                    let p = query.arg(Ts(at));
+                    query.and(&format!(
+                        "NOT {revoked} AND (valid_until IS NULL OR valid_until > {p})"
+                    ));
+                }
+                IndicatorState::Expired => {
+                    let p = query.arg(Ts(at));
+                    query.and(&format!(
+                        "NOT {revoked} AND valid_until IS NOT NULL AND valid_until <= {p}"
+                    ));
+                }
+                IndicatorState::Revoked => query.and(revoked),
+            }
+        }
+        if q.enabled_sources_only {
+            query.and("source_id IN (SELECT id FROM intel_sources WHERE enabled)");
         }
         if let Some(c) = &q.cursor {
             let (cursor, id) = uuid_cursor(c)?;
@@ -464,5 +515,262 @@ impl PgStore {
             micros: s.spec.seen_at.as_microsecond(),
             key: s.id.to_string(),
         }))
+    }
+}
+
+const IMPORT_COLUMNS: &str = "id, source_id, actor, via, format, inserted, updated, unchanged, \
+    rejected, rejections, started_at, finished_at";
+
+fn count(r: &Row, col: &str) -> Result<u64> {
+    let v: i64 = r.try_get(col)?;
+    u64::try_from(v).map_err(|_| super::corrupt(col, v))
+}
+
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn import_from_row(r: &Row) -> Result<IntelImport> {
+    let Json(rejections): Json<Vec<ImportRejection>> = r.try_get("rejections")?;
+    Ok(IntelImport {
+        id: IntelImportId(r.try_get("id")?),
+        spec: NewIntelImport {
+            source_id: IntelSourceId(r.try_get("source_id")?),
+            actor: r.try_get("actor")?,
+            via: r.try_get("via")?,
+            format: r.try_get("format")?,
+            inserted: count(r, "inserted")?,
+            updated: count(r, "updated")?,
+            unchanged: count(r, "unchanged")?,
+            rejected: count(r, "rejected")?,
+            rejections,
+            started_at: r.try_get::<_, Ts>("started_at")?.0,
+        },
+        finished_at: r.try_get::<_, Ts>("finished_at")?.0,
+    })
+}
+
+const EDL_COLUMNS: &str = "name, description, filter, created_by, created_at, updated_at";
+
+fn edl_from_row(r: &Row) -> Result<EdlList> {
+    let Json(filter): Json<serde_json::Value> = r.try_get("filter")?;
+    Ok(EdlList {
+        spec: NewEdlList {
+            name: r.try_get("name")?,
+            description: r.try_get("description")?,
+            filter,
+        },
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get::<_, Ts>("created_at")?.0,
+        updated_at: r.try_get::<_, Ts>("updated_at")?.0,
+    })
+}
+
+impl PgStore {
+    pub(crate) async fn update_intel_source_impl(
+        &self,
+        id: IntelSourceId,
+        patch: IntelSourcePatch,
+    ) -> Result<Option<IntelSource>> {
+        patch.validate()?;
+        let set_tlp = patch.default_tlp.is_some();
+        let set_desc = patch.description.is_some();
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!(
+                    "UPDATE intel_sources SET enabled = COALESCE($2, enabled),
+                         trust = COALESCE($3, trust),
+                         default_tlp = CASE WHEN $4 THEN $5 ELSE default_tlp END,
+                         description = CASE WHEN $6 THEN $7 ELSE description END,
+                         updated_at = $8
+                     WHERE id = $1 RETURNING {SOURCE_COLUMNS}"
+                ),
+                &[
+                    &id.0,
+                    &patch.enabled,
+                    &patch.trust.map(i16::from),
+                    &set_tlp,
+                    &patch.default_tlp.flatten(),
+                    &set_desc,
+                    &patch.description.flatten(),
+                    &Ts(now()),
+                ],
+            )
+            .await?
+            .as_ref()
+            .map(source_from_row)
+            .transpose()
+    }
+
+    pub(crate) async fn intel_source_counts_impl(&self) -> Result<Vec<IntelSourceCounts>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT source_id, count(*) AS total,
+                     count(*) FILTER (WHERE NOT revoked AND revoked_at IS NULL
+                         AND (valid_until IS NULL OR valid_until > $1)) AS active
+                 FROM indicators GROUP BY source_id",
+                &[&Ts(now())],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IntelSourceCounts {
+                    source_id: IntelSourceId(r.try_get("source_id")?),
+                    total: count(r, "total")?,
+                    active: count(r, "active")?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn record_intel_import_impl(
+        &self,
+        mut spec: NewIntelImport,
+    ) -> Result<IntelImport> {
+        spec.validate()?;
+        spec.rejections.truncate(MAX_IMPORT_REJECTIONS);
+        spec.started_at = micros(spec.started_at);
+        let rec = IntelImport {
+            id: IntelImportId::new(),
+            spec,
+            finished_at: now(),
+        };
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                &format!(
+                    "INSERT INTO intel_imports ({IMPORT_COLUMNS})
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                     WHERE EXISTS (SELECT 1 FROM intel_sources WHERE id = $2)"
+                ),
+                &[
+                    &rec.id.0,
+                    &rec.spec.source_id.0,
+                    &rec.spec.actor,
+                    &rec.spec.via,
+                    &rec.spec.format,
+                    &signed(rec.spec.inserted),
+                    &signed(rec.spec.updated),
+                    &signed(rec.spec.unchanged),
+                    &signed(rec.spec.rejected),
+                    &Json(&rec.spec.rejections),
+                    &Ts(rec.spec.started_at),
+                    &Ts(rec.finished_at),
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::MissingReference(format!(
+                "intel source {}",
+                rec.spec.source_id
+            )));
+        }
+        Ok(rec)
+    }
+
+    pub(crate) async fn list_intel_imports_impl(
+        &self,
+        source_id: Option<IntelSourceId>,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<Page<IntelImport>> {
+        let limit = page_size(limit);
+        let mut query = Query::new(&format!("SELECT {IMPORT_COLUMNS} FROM intel_imports"));
+        if let Some(s) = source_id {
+            query.eq("source_id", s.0);
+        }
+        if let Some(c) = &cursor {
+            let (cursor, id) = uuid_cursor(c)?;
+            let t = query.arg(Ts(cursor_time(&cursor)?));
+            let k = query.arg(id);
+            query.and(&format!("(finished_at, id) < ({t}, {k})"));
+        }
+        let l = query.arg(limit as i64 + 1);
+        query.push(&format!(" ORDER BY finished_at DESC, id DESC LIMIT {l}"));
+        let client = self.client().await?;
+        let rows = client.query(query.sql(), &query.params()).await?;
+        let items = rows
+            .iter()
+            .map(import_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page(items, limit, |i| Cursor {
+            micros: i.finished_at.as_microsecond(),
+            key: i.id.to_string(),
+        }))
+    }
+
+    pub(crate) async fn get_intel_import_impl(
+        &self,
+        id: IntelImportId,
+    ) -> Result<Option<IntelImport>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {IMPORT_COLUMNS} FROM intel_imports WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?
+            .as_ref()
+            .map(import_from_row)
+            .transpose()
+    }
+
+    pub(crate) async fn put_edl_list_impl(&self, spec: NewEdlList, actor: &str) -> Result<EdlList> {
+        spec.validate()?;
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                &format!(
+                    "INSERT INTO intel_edl_lists ({EDL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $5)
+                     ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description,
+                         filter = EXCLUDED.filter, updated_at = EXCLUDED.updated_at
+                     RETURNING {EDL_COLUMNS}"
+                ),
+                &[
+                    &spec.name,
+                    &spec.description,
+                    &Json(&spec.filter),
+                    &actor,
+                    &Ts(now()),
+                ],
+            )
+            .await?;
+        edl_from_row(&row)
+    }
+
+    pub(crate) async fn list_edl_lists_impl(&self) -> Result<Vec<EdlList>> {
+        let client = self.client().await?;
+        client
+            .query(
+                &format!("SELECT {EDL_COLUMNS} FROM intel_edl_lists ORDER BY name"),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(edl_from_row)
+            .collect()
+    }
+
+    pub(crate) async fn get_edl_list_impl(&self, name: &str) -> Result<Option<EdlList>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                &format!("SELECT {EDL_COLUMNS} FROM intel_edl_lists WHERE name = $1"),
+                &[&name],
+            )
+            .await?
+            .as_ref()
+            .map(edl_from_row)
+            .transpose()
+    }
+
+    pub(crate) async fn delete_edl_list_impl(&self, name: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let n = client
+            .execute("DELETE FROM intel_edl_lists WHERE name = $1", &[&name])
+            .await?;
+        Ok(n > 0)
     }
 }

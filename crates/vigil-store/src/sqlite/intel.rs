@@ -6,15 +6,18 @@ use super::sql::{
     uuid_cursor,
 };
 use crate::intel::{
-    IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource,
-    NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
+    EdlList, IndicatorId, IndicatorQuery, IndicatorState, IntelImport, IntelImportId, IntelSource,
+    IntelSourceCounts, IntelSourceId, IntelSourcePatch, MAX_IMPORT_REJECTIONS, NewEdlList,
+    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
+    StoredIndicator, UpsertCounts,
 };
 use crate::{Cursor, Result, StoreError, page_size};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use vigil_model::{AlertId, OrgId, Page, Scope, Timestamp};
 
-const SOURCE_COLUMNS: &str = "id, name, kind, url, enabled, trust, created_at, updated_at";
+const SOURCE_COLUMNS: &str =
+    "id, name, kind, url, enabled, trust, created_at, updated_at, default_tlp, description";
 
 fn source_from_row(row: &Row<'_>) -> rusqlite::Result<IntelSource> {
     Ok(IntelSource {
@@ -28,6 +31,8 @@ fn source_from_row(row: &Row<'_>) -> rusqlite::Result<IntelSource> {
         },
         created_at: get_ts(row, 6)?,
         updated_at: get_ts(row, 7)?,
+        default_tlp: row.get(8)?,
+        description: row.get(9)?,
     })
 }
 
@@ -263,11 +268,54 @@ pub(crate) fn list_indicators(
             [text(&pat), text(&pat), text(&pat)],
         );
     }
-    if !q.include_revoked {
+    let revoked = "(revoked = 1 OR revoked_at IS NOT NULL)";
+    if !q.include_revoked && q.state != Some(IndicatorState::Revoked) {
         f.and("revoked = 0 AND revoked_at IS NULL", []);
     }
     if let Some(t) = q.added_after {
         f.and("date_added > ?", [Value::Integer(us(t))]);
+    }
+    if let Some(t) = &q.tlp {
+        f.and("tlp = ?", [text(t)]);
+    }
+    for t in &q.tlp_exclude {
+        f.and("(tlp IS NULL OR tlp <> ?)", [text(t)]);
+    }
+    if let Some(c) = q.min_confidence {
+        f.and("confidence >= ?", [Value::Integer(i64::from(c))]);
+    }
+    if let Some(c) = q.max_confidence {
+        f.and("confidence <= ?", [Value::Integer(i64::from(c))]);
+    }
+    if let Some(l) = &q.label {
+        f.and(
+            "EXISTS (SELECT 1 FROM json_each(indicators.labels) AS l WHERE l.value = ?)",
+            [text(l)],
+        );
+    }
+    if !q.kinds.is_empty() {
+        let marks = vec!["?"; q.kinds.len()].join(", ");
+        f.and(&format!("kind IN ({marks})"), q.kinds.iter().map(text));
+    }
+    if let Some(state) = q.state {
+        let now = Value::Integer(us(q.now.unwrap_or_else(super::sql::now)));
+        match state {
+            IndicatorState::Active => f.and(
+                &format!("NOT {revoked} AND (valid_until IS NULL OR valid_until > ?)"),
+                [now],
+            ),
+            IndicatorState::Expired => f.and(
+                &format!("NOT {revoked} AND valid_until IS NOT NULL AND valid_until <= ?"),
+                [now],
+            ),
+            IndicatorState::Revoked => f.and(revoked, []),
+        };
+    }
+    if q.enabled_sources_only {
+        f.and(
+            "source_id IN (SELECT id FROM intel_sources WHERE enabled = 1)",
+            [],
+        );
     }
     if let Some(c) = &q.cursor {
         let (micros, key) = uuid_cursor(c)?;
@@ -432,4 +480,222 @@ pub(crate) fn list_sightings(
         micros: us(s.spec.seen_at),
         key: s.id.to_string(),
     }))
+}
+
+pub(crate) fn update_source(
+    conn: &Connection,
+    id: IntelSourceId,
+    patch: IntelSourcePatch,
+    now: Timestamp,
+) -> Result<Option<IntelSource>> {
+    patch.validate()?;
+    let Some(cur) = get_source(conn, id)? else {
+        return Ok(None);
+    };
+    conn.prepare_cached(
+        "UPDATE intel_sources SET enabled = ?2, trust = ?3, default_tlp = ?4, description = ?5,
+             updated_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.to_string(),
+        patch.enabled.unwrap_or(cur.spec.enabled),
+        patch.trust.unwrap_or(cur.spec.trust),
+        patch.default_tlp.unwrap_or(cur.default_tlp),
+        patch.description.unwrap_or(cur.description),
+        us(now),
+    ])?;
+    get_source(conn, id)
+}
+
+pub(crate) fn source_counts(conn: &Connection, now: Timestamp) -> Result<Vec<IntelSourceCounts>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT source_id, count(*),
+             sum(CASE WHEN revoked = 0 AND revoked_at IS NULL
+                       AND (valid_until IS NULL OR valid_until > ?1) THEN 1 ELSE 0 END)
+         FROM indicators GROUP BY source_id",
+    )?;
+    let rows = stmt
+        .query_map([us(now)], |r| {
+            Ok(IntelSourceCounts {
+                source_id: IntelSourceId(get_uuid(r, 0)?),
+                total: r.get::<_, i64>(1)?.max(0) as u64,
+                active: r.get::<_, Option<i64>>(2)?.unwrap_or(0).max(0) as u64,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+const IMPORT_COLUMNS: &str = "id, source_id, actor, via, format, inserted, updated, unchanged, \
+    rejected, rejections, started_at, finished_at";
+
+fn count(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+fn import_from_row(row: &Row<'_>) -> rusqlite::Result<IntelImport> {
+    Ok(IntelImport {
+        id: IntelImportId(get_uuid(row, 0)?),
+        spec: NewIntelImport {
+            source_id: IntelSourceId(get_uuid(row, 1)?),
+            actor: row.get(2)?,
+            via: row.get(3)?,
+            format: row.get(4)?,
+            inserted: count(row.get(5)?),
+            updated: count(row.get(6)?),
+            unchanged: count(row.get(7)?),
+            rejected: count(row.get(8)?),
+            rejections: get_json(row, 9)?,
+            started_at: get_ts(row, 10)?,
+        },
+        finished_at: get_ts(row, 11)?,
+    })
+}
+
+fn signed(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn record_import(
+    conn: &Connection,
+    mut spec: NewIntelImport,
+    now: Timestamp,
+) -> Result<IntelImport> {
+    spec.validate()?;
+    if get_source(conn, spec.source_id)?.is_none() {
+        return Err(StoreError::MissingReference(format!(
+            "intel source {}",
+            spec.source_id
+        )));
+    }
+    spec.rejections.truncate(MAX_IMPORT_REJECTIONS);
+    spec.started_at = super::sql::truncate(spec.started_at);
+    let rec = IntelImport {
+        id: IntelImportId::new(),
+        spec,
+        finished_at: super::sql::truncate(now),
+    };
+    conn.prepare_cached(&format!(
+        "INSERT INTO intel_imports ({IMPORT_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))?
+    .execute(params![
+        rec.id.to_string(),
+        rec.spec.source_id.to_string(),
+        rec.spec.actor,
+        rec.spec.via,
+        rec.spec.format,
+        signed(rec.spec.inserted),
+        signed(rec.spec.updated),
+        signed(rec.spec.unchanged),
+        signed(rec.spec.rejected),
+        to_json(&rec.spec.rejections)?,
+        us(rec.spec.started_at),
+        us(rec.finished_at),
+    ])?;
+    Ok(rec)
+}
+
+pub(crate) fn list_imports(
+    conn: &Connection,
+    source_id: Option<IntelSourceId>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Page<IntelImport>> {
+    let limit = page_size(limit);
+    let mut f = Filter::default();
+    if let Some(s) = source_id {
+        f.and("source_id = ?", [text(s)]);
+    }
+    if let Some(c) = cursor {
+        let (micros, key) = uuid_cursor(c)?;
+        f.before("finished_at", "id", micros, key);
+    }
+    f.params.push(Value::Integer(limit as i64 + 1));
+    let sql = format!(
+        "SELECT {IMPORT_COLUMNS} FROM intel_imports{} ORDER BY finished_at DESC, id DESC LIMIT ?",
+        f.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let items = stmt
+        .query_map(params_from_iter(f.params.iter()), import_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(page(items, limit, |i: &IntelImport| Cursor {
+        micros: us(i.finished_at),
+        key: i.id.to_string(),
+    }))
+}
+
+pub(crate) fn get_import(conn: &Connection, id: IntelImportId) -> Result<Option<IntelImport>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM intel_imports WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], import_from_row)
+        .optional()?)
+}
+
+const EDL_COLUMNS: &str = "name, description, filter, created_by, created_at, updated_at";
+
+fn edl_from_row(row: &Row<'_>) -> rusqlite::Result<EdlList> {
+    Ok(EdlList {
+        spec: NewEdlList {
+            name: row.get(0)?,
+            description: row.get(1)?,
+            filter: get_json(row, 2)?,
+        },
+        created_by: row.get(3)?,
+        created_at: get_ts(row, 4)?,
+        updated_at: get_ts(row, 5)?,
+    })
+}
+
+pub(crate) fn put_edl(
+    conn: &Connection,
+    spec: NewEdlList,
+    actor: &str,
+    now: Timestamp,
+) -> Result<EdlList> {
+    spec.validate()?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO intel_edl_lists ({EDL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (name) DO UPDATE SET description = excluded.description,
+             filter = excluded.filter, updated_at = excluded.updated_at"
+    ))?
+    .execute(params![
+        spec.name,
+        spec.description,
+        to_json(&spec.filter)?,
+        actor,
+        us(now)
+    ])?;
+    get_edl(conn, &spec.name)?
+        .ok_or_else(|| StoreError::MissingReference(format!("edl list {}", spec.name)))
+}
+
+pub(crate) fn list_edl(conn: &Connection) -> Result<Vec<EdlList>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EDL_COLUMNS} FROM intel_edl_lists ORDER BY name"
+    ))?;
+    let rows = stmt
+        .query_map([], edl_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(crate) fn get_edl(conn: &Connection, name: &str) -> Result<Option<EdlList>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {EDL_COLUMNS} FROM intel_edl_lists WHERE name = ?1"
+        ))?
+        .query_row([name], edl_from_row)
+        .optional()?)
+}
+
+pub(crate) fn delete_edl(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM intel_edl_lists WHERE name = ?1")?
+        .execute([name])?
+        > 0)
 }
