@@ -103,6 +103,11 @@ impl ObjectStore {
         self.versions.get(id).map_or(&[], Vec::as_slice)
     }
 
+    /// Every version of every object, by id, oldest version first.
+    pub fn all_versions(&self) -> impl Iterator<Item = &StixObject> {
+        self.versions.values().flatten()
+    }
+
     /// Number of distinct objects.
     pub fn len(&self) -> usize {
         self.versions.len()
