@@ -7,6 +7,8 @@
 //! files ──────┤ tailed by glob, rotation and truncation followed, offsets checkpointed
 //! MQTT ───────┤ QoS 1, persistent session; PUBACK only once the message is in the spool
 //!             ▼
+//!   (HTTP API: POST /api/v1/events appends validated ECS lines to the spool itself through
+//!   an [`intake::Intake`], answers 202 once synced and 503 + Retry-After when it is full)
 //!   bounded queue ─► spool writer thread ─► spool (checksummed WAL segments, fsync per batch)
 //!                                              │ reader from the checkpoint
 //!                                              ▼
@@ -24,6 +26,7 @@
 pub mod deadletter;
 pub mod detect;
 pub mod directory;
+pub mod intake;
 pub mod intel;
 mod listener;
 pub mod mqtt;
@@ -127,6 +130,10 @@ pub struct ListenerConfig {
     pub tls: Option<tls::TlsSettings>,
     /// Patterns of a [`ListenerKind::File`] listener.
     pub file: Option<tail::FileSettings>,
+    /// IANA zone of the senders (`Asia/Shanghai`) for times without an offset (RFC 3164,
+    /// naive CEF and EVE times); `None` is UTC. Organizations carry no zone of their own, so
+    /// this is the only source of it.
+    pub timezone: Option<String>,
 }
 
 impl ListenerConfig {
@@ -141,6 +148,7 @@ impl ListenerConfig {
             mqtt: None,
             tls: None,
             file: None,
+            timezone: None,
         }
     }
 
@@ -355,6 +363,16 @@ impl Pipeline {
             File(tail::FileSettings),
         }
         let mut bound = Vec::new();
+        let mut zones = process::Zones::new();
+        for l in &cfg.listeners {
+            if let Some(name) = &l.timezone {
+                let tz = jiff::tz::TimeZone::get(name).map_err(|e| PipelineError::Listener {
+                    name: l.name.clone(),
+                    message: format!("timezone '{name}': {e}"),
+                })?;
+                zones.insert(l.name.clone(), tz);
+            }
+        }
         for l in &cfg.listeners {
             let bind_err = |source| PipelineError::Bind {
                 name: l.name.clone(),
@@ -444,7 +462,7 @@ impl Pipeline {
         };
         // Started before any listener task so that a failure here leaves nothing running.
         let worker = if cfg.process {
-            Some(process::Worker::start(detector.clone()).map_err(PipelineError::Thread)?)
+            Some(process::Worker::start(detector.clone(), zones).map_err(PipelineError::Thread)?)
         } else {
             None
         };
@@ -561,6 +579,15 @@ impl Pipeline {
 
     pub fn spool(&self) -> &Spool {
         &self.spool
+    }
+
+    /// The handle the HTTP bulk API appends its events to the spool with.
+    pub fn intake(&self) -> intake::Intake {
+        intake::Intake {
+            spool: self.spool.clone(),
+            stats: self.stats.clone(),
+            spool_max: self.monitor.spool_max,
+        }
     }
 
     /// Stops accepting, writes what is queued to the spool, lets the processor finish its

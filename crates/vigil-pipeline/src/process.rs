@@ -29,7 +29,14 @@ use crate::deadletter::{DeadLetter, DeadLetterFile, Reason};
 use crate::detect::{Detector, EventMeta, Hit};
 use crate::directory::Directory;
 use crate::intel::{IntelHit, IntelMatcher};
-use crate::spool::{RecordKind, Spool, SpoolReader, SpooledRecord};
+use crate::spool::{InFlight, RecordKind, Spool, SpoolReader, SpooledRecord};
+
+/// The field HTTP-ingested events carry their spool offset in: the probe that tells, after a
+/// crash, whether the batch in flight was stored (see [`InFlight`]).
+pub const INGEST_OFFSET_FIELD: &str = "vigil.ingest.offset";
+
+/// Zones of the sources by input name, for times without an offset (RFC 3164).
+pub(crate) type Zones = HashMap<String, jiff::tz::TimeZone>;
 
 /// Bytes of record data read from the spool per batch, at most.
 const MAX_BATCH_BYTES: usize = 16 << 20;
@@ -68,6 +75,8 @@ struct Prepared {
     unattributed: u64,
     /// Oldest receive time in the batch, for the lag gauge.
     oldest: Option<Timestamp>,
+    /// The first HTTP event of the batch: (spool offset, organization, event time).
+    probe: Option<(u64, OrgId, Timestamp)>,
 }
 
 fn sender_ip(sender: Option<&str>) -> Option<IpAddr> {
@@ -93,6 +102,7 @@ fn prepare<'r>(
     default_org: Option<OrgId>,
     engines: &mut Engines<'r>,
     intel: Option<&IntelMatcher>,
+    zones: &Zones,
 ) -> Prepared {
     // One instant per batch for indicator validity.
     let now = Timestamp::now();
@@ -106,10 +116,12 @@ fn prepare<'r>(
         rejected: 0,
         unattributed: 0,
         oldest: None,
+        probe: None,
     };
     let mut scratch = Scratch::new();
     let mut matches = Vec::new();
     for sr in batch {
+        let offset = sr.offset;
         let r = sr.record;
         p.oldest = Some(p.oldest.map_or(r.received_at, |o| o.min(r.received_at)));
         let dead = |reason, detail: String, raw: Vec<u8>| DeadLetter {
@@ -128,8 +140,19 @@ fn prepare<'r>(
             ));
             continue;
         }
-        let ctx = ParseContext::new(r.received_at);
-        let parsed = match vigil_ingest::detect_and_parse(&r.data, &ctx) {
+        let mut ctx = ParseContext::new(r.received_at);
+        if let Some(tz) = zones.get(&r.input) {
+            ctx = ctx.with_tz(tz.clone());
+        }
+        let http = r.kind == RecordKind::Event;
+        let res = if http {
+            // Validated by the API already; the generic JSON reader flattens it the same way
+            // and derives the Sigma log source from event.dataset / event.module.
+            vigil_ingest::json::parse_json(&r.data, &ctx)
+        } else {
+            vigil_ingest::detect_and_parse(&r.data, &ctx)
+        };
+        let parsed = match res {
             Ok(x) => x,
             Err(e) => {
                 p.rejected += 1;
@@ -156,6 +179,10 @@ fn prepare<'r>(
             (Some(org), owner) => {
                 event.org_id = org;
                 event.asset_id = owner.filter(|o| o.org_id == org).and_then(|o| o.asset_id);
+                // The API checked a named asset against this organization before spooling.
+                if http && let Some(asset) = http_asset(&r.data) {
+                    event.asset_id = Some(asset);
+                }
             }
             (None, Some(owner)) => {
                 event.org_id = owner.org_id;
@@ -173,6 +200,15 @@ fn prepare<'r>(
                     continue;
                 }
             },
+        }
+        if http {
+            event.fields.insert(
+                INGEST_OFFSET_FIELD.to_string(),
+                serde_json::Value::from(offset),
+            );
+            if p.probe.is_none() {
+                p.probe = Some((offset, event.org_id, event.timestamp));
+            }
         }
         let mut hits = Vec::new();
         if let Some(d) = detector {
@@ -207,7 +243,61 @@ fn prepare<'r>(
     p
 }
 
+/// `vigil.asset_id` of an API line (only parsed when the line mentions it).
+fn http_asset(line: &[u8]) -> Option<vigil_model::AssetId> {
+    const NEEDLE: &[u8] = b"asset_id";
+    if !line.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+        return None;
+    }
+    vigil_model::event::parse_ecs_line(line).ok()?.asset_id
+}
+
 impl Processor {
+    /// After a restart: when the batch recorded in flight at the crash reached the store (its
+    /// probe event is there), the checkpoint moves past it instead of storing it again.
+    async fn skip_stored_inflight(&mut self) -> Result<(), vigil_store::StoreError> {
+        let Some(m) = self.spool.read_inflight() else {
+            return Ok(());
+        };
+        let q = vigil_store::EventQuery {
+            org_id: Some(m.org),
+            // A second either side: the stores keep times at their own precision.
+            from: m
+                .timestamp
+                .checked_sub(jiff::SignedDuration::from_secs(1))
+                .ok(),
+            to: m
+                .timestamp
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .ok(),
+            filters: vec![vigil_store::FieldFilter {
+                field: INGEST_OFFSET_FIELD.into(),
+                value: m.probe.to_string(),
+            }],
+            limit: 1,
+            ..Default::default()
+        };
+        let found = !self
+            .store
+            .search_events(Scope::All, &q)
+            .await?
+            .items
+            .is_empty();
+        if found {
+            tracing::info!(
+                start = m.start,
+                end = m.end,
+                "pipeline: the batch in flight at the last stop was stored; not storing it again"
+            );
+            metrics::counter!("vigil_pipeline_replay_skipped_total").increment(1);
+            if let Err(e) = self.spool.commit(m.end) {
+                tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
+            }
+            self.reader = self.spool.reader();
+        }
+        Ok(())
+    }
+
     async fn load_directory(&self) -> Option<Directory> {
         match self.store.all_assets().await {
             Ok(assets) => {
@@ -226,6 +316,7 @@ impl Processor {
         let mut directory: Option<Arc<Directory>> = None;
         let mut loaded: Option<Instant> = None;
         let mut backoff = Duration::from_millis(100);
+        let mut inflight_checked = false;
         loop {
             // A dropped `Pipeline` (sender gone) stops the processor like a shutdown would;
             // otherwise `changed()` would return at once forever and the loop would spin.
@@ -257,6 +348,16 @@ impl Processor {
                     _ = shutdown.changed() => {}
                 }
                 continue;
+            }
+            if !inflight_checked {
+                match self.skip_stored_inflight().await {
+                    Ok(()) => inflight_checked = true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "pipeline: checking the batch in flight at the last stop failed, retrying");
+                        self.pause(&mut shutdown, Duration::from_secs(1)).await;
+                        continue;
+                    }
+                }
             }
             self.publish_gauges();
             let start = self.reader.position();
@@ -294,7 +395,7 @@ impl Processor {
                 }
                 continue;
             };
-            match self.process(batch, &directory).await {
+            match self.process(batch, &directory, start, last).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
                     if let Err(e) = self.spool.commit(last) {
@@ -379,6 +480,8 @@ impl Processor {
         &mut self,
         batch: Vec<SpooledRecord>,
         directory: &Arc<Directory>,
+        start: u64,
+        end: u64,
     ) -> Result<(), ProcessError> {
         let n = batch.len() as u64;
         // The set current now is the one this batch is matched, alerted and sighted with.
@@ -423,6 +526,23 @@ impl Processor {
                 Reason::Unattributed | Reason::Invalid => c[0] += 1,
                 Reason::Oversized => {}
             }
+        }
+        if let Some((probe, org, timestamp)) = p.probe {
+            // Acknowledged HTTP events are stored exactly once: the next start looks this
+            // batch up in the store before storing it again. One more fsync, only for batches
+            // with HTTP events.
+            let spool = self.spool.clone();
+            let m = InFlight {
+                start,
+                end,
+                probe,
+                org,
+                timestamp,
+            };
+            tokio::task::spawn_blocking(move || spool.write_inflight(&m))
+                .await
+                .map_err(|e| ProcessError::Task(e.to_string()))?
+                .map_err(|e| ProcessError::Task(format!("writing the in-flight marker: {e}")))?;
         }
         let metas: Vec<EventMeta> = p.events.iter().map(EventMeta::of).collect();
         let stored = p.events.len() as u64;
@@ -564,7 +684,7 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub fn start(detector: Option<Arc<Detector>>) -> std::io::Result<Worker> {
+    pub fn start(detector: Option<Arc<Detector>>, zones: Zones) -> std::io::Result<Worker> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
         std::thread::Builder::new()
             .name("vigil-detect".into())
@@ -580,6 +700,7 @@ impl Worker {
                         job.default_org,
                         &mut engines,
                         job.intel.as_deref(),
+                        &zones,
                     );
                     let _ = job.reply.send(p);
                 }

@@ -122,6 +122,9 @@ pub enum RecordKind {
     Frame = 0,
     /// The head of a frame over the size limit: kept only to become a dead letter.
     Oversized = 1,
+    /// One ECS JSON document accepted by the HTTP bulk API (`POST /api/v1/events`), already
+    /// validated there; [`Record::org`] is the organization the API resolved, if any.
+    Event = 2,
 }
 
 /// One received unit with its source metadata.
@@ -197,6 +200,7 @@ impl Record {
         let kind = match take(1)?[0] {
             0 => RecordKind::Frame,
             1 => RecordKind::Oversized,
+            2 => RecordKind::Event,
             _ => return None,
         };
         let secs = i64::from_le_bytes(take(8)?.try_into().ok()?);
@@ -321,6 +325,79 @@ fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err(dir))
+}
+
+/// The batch the processor is storing, written (synced, renamed) before its events are
+/// appended when the batch holds HTTP events, and read at the next start: if the checkpoint
+/// is still at `start`, the probe event (`vigil.ingest.offset` = `probe`) tells whether the
+/// batch reached the store before the crash, so it is not stored twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub start: u64,
+    pub end: u64,
+    /// Spool offset of the batch's first HTTP event record.
+    pub probe: u64,
+    /// That event's organization and time, to narrow the store lookup.
+    pub org: OrgId,
+    pub timestamp: Timestamp,
+}
+
+const INFLIGHT: &str = "inflight";
+
+impl Spool {
+    /// Records the batch about to be stored (see [`InFlight`]).
+    pub fn write_inflight(&self, m: &InFlight) -> Result<(), SpoolError> {
+        let dir = &self.shared.cfg.dir;
+        let tmp = dir.join("inflight.tmp");
+        let body = format!(
+            "{} {} {} {} {}",
+            m.start,
+            m.end,
+            m.probe,
+            m.org.0,
+            m.timestamp.as_nanosecond()
+        );
+        let text = format!(
+            "vigil-inflight 1 {body} {}\n",
+            crc32fast::hash(body.as_bytes())
+        );
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        let path = dir.join(INFLIGHT);
+        fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        sync_dir(dir)
+    }
+
+    /// The batch recorded by [`Spool::write_inflight`], if it is still the one at the
+    /// checkpoint (an older or damaged marker reads as `None`).
+    pub fn read_inflight(&self) -> Option<InFlight> {
+        let text = fs::read_to_string(self.shared.cfg.dir.join(INFLIGHT)).ok()?;
+        let rest = text.trim_end().strip_prefix("vigil-inflight 1 ")?;
+        let (body, crc) = rest.rsplit_once(' ')?;
+        if crc.parse::<u32>().ok()? != crc32fast::hash(body.as_bytes()) {
+            return None;
+        }
+        let mut it = body.split(' ');
+        let start: u64 = it.next()?.parse().ok()?;
+        let end: u64 = it.next()?.parse().ok()?;
+        let probe: u64 = it.next()?.parse().ok()?;
+        let org = OrgId(it.next()?.parse().ok()?);
+        let ns: i128 = it.next()?.parse().ok()?;
+        let timestamp = Timestamp::from_nanosecond(ns).ok()?;
+        let m = InFlight {
+            start,
+            end,
+            probe,
+            org,
+            timestamp,
+        };
+        (m.start == self.committed()
+            && m.start <= m.probe
+            && m.probe < m.end
+            && m.end <= self.end())
+        .then_some(m)
+    }
 }
 
 fn read_checkpoint(dir: &Path) -> Result<Option<u64>, SpoolError> {

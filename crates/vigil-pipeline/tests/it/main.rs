@@ -1010,3 +1010,223 @@ async fn syslog_over_tls_without_a_client_ca_accepts_any_client() {
         .expect_err("bad key");
     assert!(e.to_string().contains("listener tls"), "{e}");
 }
+
+/// Writes `records` into the spool of `w` before any pipeline runs (the next start replays
+/// them), so receive times can be chosen.
+fn prespool(w: &World, records: &[vigil_pipeline::spool::Record]) {
+    let cfg = vigil_pipeline::spool::SpoolConfig {
+        segment_bytes: 64 * 1024,
+        max_bytes: 16 << 20,
+        ..vigil_pipeline::spool::SpoolConfig::new(w.data.join("spool"))
+    };
+    let (spool, _) = vigil_pipeline::spool::Spool::open(cfg).expect("spool");
+    spool.append(records).expect("append");
+}
+
+fn frame(input: &str, received_at: &str, line: &str) -> vigil_pipeline::spool::Record {
+    vigil_pipeline::spool::Record {
+        kind: vigil_pipeline::spool::RecordKind::Frame,
+        received_at: received_at.parse().expect("time"),
+        input: input.into(),
+        sender: Some("127.0.0.1:5514".into()),
+        org: None,
+        data: line.as_bytes().to_vec(),
+    }
+}
+
+/// Issue 4, item 2: RFC 3164 carries no zone and no year. The zone is configured per
+/// listener (`timezone`), so the same line from a UTC source and an Asia/Shanghai source is
+/// 8 h apart in UTC, and the year follows each source's local calendar across New Year.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3164_times_use_the_zone_of_their_listener_across_the_new_year() {
+    let w = world(false).await;
+    let dec = "<13>Dec 31 23:50:00 web-1.corp.example app: tz-dec";
+    let jan = "<13>Jan  1 00:20:00 web-1.corp.example app: tz-jan";
+    prespool(
+        &w,
+        &[
+            // Received just after New Year in UTC (08:10 in Shanghai): December is last year
+            // in both zones.
+            frame("utc", "2027-01-01T00:10:00Z", dec),
+            frame("cn", "2027-01-01T00:10:00Z", dec),
+            // Shanghai is in 2027 already while UTC is still on 31 December: January is
+            // this (local) year, 2027, not 2026.
+            frame("cn", "2026-12-31T16:30:00Z", jan),
+            frame("utc", "2027-01-01T00:30:00Z", jan),
+        ],
+    );
+    let mut c = config(
+        &w,
+        &[
+            ("utc", ListenerKind::SyslogUdp),
+            ("cn", ListenerKind::SyslogUdp),
+        ],
+    );
+    c.listeners[1].timezone = Some("Asia/Shanghai".into());
+    let p = Pipeline::start(c, w.store.clone()).await.expect("start");
+    let s = p.stats().clone();
+    until("4 stored events", async || get(&s.stored) == 4).await;
+    p.shutdown().await;
+    let events = events_of(w.store.as_ref(), w.org_a).await;
+    let time = |input: &str, msg: &str| {
+        events
+            .iter()
+            .find(|e| e.event.provenance.input == input && e.event.message().contains(msg))
+            .unwrap_or_else(|| panic!("{input} {msg}: {events:?}"))
+            .event
+            .timestamp
+    };
+    let ts = |s: &str| s.parse::<jiff::Timestamp>().expect("ts");
+    assert_eq!(time("utc", "tz-dec"), ts("2026-12-31T23:50:00Z"));
+    assert_eq!(time("cn", "tz-dec"), ts("2026-12-31T15:50:00Z"));
+    assert_eq!(time("cn", "tz-jan"), ts("2026-12-31T16:20:00Z"));
+    assert_eq!(time("utc", "tz-jan"), ts("2027-01-01T00:20:00Z"));
+    for m in ["tz-dec", "tz-jan"] {
+        let d = time("utc", m).duration_since(time("cn", m));
+        assert_eq!(d, jiff::SignedDuration::from_hours(8), "{m}");
+    }
+    // An unknown zone stops the start with the listener named.
+    let mut c = config(&w, &[("bad", ListenerKind::SyslogUdp)]);
+    c.listeners[0].timezone = Some("Mars/Olympus".into());
+    let e = Pipeline::start(c, w.store.clone())
+        .await
+        .expect_err("unknown zone");
+    assert!(e.to_string().contains("bad"), "{e}");
+}
+
+/// Issue 4, item 1: HTTP events go through the spool and are detected like listener traffic;
+/// the batch in flight at a crash is looked up in the store at the next start and not stored
+/// a second time (removing that marker shows the at-least-once replay it prevents).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_events_are_detected_and_a_stored_batch_in_flight_is_not_stored_twice() {
+    use vigil_pipeline::intake::IntakeLine;
+    let w = world(true).await;
+    let p = Pipeline::start(config(&w, &[]), w.store.clone())
+        .await
+        .expect("start");
+    let intake = p.intake();
+    let line = |n: u32| {
+        format!(
+            r#"{{"@timestamp":"2026-11-21T10:00:0{n}Z","event":{{"dataset":"linux.sshd"}},"host":{{"name":"web-1.corp.example"}},"message":"Failed password for admin from 198.51.100.{n} port 22 ssh2"}}"#
+        )
+        .into_bytes()
+    };
+    let lines = vec![
+        // Organization resolved by the API (an org-scoped token): kept.
+        IntakeLine {
+            org: Some(w.org_b),
+            line: line(1),
+        },
+        // No organization: attributed by host.name to org A.
+        IntakeLine {
+            org: None,
+            line: line(2),
+        },
+    ];
+    let pos = intake
+        .append(Some("token:t".into()), jiff::Timestamp::now(), lines)
+        .await
+        .expect("spooled");
+    assert_eq!(pos, p.spool().end());
+    let s = p.stats().clone();
+    until("2 stored", async || get(&s.stored) == 2).await;
+    let spool = p.spool().clone();
+    until("checkpoint at the end", async || {
+        spool.committed() == spool.end()
+    })
+    .await;
+    assert_eq!(get(&s.alerts), 2, "one Sigma alert per failed login");
+    p.shutdown().await;
+    let b = events_of(w.store.as_ref(), w.org_b).await;
+    let a = events_of(w.store.as_ref(), w.org_a).await;
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!(b[0].event.provenance.input, "api");
+    assert_eq!(b[0].event.provenance.sender.as_deref(), Some("token:t"));
+    assert_eq!(b[0].event.raw, line(1));
+    let alerts_b = w
+        .store
+        .list_alerts(
+            Scope::Org(w.org_b),
+            &AlertQuery {
+                limit: 10,
+                ..AlertQuery::default()
+            },
+        )
+        .await
+        .expect("alerts")
+        .items;
+    assert_eq!(alerts_b.len(), 1);
+    assert_eq!(alerts_b[0].spec.event_ids, vec![b[0].id]);
+
+    // A crash after the store and before the checkpoint: the checkpoint file still points
+    // at the batch's start.
+    let spool_dir = w.data.join("spool");
+    let rewind = || {
+        let off = "0";
+        std::fs::write(
+            spool_dir.join("checkpoint"),
+            format!("vigil-spool 1 {off} {}\n", crc32fast::hash(off.as_bytes())),
+        )
+        .expect("rewind checkpoint");
+    };
+    rewind();
+    let p = Pipeline::start(config(&w, &[]), w.store.clone())
+        .await
+        .expect("restart");
+    let spool = p.spool().clone();
+    until("checkpoint past the batch", async || {
+        spool.committed() == spool.end()
+    })
+    .await;
+    assert_eq!(get(&p.stats().stored), 0, "the stored batch was skipped");
+    p.shutdown().await;
+    assert_eq!(events_of(w.store.as_ref(), w.org_b).await.len(), 1);
+    assert_eq!(events_of(w.store.as_ref(), w.org_a).await.len(), 1);
+
+    // Without the marker the same replay stores the batch again (at least once).
+    rewind();
+    std::fs::remove_file(spool_dir.join("inflight")).expect("marker");
+    let p = Pipeline::start(config(&w, &[]), w.store.clone())
+        .await
+        .expect("restart");
+    let s = p.stats().clone();
+    until("2 stored again", async || get(&s.stored) == 2).await;
+    p.shutdown().await;
+    assert_eq!(events_of(w.store.as_ref(), w.org_b).await.len(), 2);
+}
+
+/// A spool over its bound refuses an HTTP batch whole (backpressure, counted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_batches_get_spool_full_when_the_spool_is_at_its_bound() {
+    use vigil_pipeline::intake::{IntakeError, IntakeLine};
+    let w = world(true).await;
+    let mut c = config(&w, &[]);
+    c.process = false;
+    c.spool_max_bytes = 128 * 1024;
+    let p = Pipeline::start(c, w.store.clone()).await.expect("start");
+    let intake = p.intake();
+    let line = |i: usize| IntakeLine {
+        org: Some(w.org_a),
+        line: format!(r#"{{"message":"fill {i} {}"}}"#, "z".repeat(900)).into_bytes(),
+    };
+    let mut accepted = 0;
+    let full = loop {
+        match intake
+            .append(None, jiff::Timestamp::now(), (0..10).map(line).collect())
+            .await
+        {
+            Ok(_) => accepted += 10,
+            Err(e) => break e,
+        }
+        assert!(accepted < 1000, "the spool never filled");
+    };
+    assert!(matches!(full, IntakeError::Full { .. }), "{full}");
+    assert!(accepted > 0);
+    let s = p.stats().clone();
+    assert_eq!(get(&s.spool_full), 1);
+    assert_eq!(get(&s.spooled), accepted);
+    let end = p.spool().end();
+    p.shutdown().await;
+    // Nothing of the refused batch is in the spool.
+    assert!(end <= 128 * 1024);
+}
