@@ -1,14 +1,21 @@
-//! A TAXII 2.1 server under `/taxii2/` over the stored indicators.
+//! A TAXII 2.1 server under `/taxii2/` over the stored intelligence.
 //!
 //! One API root (`/taxii2/vigil/`) with two collections:
-//! - **Vigil indicators** (read-only): every stored indicator of every source, as its STIX
-//!   object (revoked in Vigil: served with `revoked: true`).
+//! - **Vigil intelligence** (read-only, id kept from when it held indicators only): every
+//!   stored indicator of every source, as its STIX object (revoked in Vigil: served with
+//!   `revoked: true`), and every version of every other stored STIX object (malware, intrusion
+//!   sets, attack patterns, relationships, reports, `x-mitre-*`, ...).
 //! - **Partner submissions** (writable by analysts and administrators): objects POSTed here
-//!   are imported like a STIX bundle into the source `taxii:partners`, and read back from it.
+//!   are imported like a STIX bundle into the source `taxii:partners` (indicators into the
+//!   indicator store, everything else into the object store) and read back from it.
 //!
-//! Only indicators are stored, so only indicators are served; other STIX objects in a POSTed
-//! envelope are accepted for their context but not kept. Each indicator is kept in its latest
-//! version, so `match[version]` and `versions/` know that version only.
+//! Objects come in `date_added` order from two streams merged page by page (the indicator
+//! store and the object store); the `next` token holds the position in each. Indicators are
+//! kept in their latest version (the indicator store replaces older ones), so for them
+//! `versions/` and `match[version]` know that version; other objects keep every version, so
+//! `match[version]` (`last` by default, `first`, `all`, a timestamp, or several of these) and
+//! `versions/` see them all. A version stored before by another source stays with that source
+//! (the object store keeps one copy per id and `modified`).
 //!
 //! Written by hand on axum rather than with a TAXII crate: there is no maintained Rust TAXII
 //! server, and the protocol is a handful of JSON resources over the store's keyset pages.
@@ -26,10 +33,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Mutex, OnceLock};
 use vigil_model::Timestamp;
-use vigil_store::{IndicatorQuery, StoredIndicator};
+use vigil_store::{
+    IndicatorQuery, StixObjectQuery, StixVersion, StoredIndicator, StoredStixObject,
+};
 
 /// The TAXII media type of every resource.
 pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
@@ -37,7 +44,7 @@ pub const TAXII_MEDIA: &str = "application/taxii+json;version=2.1";
 pub const STIX_MEDIA: &str = "application/stix+json;version=2.1";
 /// The API root's path.
 pub const API_ROOT: &str = "/taxii2/vigil/";
-/// The read-only collection of Vigil's indicators.
+/// The read-only collection of Vigil's intelligence (indicators and other STIX objects).
 pub const INDICATORS_COLLECTION: &str = "365fed99-08fa-fdcd-a1b3-fb247eb41d01";
 /// The writable collection for partners.
 pub const PARTNERS_COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
@@ -46,8 +53,6 @@ pub const PARTNERS_SOURCE: &str = "taxii:partners";
 /// Page size when the client does not say, and the most a page holds.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1_000;
-/// Status resources kept for `GET status/{id}/` (the oldest go first).
-const STATUS_KEPT: usize = 1_024;
 
 /// The TAXII routes (merge them into the application).
 pub fn router() -> Router<AppState> {
@@ -200,13 +205,13 @@ async fn api_root(
 fn collection_json(id: &str, auth: &Auth) -> Option<Value> {
     let (title, description, can_write) = match id {
         INDICATORS_COLLECTION => (
-            "Vigil indicators",
-            "Every indicator Vigil holds, from all sources",
+            "Vigil intelligence",
+            "Every indicator and STIX object Vigil holds, from all sources",
             false,
         ),
         PARTNERS_COLLECTION => (
             "Partner submissions",
-            "Indicators partners share with Vigil",
+            "Indicators and other STIX objects partners share with Vigil",
             may_manage_intel(&auth.principal),
         ),
         _ => return None,
@@ -240,7 +245,7 @@ async fn collection(
     ok(&c)
 }
 
-/// The filters of an objects or manifest request.
+/// The filters of an objects, manifest or versions request.
 #[derive(Debug, Default)]
 struct Filters {
     added_after: Option<Timestamp>,
@@ -248,6 +253,10 @@ struct Filters {
     next: Option<String>,
     ids: Vec<String>,
     types: Vec<String>,
+    /// `match[version]`: any of these (empty: the latest).
+    versions: Vec<StixVersion>,
+    /// `match[spec_version]`: any of these (empty: all).
+    spec_versions: Vec<String>,
 }
 
 fn parse_filters(raw: Option<&str>) -> Result<Filters, TaxiiError> {
@@ -282,53 +291,223 @@ fn parse_filters(raw: Option<&str>) -> Result<Filters, TaxiiError> {
             "next" => f.next = Some(v),
             "match[id]" => f.ids.extend(list(&v)),
             "match[type]" => f.types.extend(list(&v)),
-            // Only the latest version and STIX 2.1 are kept, which is what the defaults ask for.
-            "match[version]" | "match[spec_version]" => {}
+            "match[version]" => {
+                for s in list(&v) {
+                    f.versions.push(match s.as_str() {
+                        "last" => StixVersion::Last,
+                        "first" => StixVersion::First,
+                        "all" => StixVersion::All,
+                        t => StixVersion::At(t.parse().map_err(|e| {
+                            bad(format!(
+                                "match[version] '{t}' is not first, last, all or a timestamp: {e}"
+                            ))
+                        })?),
+                    });
+                }
+            }
+            "match[spec_version]" => {
+                for s in list(&v) {
+                    if !matches!(s.as_str(), "2.0" | "2.1") {
+                        return Err(bad(format!("match[spec_version] '{s}' is not 2.0 or 2.1")));
+                    }
+                    f.spec_versions.push(s);
+                }
+            }
             other => return Err(bad(format!("unknown parameter '{other}'"))),
         }
     }
     Ok(f)
 }
 
-/// One page of a collection's indicators, oldest `date_added` first, and whether more follow.
-async fn page(
+/// One served version: an indicator of the indicator store (its latest version) or a
+/// version of another STIX object of the object store.
+#[derive(Debug, Clone)]
+enum Item {
+    Indicator(Box<StoredIndicator>),
+    Object(Box<StoredStixObject>),
+}
+
+impl Item {
+    fn date_added(&self) -> Timestamp {
+        match self {
+            Item::Indicator(i) => i.date_added,
+            Item::Object(o) => o.date_added,
+        }
+    }
+
+    fn stix_id(&self) -> &str {
+        match self {
+            Item::Indicator(i) => &i.spec.stix_id,
+            Item::Object(o) => &o.spec.stix_id,
+        }
+    }
+
+    fn version(&self) -> Timestamp {
+        match self {
+            Item::Indicator(i) => i.spec.modified,
+            Item::Object(o) => o.spec.modified,
+        }
+    }
+
+    fn spec_version(&self) -> &str {
+        match self {
+            Item::Indicator(i) => i
+                .spec
+                .object
+                .get("spec_version")
+                .and_then(Value::as_str)
+                .unwrap_or("2.1"),
+            Item::Object(o) => &o.spec.spec_version,
+        }
+    }
+
+    /// The cursor of the item's own stream positioned after it.
+    fn cursor(&self) -> String {
+        let key = match self {
+            Item::Indicator(i) => i.id.to_string(),
+            Item::Object(o) => o.spec.stix_id.clone(),
+        };
+        vigil_store::Cursor {
+            micros: self.date_added().as_microsecond(),
+            key,
+        }
+        .encode()
+    }
+
+    /// The STIX object served.
+    fn served(&self) -> Option<Value> {
+        match self {
+            Item::Indicator(i) => {
+                let mut o = i.spec.object.clone();
+                let m = o.as_object_mut()?;
+                if i.revoked_at.is_some() {
+                    m.insert("revoked".into(), Value::Bool(true));
+                }
+                Some(o)
+            }
+            Item::Object(o) => Some(o.spec.object.clone()),
+        }
+    }
+}
+
+/// Where a stream of a paged request stands: not started, after a cursor, or done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Position {
+    Start,
+    After(String),
+    Done,
+}
+
+impl Position {
+    fn encode(&self) -> &str {
+        match self {
+            Position::Start => "",
+            Position::After(c) => c,
+            Position::Done => "~",
+        }
+    }
+
+    fn decode(s: &str) -> Self {
+        match s {
+            "" => Position::Start,
+            "~" => Position::Done,
+            c => Position::After(c.to_string()),
+        }
+    }
+
+    fn cursor(&self) -> Option<String> {
+        match self {
+            Position::After(c) => Some(c.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The `next` token of a collection page: the positions of the indicator stream and of the
+/// object stream, `v1.<indicators>.<objects>` (store cursors are URL-safe base64, no dots).
+fn encode_next(ind: &Position, obj: &Position) -> String {
+    format!("v1.{}.{}", ind.encode(), obj.encode())
+}
+
+fn decode_next(s: &str) -> Result<(Position, Position), TaxiiError> {
+    let mut parts = s.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(i), Some(o), None) => Ok((Position::decode(i), Position::decode(o))),
+        _ => Err(TaxiiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad request",
+            format!("next '{s}' is not a token this server issued"),
+        )),
+    }
+}
+
+/// Does an indicator (one version) pass the version and spec-version filters?
+fn indicator_selected(i: &Item, f: &Filters) -> bool {
+    let version_ok = f.versions.is_empty()
+        || f.versions.iter().any(|v| match v {
+            StixVersion::At(t) => *t == i.version(),
+            _ => true,
+        });
+    version_ok
+        && (f.spec_versions.is_empty() || f.spec_versions.iter().any(|s| s == i.spec_version()))
+}
+
+/// The source a collection is limited to: `Ok(None)` for all, `Err(())` when the
+/// collection's source does not exist yet (nothing to serve).
+async fn collection_source(
     st: &AppState,
     cid: &str,
-    f: &Filters,
-) -> Result<(Vec<StoredIndicator>, Option<String>), TaxiiError> {
-    let source_id = match cid {
-        INDICATORS_COLLECTION => None,
-        PARTNERS_COLLECTION => match st
+) -> Result<Result<Option<vigil_store::IntelSourceId>, ()>, TaxiiError> {
+    match cid {
+        INDICATORS_COLLECTION => Ok(Ok(None)),
+        PARTNERS_COLLECTION => Ok(st
             .store
             .list_intel_sources()
             .await?
             .into_iter()
             .find(|s| s.spec.name == PARTNERS_SOURCE)
-        {
-            Some(s) => Some(s.id),
-            None => return Ok((Vec::new(), None)),
-        },
-        _ => return Err(TaxiiError::not_found("collection")),
-    };
-    if !f.types.is_empty() && !f.types.iter().any(|t| t == "indicator") {
-        return Ok((Vec::new(), None));
+            .map(|s| Some(s.id))
+            .ok_or(())),
+        _ => Err(TaxiiError::not_found("collection")),
     }
+}
+
+/// One fetched stream: its items in `date_added` order and whether the store has more.
+struct Fetched {
+    items: Vec<Item>,
+    more: bool,
+}
+
+async fn fetch_indicators(
+    st: &AppState,
+    source_id: Option<vigil_store::IntelSourceId>,
+    f: &Filters,
+    ids: &[String],
+    from: &Position,
+) -> Result<Fetched, TaxiiError> {
     let base = IndicatorQuery {
         source_id,
         include_revoked: true,
         added_after: f.added_after,
         oldest_first: true,
         limit: f.limit,
-        cursor: f.next.clone(),
+        cursor: from.cursor(),
         ..IndicatorQuery::default()
     };
-    if f.ids.is_empty() {
+    if ids.is_empty() {
         let p = st.store.list_indicators(&base).await?;
-        return Ok((p.items, p.next_cursor));
+        return Ok(Fetched {
+            more: p.next_cursor.is_some(),
+            items: p
+                .items
+                .into_iter()
+                .map(|i| Item::Indicator(Box::new(i)))
+                .collect(),
+        });
     }
-    // A few ids: each looked up, merged in date_added order, one page.
+    // A few ids: each looked up, in date_added order, one page.
     let mut items = Vec::new();
-    for id in f.ids.iter().take(MAX_LIMIT) {
+    for id in ids.iter().take(MAX_LIMIT) {
         let q = IndicatorQuery {
             stix_id: Some(id.clone()),
             cursor: None,
@@ -339,17 +518,177 @@ async fn page(
     }
     items.sort_by_key(|i| (i.date_added, i.id));
     items.truncate(f.limit);
-    Ok((items, None))
+    Ok(Fetched {
+        items: items
+            .into_iter()
+            .map(|i| Item::Indicator(Box::new(i)))
+            .collect(),
+        more: false,
+    })
 }
 
-/// The STIX object served for a stored indicator.
-fn served_object(i: &StoredIndicator) -> Option<Value> {
-    let mut o = i.spec.object.clone();
-    let m = o.as_object_mut()?;
-    if i.revoked_at.is_some() {
-        m.insert("revoked".into(), Value::Bool(true));
+async fn fetch_objects(
+    st: &AppState,
+    source_id: Option<vigil_store::IntelSourceId>,
+    f: &Filters,
+    ids: &[String],
+    types: &[String],
+    from: &Position,
+) -> Result<Fetched, TaxiiError> {
+    let single = match f.versions.as_slice() {
+        [] => Some(StixVersion::Last),
+        [v] => Some(*v),
+        vs if vs.contains(&StixVersion::All) => Some(StixVersion::All),
+        _ => None,
+    };
+    let q = StixObjectQuery {
+        ids: ids.to_vec(),
+        types: types.to_vec(),
+        source_id,
+        spec_versions: f.spec_versions.clone(),
+        version: single.unwrap_or(StixVersion::All),
+        added_after: f.added_after,
+        limit: f.limit,
+        cursor: from.cursor(),
+        ..StixObjectQuery::default()
+    };
+    let p = st.store.list_stix_objects(&q).await?;
+    let more = p.next_cursor.is_some();
+    let mut items = p.items;
+    if single.is_none() {
+        // Several selectors (`first,last`, timestamps): every version fetched, those that
+        // match one kept. Which versions are the first is asked for the page's ids.
+        let page_ids: Vec<String> = items.iter().map(|o| o.spec.stix_id.clone()).collect();
+        let firsts: std::collections::HashSet<(String, Timestamp)> =
+            if f.versions.contains(&StixVersion::First) {
+                st.store
+                    .list_stix_objects(&StixObjectQuery {
+                        ids: page_ids,
+                        version: StixVersion::First,
+                        limit: MAX_LIMIT,
+                        ..StixObjectQuery::default()
+                    })
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|o| (o.spec.stix_id, o.spec.modified))
+                    .collect()
+            } else {
+                Default::default()
+            };
+        items.retain(|o| {
+            f.versions.iter().any(|v| match v {
+                StixVersion::Last => o.latest,
+                StixVersion::First => firsts.contains(&(o.spec.stix_id.clone(), o.spec.modified)),
+                StixVersion::All => true,
+                StixVersion::At(t) => o.spec.modified == *t,
+            })
+        });
     }
-    Some(o)
+    Ok(Fetched {
+        items: items
+            .into_iter()
+            .map(|o| Item::Object(Box::new(o)))
+            .collect(),
+        more,
+    })
+}
+
+/// One page of a collection: indicators and the other STIX objects merged in `date_added`
+/// order, and the `next` token when more follow. Each stream is read from its own position
+/// (held in the token), at most `limit` items, and the merge takes the first `limit`.
+async fn page(
+    st: &AppState,
+    cid: &str,
+    f: &Filters,
+) -> Result<(Vec<Item>, Option<String>), TaxiiError> {
+    let Ok(source_id) = collection_source(st, cid).await? else {
+        return Ok((Vec::new(), None));
+    };
+    let (mut ind_pos, mut obj_pos) = match &f.next {
+        Some(n) => decode_next(n)?,
+        None => (Position::Start, Position::Start),
+    };
+    let wants_indicators = f.types.is_empty() || f.types.iter().any(|t| t == "indicator");
+    let object_types: Vec<String> = f
+        .types
+        .iter()
+        .filter(|t| *t != "indicator")
+        .cloned()
+        .collect();
+    let wants_objects = f.types.is_empty() || !object_types.is_empty();
+    let (ind_ids, obj_ids): (Vec<String>, Vec<String>) = f
+        .ids
+        .iter()
+        .cloned()
+        .partition(|i| i.starts_with("indicator--"));
+    let by_id = !f.ids.is_empty();
+    if !wants_indicators || (by_id && ind_ids.is_empty()) {
+        ind_pos = Position::Done;
+    }
+    if !wants_objects || (by_id && obj_ids.is_empty()) {
+        obj_pos = Position::Done;
+    }
+    let inds = if ind_pos == Position::Done {
+        Fetched {
+            items: Vec::new(),
+            more: false,
+        }
+    } else {
+        fetch_indicators(st, source_id, f, &ind_ids, &ind_pos).await?
+    };
+    let objs = if obj_pos == Position::Done {
+        Fetched {
+            items: Vec::new(),
+            more: false,
+        }
+    } else {
+        fetch_objects(st, source_id, f, &obj_ids, &object_types, &obj_pos).await?
+    };
+    let (ind_total, obj_total) = (inds.items.len(), objs.items.len());
+    let mut merged = Vec::with_capacity(f.limit.min(ind_total + obj_total));
+    let (mut a, mut b) = (
+        inds.items.into_iter().peekable(),
+        objs.items.into_iter().peekable(),
+    );
+    let (mut took_ind, mut took_obj) = (0, 0);
+    while merged.len() < f.limit {
+        let take_ind = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => x.date_added() <= y.date_added(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_ind {
+            took_ind += 1;
+            a.next()
+        } else {
+            took_obj += 1;
+            b.next()
+        };
+        merged.extend(next);
+    }
+    let advance = |pos: Position, took: usize, total: usize, more: bool, last: Option<&Item>| {
+        if pos == Position::Done || (took == total && !more) {
+            Position::Done
+        } else {
+            last.map_or(pos, |i| Position::After(i.cursor()))
+        }
+    };
+    let last_ind = merged
+        .iter()
+        .rev()
+        .find(|i| matches!(i, Item::Indicator(_)));
+    let last_obj = merged.iter().rev().find(|i| matches!(i, Item::Object(_)));
+    let ind_next = advance(ind_pos, took_ind, ind_total, inds.more, last_ind);
+    let obj_next = advance(obj_pos, took_obj, obj_total, objs.more, last_obj);
+    let next = (ind_next != Position::Done || obj_next != Position::Done)
+        .then(|| encode_next(&ind_next, &obj_next));
+    merged.retain(|i| match i {
+        Item::Indicator(_) => indicator_selected(i, f),
+        Item::Object(_) => true,
+    });
+    Ok((merged, next))
 }
 
 fn stix_time(t: Timestamp) -> String {
@@ -363,14 +702,16 @@ pub fn taxii_time(t: Timestamp) -> String {
 }
 
 /// `X-TAXII-Date-Added-First/Last` of a page.
-fn date_headers(items: &[StoredIndicator]) -> HeaderMap {
+fn date_headers(items: &[Item]) -> HeaderMap {
     let mut h = HeaderMap::new();
-    for (name, item) in [
-        ("x-taxii-date-added-first", items.first()),
-        ("x-taxii-date-added-last", items.last()),
+    let first = items.iter().map(Item::date_added).min();
+    let last = items.iter().map(Item::date_added).max();
+    for (name, t) in [
+        ("x-taxii-date-added-first", first),
+        ("x-taxii-date-added-last", last),
     ] {
-        if let Some(i) = item
-            && let Ok(v) = HeaderValue::from_str(&taxii_time(i.date_added))
+        if let Some(t) = t
+            && let Ok(v) = HeaderValue::from_str(&taxii_time(t))
         {
             h.insert(name, v);
         }
@@ -378,13 +719,16 @@ fn date_headers(items: &[StoredIndicator]) -> HeaderMap {
     h
 }
 
-fn envelope(items: &[StoredIndicator], next: Option<String>) -> Value {
-    let objects: Vec<Value> = items.iter().filter_map(served_object).collect();
-    let mut env = json!({ "more": next.is_some(), "objects": objects });
-    if let (Some(n), Some(m)) = (next, env.as_object_mut()) {
+fn with_next(mut body: Value, next: Option<String>) -> Value {
+    if let (Some(n), Some(m)) = (next, body.as_object_mut()) {
         m.insert("next".into(), Value::String(n));
     }
-    env
+    body
+}
+
+fn envelope(items: &[Item], next: Option<String>) -> Value {
+    let objects: Vec<Value> = items.iter().filter_map(Item::served).collect();
+    with_next(json!({ "more": next.is_some(), "objects": objects }), next)
 }
 
 async fn objects(
@@ -418,18 +762,29 @@ async fn manifest(
         .iter()
         .map(|i| {
             json!({
-                "id": i.spec.stix_id,
-                "date_added": taxii_time(i.date_added),
-                "version": stix_time(i.spec.modified),
+                "id": i.stix_id(),
+                "date_added": taxii_time(i.date_added()),
+                "version": stix_time(i.version()),
                 "media_type": STIX_MEDIA,
             })
         })
         .collect();
-    let mut body = json!({ "more": next.is_some(), "objects": objects });
-    if let (Some(n), Some(m)) = (next, body.as_object_mut()) {
-        m.insert("next".into(), Value::String(n));
-    }
+    let body = with_next(json!({ "more": next.is_some(), "objects": objects }), next);
     Ok(taxii_response(StatusCode::OK, &body, date_headers(&items)))
+}
+
+/// The filters of a request about one object: its own query, the object's id.
+fn object_filters(raw: Option<&str>, oid: String) -> Result<Filters, TaxiiError> {
+    let mut f = parse_filters(raw)?;
+    if !f.ids.is_empty() || !f.types.is_empty() {
+        return Err(TaxiiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad request",
+            "match[id] and match[type] do not apply to one object",
+        ));
+    }
+    f.ids = vec![oid];
+    Ok(f)
 }
 
 async fn object(
@@ -437,20 +792,17 @@ async fn object(
     headers: HeaderMap,
     auth: Result<Auth, ApiError>,
     Path((cid, oid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> TaxiiResult {
     caller(&headers, auth)?;
-    let f = Filters {
-        limit: MAX_LIMIT,
-        ids: vec![oid],
-        ..Filters::default()
-    };
-    let (items, _) = page(&st, &cid, &f).await?;
-    if items.is_empty() {
+    let f = object_filters(raw.as_deref(), oid)?;
+    let (items, next) = page(&st, &cid, &f).await?;
+    if items.is_empty() && f.next.is_none() {
         return Err(TaxiiError::not_found("object"));
     }
     Ok(taxii_response(
         StatusCode::OK,
-        &envelope(&items, None),
+        &envelope(&items, next),
         date_headers(&items),
     ))
 }
@@ -460,56 +812,39 @@ async fn versions(
     headers: HeaderMap,
     auth: Result<Auth, ApiError>,
     Path((cid, oid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
 ) -> TaxiiResult {
     caller(&headers, auth)?;
-    let f = Filters {
-        limit: MAX_LIMIT,
-        ids: vec![oid],
-        ..Filters::default()
-    };
-    let (items, _) = page(&st, &cid, &f).await?;
-    if items.is_empty() {
+    let mut f = object_filters(raw.as_deref(), oid)?;
+    if !f.versions.is_empty() {
+        return Err(TaxiiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad request",
+            "match[version] does not apply to versions",
+        ));
+    }
+    f.versions = vec![StixVersion::All];
+    let (items, next) = page(&st, &cid, &f).await?;
+    if items.is_empty() && f.next.is_none() {
         return Err(TaxiiError::not_found("object"));
     }
-    let mut v: Vec<String> = items.iter().map(|i| stix_time(i.spec.modified)).collect();
-    v.sort();
-    v.dedup();
+    let v: Vec<String> = items.iter().map(|i| stix_time(i.version())).collect();
     Ok(taxii_response(
         StatusCode::OK,
-        &json!({ "more": false, "versions": v }),
+        &with_next(json!({ "more": next.is_some(), "versions": v }), next),
         date_headers(&items),
     ))
 }
 
-fn statuses() -> &'static Mutex<VecDeque<(String, Value)>> {
-    static S: OnceLock<Mutex<VecDeque<(String, Value)>>> = OnceLock::new();
-    S.get_or_init(|| Mutex::new(VecDeque::new()))
-}
-
-fn keep_status(id: String, body: Value) {
-    // A poisoned lock only means another request panicked while holding it; the queue is
-    // still usable.
-    let mut q = statuses().lock().unwrap_or_else(|e| e.into_inner());
-    if q.len() >= STATUS_KEPT {
-        q.pop_front();
-    }
-    q.push_back((id, body));
-}
-
 async fn status(
+    State(st): State<AppState>,
     headers: HeaderMap,
     auth: Result<Auth, ApiError>,
     Path(id): Path<String>,
 ) -> TaxiiResult {
     caller(&headers, auth)?;
-    let found = statuses()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|(k, _)| *k == id)
-        .map(|(_, v)| v.clone());
-    match found {
-        Some(v) => ok(&v),
+    match st.store.get_taxii_status(&id).await? {
+        Some(s) => ok(&s.body),
         None => Err(TaxiiError::not_found("status")),
     }
 }
@@ -614,7 +949,14 @@ async fn add_objects(
         "pending_count": 0,
         "pendings": [],
     });
-    keep_status(status_id, body.clone());
+    // Kept in the store so that `GET status/{id}/` answers after a restart too.
+    st.store
+        .put_taxii_status(vigil_store::TaxiiStatus {
+            id: status_id,
+            body: body.clone(),
+            created_at: requested,
+        })
+        .await?;
     crate::api::audit_change(
         &st,
         &auth,
@@ -664,5 +1006,41 @@ mod tests {
         assert!(f.added_after.is_some());
         assert!(parse_filters(Some("limit=x")).is_err());
         assert!(parse_filters(Some("bogus=1")).is_err());
+    }
+
+    #[test]
+    fn version_filters_parse() {
+        let f = parse_filters(Some(
+            "match%5Bversion%5D=first,last,2020-01-01T00:00:00.123Z&match%5Bspec_version%5D=2.0",
+        ))
+        .ok()
+        .expect("filters");
+        let t: Timestamp = "2020-01-01T00:00:00.123Z".parse().expect("t");
+        assert_eq!(
+            f.versions,
+            [StixVersion::First, StixVersion::Last, StixVersion::At(t)]
+        );
+        assert_eq!(f.spec_versions, ["2.0"]);
+        assert!(parse_filters(Some("match%5Bversion%5D=newest")).is_err());
+        assert!(parse_filters(Some("match%5Bspec_version%5D=2.2")).is_err());
+    }
+
+    #[test]
+    fn next_tokens_round_trip() {
+        let c = vigil_store::Cursor {
+            micros: 1,
+            key: "x".into(),
+        }
+        .encode();
+        for (i, o) in [
+            (Position::Start, Position::After(c.clone())),
+            (Position::Done, Position::Start),
+            (Position::After(c.clone()), Position::Done),
+        ] {
+            let (i2, o2) = decode_next(&encode_next(&i, &o)).ok().expect("decodes");
+            assert_eq!((i2, o2), (i, o));
+        }
+        assert!(decode_next("garbage").is_err());
+        assert!(decode_next("v1.a.b.c").is_err());
     }
 }

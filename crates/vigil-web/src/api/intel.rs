@@ -20,7 +20,7 @@ use vigil_intel::{ImportProblem, ImportSummary, Indicator, Intel, Source, Tlp};
 use vigil_model::{OrgId, Principal, Role, Timestamp};
 use vigil_store::{
     IndicatorId, IndicatorQuery, IntelSource, IntelSourceId, NewIndicator, NewIntelSource,
-    SightingQuery, UpsertCounts,
+    NewStixObject, SightingQuery, StixPutCounts, UpsertCounts,
 };
 
 /// May the principal import, revoke and delete intelligence? Analysts and administrators.
@@ -54,6 +54,8 @@ pub fn require_manage(auth: &Auth) -> Result<(), ApiError> {
 const MAX_PROBLEMS_SHOWN: usize = 1_000;
 /// Indicators stored per store call.
 const UPSERT_BATCH: usize = 5_000;
+/// STIX objects stored per store call.
+const OBJECT_BATCH: usize = 5_000;
 
 /// The import formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -83,6 +85,9 @@ pub struct ImportReport {
     pub format: Format,
     pub summary: ImportSummary,
     pub stored: UpsertCounts,
+    /// The STIX objects other than indicators (malware, attack patterns, relationships, ...)
+    /// stored in the object store, by type.
+    pub objects: StixPutCounts,
     pub problems_total: usize,
     /// Up to [`MAX_PROBLEMS_SHOWN`] of them.
     pub problems: Vec<ImportProblem>,
@@ -105,6 +110,48 @@ pub fn parse_import(
     };
     let items = to_new_indicators(&intel, source_id);
     (summary, problems, items)
+}
+
+/// Like [`parse_import`], and also the STIX objects other than indicators (every version) for
+/// the object store; an object whose times do not parse is reported with its id and reason.
+pub fn parse_import_all(
+    bytes: &[u8],
+    format: Format,
+    source: &Source,
+    source_id: IntelSourceId,
+) -> (
+    ImportSummary,
+    Vec<ImportProblem>,
+    Vec<NewIndicator>,
+    Vec<NewStixObject>,
+) {
+    let mut intel = Intel::new();
+    let (summary, mut problems) = match format {
+        Format::Stix => intel.import_stix(bytes, source),
+        Format::Misp => intel.import_misp_event(bytes, source),
+        Format::Csv => intel.import_csv(bytes, source),
+        Format::List => intel.import_list(bytes, source),
+    };
+    let items = to_new_indicators(&intel, source_id);
+    let mut objects = Vec::new();
+    for o in intel.objects.all_versions().filter(|o| o.ty != "indicator") {
+        match NewStixObject::from_json(o.json.clone(), &o.spec_version, Some(source_id)) {
+            Ok(n) => objects.push(n),
+            Err(e) => problems.push(ImportProblem::new(o.id.clone(), e.to_string())),
+        }
+    }
+    (summary, problems, items, objects)
+}
+
+/// Stores STIX objects in batches.
+pub async fn store_objects(st: &AppState, items: Vec<NewStixObject>) -> ApiResult<StixPutCounts> {
+    let mut total = StixPutCounts::default();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let batch: Vec<NewStixObject> = items.by_ref().take(OBJECT_BATCH).collect();
+        total.add(&st.store.put_stix_objects(batch).await?);
+    }
+    Ok(total)
 }
 
 fn parse_stix_time(v: Option<&str>) -> Option<Timestamp> {
@@ -355,14 +402,15 @@ pub async fn run_import(
     }
     src.default_tlp = default_tlp;
     let source_id = source.id;
-    let (summary, mut problems, items) =
-        tokio::task::spawn_blocking(move || parse_import(&bytes, format, &src, source_id))
+    let (summary, mut problems, items, objects) =
+        tokio::task::spawn_blocking(move || parse_import_all(&bytes, format, &src, source_id))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "intel import task failed");
                 ApiError::internal()
             })?;
     let stored = store_indicators(st, items).await?;
+    let objects = store_objects(st, objects).await?;
     if !problems.is_empty() {
         metrics::counter!("vigil_intel_rejected_total", "format" => format.as_str())
             .increment(problems.len() as u64);
@@ -374,6 +422,7 @@ pub async fn run_import(
         format,
         summary,
         stored,
+        objects,
         problems_total,
         problems,
     })
@@ -435,12 +484,14 @@ pub async fn import(
         format!("intel-source/{}", source.id),
         None,
         &format!(
-            "{} {}: {} inserted, {} updated, {} unchanged, {} problems",
+            "{} {}: {} inserted, {} updated, {} unchanged, {} STIX objects stored ({} new versions), {} problems",
             source.spec.name,
             kind,
             report.stored.inserted,
             report.stored.updated,
             report.stored.unchanged,
+            report.objects.inserted,
+            report.objects.new_versions,
             report.problems_total
         ),
     )
@@ -504,16 +555,27 @@ pub async fn list(
     Ok(page_json(page.items, page.next_cursor))
 }
 
+/// An indicator with the objects related to it through relationships (`indicates` →
+/// malware, threat actors, attack patterns, ...).
+#[derive(Debug, Serialize)]
+pub struct IndicatorDetail {
+    #[serde(flatten)]
+    pub indicator: vigil_store::StoredIndicator,
+    pub related: Vec<super::intel_objects::Related>,
+}
+
 pub async fn get(
     State(st): State<AppState>,
     _auth: Auth,
     Path(id): Path<IndicatorId>,
-) -> ApiResult<Json<vigil_store::StoredIndicator>> {
-    st.store
+) -> ApiResult<Json<IndicatorDetail>> {
+    let indicator = st
+        .store
         .get_indicator(id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("indicator"))
+        .ok_or_else(|| ApiError::not_found("indicator"))?;
+    let related = super::intel_objects::related_of(&st, &indicator.spec.stix_id).await?;
+    Ok(Json(IndicatorDetail { indicator, related }))
 }
 
 pub async fn revoke(

@@ -11,6 +11,7 @@ pub mod events;
 pub mod evidence;
 pub mod incidents;
 pub mod intel;
+pub mod intel_objects;
 pub mod notifications;
 pub mod openapi;
 pub mod orgs;
@@ -346,6 +347,20 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r(
         "GET",
+        "/intel/objects",
+        "intel",
+        "Search stored STIX objects other than indicators (type, q: name substring or ATT&CK/STIX id, attack_id, source_id, all_versions, include_revoked; cursor pagination by date added)",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/objects/{id}",
+        "intel",
+        "A stored STIX object by STIX id: latest version, every version, and its relationships both ways with the objects at their other ends",
+        None,
+    ),
+    r(
+        "GET",
         "/warnings",
         "warnings",
         "List early warnings (filters: level, since, unacknowledged, org_id; cursor pagination)",
@@ -472,6 +487,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/intel/indicators/{id}/revoke", post(intel::revoke))
         .route("/intel/sightings", get(intel::sightings))
+        .route("/intel/objects", get(intel_objects::list))
+        .route("/intel/objects/{id}", get(intel_objects::get))
         .route("/pipeline", get(pipeline::status))
         .route("/pipeline/dead-letters", get(pipeline::dead_letters))
         .route("/warnings", get(warnings::list).post(warnings::create))
