@@ -291,6 +291,7 @@ async fn client_polls_incrementally_over_http() {
         collection_url: format!("http://{addr}/taxii2/vigil/collections/{INDICATORS_COLLECTION}/"),
         bearer: Some(server.auditor.clone()),
         page_size: 2,
+        ..Default::default()
     };
     let (report, polled) = vigil_web::taxii_client::poll_and_import(&st, &peer, "peer", None)
         .await
