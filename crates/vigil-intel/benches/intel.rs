@@ -5,7 +5,8 @@
 //!   has every second probe derived from an indicator (a pessimistic mix: a hit costs cache
 //!   misses on the indicator and, for strings, its heap bytes), `mixed_1m_hits1pct` one in a
 //!   hundred (closer to live traffic, where almost every observable misses); throughput is
-//!   lookups/s on one core. A per-type breakdown of the 50% mix is printed. Build time and memory (the set's own
+//!   lookups/s on one core; `mixed_1m_hits50pct_text` is the 50% mix given as text to
+//!   `lookup_text`. A per-type breakdown of the 50% mix is printed. Build time and memory (the set's own
 //!   estimate and the change in resident memory) are printed once before the runs.
 //! - `match_event/ecs_fields`: `observables_from_fields` + `match_event` on a realistic ECS
 //!   field map (9 observables), per event.
@@ -19,132 +20,25 @@ use jiff::Timestamp;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 use vigil_intel::{
-    Indicator, IndicatorContext, IndicatorSet, IndicatorValue, Intel, Source, SourceRef,
-    observables_from_fields,
+    IndicatorKind, IndicatorSet, IndicatorValue, Intel, Source, observables_from_fields,
 };
+
+mod common;
+use common::{indicators, probes};
+
+fn rss_kib() -> Option<u64> {
+    common::status_kib("VmRSS:")
+}
 
 const INDICATORS: usize = 1_000_000;
 const PROBES: usize = 100_000;
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
-fn hexbytes<const N: usize>(r: &mut Rng) -> [u8; N] {
-    let mut out = [0u8; N];
-    for c in out.chunks_mut(8) {
-        let v = r.next().to_le_bytes();
-        c.copy_from_slice(&v[..c.len()]);
-    }
-    out
-}
-
-/// One indicator value of the mix; `i` makes strings distinct.
-fn value(r: &mut Rng, i: usize) -> IndicatorValue {
-    match r.next() % 100 {
-        0..=27 => IndicatorValue::Ipv4 {
-            addr: r.next() as u32,
-            prefix: 32,
-        },
-        28..=29 => {
-            let prefix = 16 + (r.next() % 13) as u8;
-            IndicatorValue::Ipv4 {
-                addr: (r.next() as u32) & (u32::MAX << (32 - prefix)),
-                prefix,
-            }
-        }
-        30..=32 => IndicatorValue::Ipv6 {
-            addr: (u128::from(r.next()) << 64) | u128::from(r.next()),
-            prefix: 128,
-        },
-        33..=57 => IndicatorValue::Domain(format!("c2-{i:x}.evil{}.com", r.next() % 1000).into()),
-        58..=67 => IndicatorValue::Url(
-            format!(
-                "http://dl{}.example.net/p/{i:x}/payload.exe",
-                r.next() % 5000
-            )
-            .into(),
-        ),
-        68..=77 => IndicatorValue::Md5(hexbytes(r)),
-        78..=84 => IndicatorValue::Sha1(hexbytes(r)),
-        85..=94 => IndicatorValue::Sha256(hexbytes(r)),
-        95..=97 => {
-            IndicatorValue::Email(format!("phish{i:x}@mail{}.example", r.next() % 100).into())
-        }
-        _ => IndicatorValue::Ja3(hexbytes(r)),
-    }
-}
-
-fn indicators(n: usize) -> Vec<Indicator> {
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    // One context per 1,000 indicators, as a feed import shares one per event or file.
-    let mut ctx = Arc::new(IndicatorContext::default());
-    (0..n)
-        .map(|i| {
-            if i % 1000 == 0 {
-                ctx = Arc::new(IndicatorContext {
-                    sources: vec![SourceRef {
-                        source: format!("feed-{}", i / 1000),
-                        reference: None,
-                        confidence: 70,
-                    }],
-                    tags: vec!["botnet".into(), "c2".into()],
-                    ..Default::default()
-                });
-            }
-            Indicator::new(value(&mut r, i), 70, ctx.clone())
-        })
-        .collect()
-}
-
-/// Probes: one in `hit_every` derived from a random indicator (a host inside its network, a
-/// subdomain of its domain, the same hash or URL), the rest fresh random values of the same
-/// types (misses).
-fn probes(inds: &[Indicator], n: usize, hit_every: usize) -> Vec<IndicatorValue> {
-    let mut r = Rng(0xD1B5_4A32_D192_ED03);
-    (0..n)
-        .map(|i| {
-            if i % hit_every == 0 {
-                let ind = &inds[(r.next() as usize) % inds.len()];
-                match &ind.value {
-                    IndicatorValue::Ipv4 { addr, prefix } if *prefix < 32 => {
-                        let host = u32::MAX >> prefix;
-                        IndicatorValue::Ipv4 {
-                            addr: addr | (r.next() as u32 & host),
-                            prefix: 32,
-                        }
-                    }
-                    IndicatorValue::Domain(d) => IndicatorValue::Domain(format!("www.{d}").into()),
-                    v => v.clone(),
-                }
-            } else {
-                value(&mut r, 0x1000_0000 + i)
-            }
-        })
-        .collect()
-}
-
-fn rss_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn lookup(c: &mut Criterion) {
     let rss0 = rss_kib();
     let t = Instant::now();
-    let inds = indicators(INDICATORS);
+    let inds: Vec<_> = indicators(INDICATORS).collect();
     let generated = t.elapsed();
     let t = Instant::now();
     let set = IndicatorSet::build(inds, Vec::new());
@@ -219,6 +113,18 @@ fn lookup(c: &mut Criterion) {
             })
         });
     }
+    // The same probes as text, through the allocation-free path (addresses, ASCII domains
+    // and digests normalized on the stack; URLs and e-mail addresses through the parser).
+    let texts: Vec<(IndicatorKind, String)> = probes.iter().map(|v| (v.kind(), v.text())).collect();
+    g.bench_function("mixed_1m_hits50pct_text", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for (k, t) in &texts {
+                set.lookup_text(*k, black_box(t), now, |_| n += 1);
+            }
+            black_box(n)
+        })
+    });
     g.finish();
 
     let fields: BTreeMap<String, serde_json::Value> = serde_json::from_value(json!({

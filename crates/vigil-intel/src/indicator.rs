@@ -219,19 +219,6 @@ impl IndicatorValue {
         }
     }
 
-    /// The value an exact-match table keys on: the type tag and the value's bytes. `None` for
-    /// addresses, which live in the interval sets.
-    pub(crate) fn exact_key(&self) -> Option<(u8, &[u8])> {
-        let tag = self.kind() as u8;
-        Some(match self {
-            Self::Ipv4 { .. } | Self::Ipv6 { .. } => return None,
-            Self::Domain(s) | Self::Url(s) | Self::Email(s) | Self::Ja4(s) => (tag, s.as_bytes()),
-            Self::Md5(h) | Self::Ja3(h) => (tag, &h[..]),
-            Self::Sha1(h) => (tag, &h[..]),
-            Self::Sha256(h) | Self::Sm3(h) => (tag, &h[..]),
-        })
-    }
-
     /// The inclusive address range of an IPv4 value, or `None`.
     pub fn ipv4_range(&self) -> Option<(u32, u32)> {
         match *self {

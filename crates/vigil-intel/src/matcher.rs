@@ -18,7 +18,7 @@ use crate::pattern::{Observation, PatternIndicator};
 use hashbrown::HashTable;
 use jiff::Timestamp;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 /// One value seen in an event, with the ECS field it came from.
@@ -101,22 +101,249 @@ pub fn observables_from_fields(fields: &BTreeMap<String, Value>) -> Vec<Observab
     out
 }
 
-/// The hash of a value's exact key; the same function for insertion, rehashing and lookup.
-fn key_hash(hasher: &foldhash::fast::FixedState, v: &IndicatorValue) -> u64 {
-    match v.exact_key() {
-        Some(k) => hasher.hash_one(k),
-        None => 0,
+/// Set in a table entry's id when the indicator has a `valid_from` or `valid_until`: only then
+/// is the indicator itself read to check validity, so an unbounded hit costs no extra fetch.
+const BOUNDED: u32 = 1 << 31;
+const ID_MASK: u32 = !BOUNDED;
+
+/// Most indicators a set holds: ids keep their top bit for [`BOUNDED`].
+pub const MAX_INDICATORS: usize = ID_MASK as usize;
+
+const SEED_A: u64 = 0x243F_6A88_85A3_08D3;
+const SEED_B: u64 = 0x1319_8A2E_0370_7344;
+
+/// Folded multiply: the 128-bit product's halves XORed (foldhash's and wyhash's mixer).
+#[inline(always)]
+fn mix(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Hash of a digest (16 bytes or more): its first and last eight bytes mixed with the seeds.
+/// Digests are uniformly distributed already, so two words carry all the entropy a table of
+/// any size can use.
+#[inline(always)]
+fn digest_hash(k: &[u8]) -> u64 {
+    mix(word(k, 0) ^ SEED_A, word(k, k.len() - 8) ^ SEED_B)
+}
+
+#[inline(always)]
+fn v4_hash(a: u32) -> u64 {
+    mix(u64::from(a) ^ SEED_A, SEED_B)
+}
+
+#[inline(always)]
+fn v6_hash(a: u128) -> u64 {
+    mix(((a >> 64) as u64) ^ SEED_A, (a as u64) ^ SEED_B)
+}
+
+/// A table's 64-bit hash from the 32 bits a string entry keeps: the low bits pick the bucket,
+/// the top seven are hashbrown's control byte, both from the same 32 bits.
+#[inline(always)]
+fn widen(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
+
+/// One string key: its hash, where its bytes are in the arena, and the entry id.
+#[derive(Debug, Clone, Copy)]
+struct StrSlot {
+    hash: u32,
+    off: u32,
+    len: u32,
+    id: u32,
+}
+
+/// Exact string values of one type (domains, URLs, e-mail addresses, JA4): the bytes in one
+/// arena, a table of 16-byte slots. A probe compares the stored hash and length before the
+/// bytes, so a hit reads one slot and one arena line (not an indicator and its heap string).
+#[derive(Debug, Clone, Default)]
+struct StrTable {
+    arena: Vec<u8>,
+    table: HashTable<StrSlot>,
+}
+
+impl StrTable {
+    #[inline(always)]
+    fn hash(hasher: &foldhash::fast::FixedState, key: &[u8]) -> u32 {
+        (hasher.hash_one(key) >> 32) as u32
+    }
+
+    #[inline(always)]
+    fn find(&self, h: u32, key: &[u8]) -> Option<u32> {
+        let arena = &self.arena;
+        self.table
+            .find(widen(h), |s| {
+                s.hash == h
+                    && s.len as usize == key.len()
+                    && arena.get(s.off as usize..s.off as usize + key.len()) == Some(key)
+            })
+            .map(|s| s.id)
+    }
+
+    /// The id already stored for `key`, or `None` after storing it under `id`.
+    fn find_or_insert(&mut self, h: u32, key: &[u8], id: u32) -> Option<u32> {
+        let Self { arena, table } = self;
+        match table.entry(
+            widen(h),
+            |s| {
+                s.hash == h
+                    && s.len as usize == key.len()
+                    && arena.get(s.off as usize..s.off as usize + key.len()) == Some(key)
+            },
+            |s| widen(s.hash),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Some(e.get().id),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let off = arena.len() as u32;
+                arena.extend_from_slice(key);
+                e.insert(StrSlot {
+                    hash: h,
+                    off,
+                    len: key.len() as u32,
+                    id,
+                });
+                None
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn shrink(&mut self) {
+        self.arena.shrink_to_fit();
+        self.table.shrink_to(0, |s| widen(s.hash));
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.table.capacity() * (std::mem::size_of::<StrSlot>() + 1)
+    }
+
+    fn ids_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+        self.table.iter_mut().map(|s| &mut s.id)
     }
 }
 
+/// Keys stored inline with their id: digests (`[u8; N]`), host addresses (`u32`, `u128`).
+trait InlineKey: Copy + Eq {
+    fn hash(&self) -> u64;
+}
+
+impl<const N: usize> InlineKey for [u8; N] {
+    #[inline(always)]
+    fn hash(&self) -> u64 {
+        digest_hash(self)
+    }
+}
+
+impl InlineKey for u32 {
+    #[inline(always)]
+    fn hash(&self) -> u64 {
+        v4_hash(*self)
+    }
+}
+
+impl InlineKey for u128 {
+    #[inline(always)]
+    fn hash(&self) -> u64 {
+        v6_hash(*self)
+    }
+}
+
+/// A table of `(key, id)` pairs: a probe reads one slot, hit or miss.
+#[derive(Debug, Clone)]
+struct InlineTable<K> {
+    table: HashTable<(K, u32)>,
+}
+
+impl<K> Default for InlineTable<K> {
+    fn default() -> Self {
+        Self {
+            table: HashTable::new(),
+        }
+    }
+}
+
+impl<K: InlineKey> InlineTable<K> {
+    #[inline(always)]
+    fn find(&self, k: &K) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.table
+            .find(k.hash(), |(s, _)| s == k)
+            .map(|&(_, id)| id)
+    }
+
+    fn find_or_insert(&mut self, k: K, id: u32) -> Option<u32> {
+        match self
+            .table
+            .entry(k.hash(), |(s, _)| *s == k, |(s, _)| s.hash())
+        {
+            hashbrown::hash_table::Entry::Occupied(e) => Some(e.get().1),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert((k, id));
+                None
+            }
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.table.shrink_to(0, |(s, _)| s.hash());
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.table.capacity() * (std::mem::size_of::<(K, u32)>() + 1)
+    }
+
+    fn ids_mut(&mut self) -> impl Iterator<Item = &mut u32> {
+        self.table.iter_mut().map(|(_, id)| id)
+    }
+}
+
+/// Label count of a domain (dots plus one), capped at 63 for the label mask.
+#[inline(always)]
+fn label_bit(labels: usize) -> u64 {
+    1u64 << labels.min(63)
+}
+
 /// Indicators indexed for matching. Built once; rebuilt when the indicator set changes.
+///
+/// Each type has its own table, keyed by the normalized value: digests and host addresses
+/// inline, strings in an arena ([`StrTable`]); networks in [`IntervalMap`]s. Table entries
+/// carry the indicator's id with a flag saying whether it has validity bounds at all.
 #[derive(Debug, Clone)]
 pub struct IndicatorSet {
     indicators: Vec<Indicator>,
-    exact: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
+    v4_hosts: InlineTable<u32>,
+    v6_hosts: InlineTable<u128>,
+    /// Networks (prefix shorter than the address).
     v4: IntervalMap<u32>,
     v6: IntervalMap<u128>,
+    /// One bit per indicator: has validity bounds (read for network hits).
+    bounded: Vec<u64>,
+    domain: StrTable,
+    /// Bit `n`: some domain indicator has `n` labels (63: 63 or more).
+    domain_labels: u64,
+    /// Longest domain indicator, in bytes.
+    domain_max_len: usize,
+    url: StrTable,
+    email: StrTable,
+    ja4: StrTable,
+    md5: InlineTable<[u8; 16]>,
+    sha1: InlineTable<[u8; 20]>,
+    sha256: InlineTable<[u8; 32]>,
+    sm3: InlineTable<[u8; 32]>,
+    ja3: InlineTable<[u8; 16]>,
     patterns: Vec<PatternIndicator>,
     duplicates: usize,
 }
@@ -128,6 +355,7 @@ pub struct SetStats {
     /// Reports merged into an indicator already present.
     pub duplicates_merged: usize,
     pub by_kind: BTreeMap<IndicatorKind, usize>,
+    /// Segments of the IPv4 and IPv6 network maps (host addresses are in hash tables).
     pub ipv4_segments: usize,
     pub ipv6_segments: usize,
     pub general_patterns: usize,
@@ -139,72 +367,156 @@ impl Default for IndicatorSet {
     }
 }
 
+fn has_bounds(i: &Indicator) -> bool {
+    i.valid_from.is_some() || i.valid_until.is_some()
+}
+
 impl IndicatorSet {
     /// Builds the set, deduplicating equal values across sources: one indicator per value
     /// with every source kept, the highest confidence and the union of tags and links.
+    /// Indicators beyond [`MAX_INDICATORS`] distinct values are left out.
     pub fn build(
         indicators: impl IntoIterator<Item = Indicator>,
         patterns: Vec<PatternIndicator>,
     ) -> Self {
-        let hasher = foldhash::fast::FixedState::with_seed(0x5649_4749_4c00_0001);
-        let mut all: Vec<Indicator> = Vec::new();
-        let mut exact: HashTable<u32> = HashTable::new();
-        let mut ips: HashMap<(u128, u8, bool), u32> = HashMap::new();
-        let mut duplicates = 0;
-        for ind in indicators {
-            let existing = if let Some(key) = ind.value.exact_key() {
-                let h = hasher.hash_one(key);
-                match exact.find(h, |&i| all[i as usize].value.exact_key() == Some(key)) {
-                    Some(&i) => Some(i),
-                    None => {
-                        let i = all.len() as u32;
-                        exact.insert_unique(h, i, |&j| key_hash(&hasher, &all[j as usize].value));
-                        None
-                    }
+        let iter = indicators.into_iter();
+        let mut set = Self {
+            indicators: Vec::with_capacity(iter.size_hint().0.min(MAX_INDICATORS)),
+            hasher: foldhash::fast::FixedState::with_seed(0x5649_4749_4c00_0001),
+            v4_hosts: InlineTable::default(),
+            v6_hosts: InlineTable::default(),
+            v4: IntervalMap::default(),
+            v6: IntervalMap::default(),
+            bounded: Vec::new(),
+            domain: StrTable::default(),
+            domain_labels: 0,
+            domain_max_len: 0,
+            url: StrTable::default(),
+            email: StrTable::default(),
+            ja4: StrTable::default(),
+            md5: InlineTable::default(),
+            sha1: InlineTable::default(),
+            sha256: InlineTable::default(),
+            sm3: InlineTable::default(),
+            ja3: InlineTable::default(),
+            patterns,
+            duplicates: 0,
+        };
+        let mut networks: hashbrown::HashMap<(u128, u8, bool), u32, foldhash::fast::FixedState> =
+            hashbrown::HashMap::with_hasher(set.hasher.clone());
+        for ind in iter {
+            let next = set.indicators.len() as u32;
+            let existing = match &ind.value {
+                IndicatorValue::Ipv4 { addr, prefix: 32 } => {
+                    set.v4_hosts.find_or_insert(*addr, next)
                 }
-            } else {
-                let k = match ind.value {
-                    IndicatorValue::Ipv4 { addr, prefix } => (u128::from(addr), prefix, false),
-                    IndicatorValue::Ipv6 { addr, prefix } => (addr, prefix, true),
-                    _ => (0, 0, false),
-                };
-                let next = all.len() as u32;
-                match ips.entry(k) {
-                    std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(next);
-                        None
-                    }
+                IndicatorValue::Ipv6 { addr, prefix: 128 } => {
+                    set.v6_hosts.find_or_insert(*addr, next)
                 }
+                IndicatorValue::Ipv4 { addr, prefix } => Some(
+                    *networks
+                        .entry((u128::from(*addr), *prefix, false))
+                        .or_insert(next),
+                )
+                .filter(|&i| i != next),
+                IndicatorValue::Ipv6 { addr, prefix } => {
+                    Some(*networks.entry((*addr, *prefix, true)).or_insert(next))
+                        .filter(|&i| i != next)
+                }
+                IndicatorValue::Domain(s) => {
+                    let h = StrTable::hash(&set.hasher, s.as_bytes());
+                    let e = set.domain.find_or_insert(h, s.as_bytes(), next);
+                    if e.is_none() {
+                        let labels = s.bytes().filter(|&b| b == b'.').count() + 1;
+                        set.domain_labels |= label_bit(labels);
+                        set.domain_max_len = set.domain_max_len.max(s.len());
+                    }
+                    e
+                }
+                IndicatorValue::Url(s) => {
+                    let h = StrTable::hash(&set.hasher, s.as_bytes());
+                    set.url.find_or_insert(h, s.as_bytes(), next)
+                }
+                IndicatorValue::Email(s) => {
+                    let h = StrTable::hash(&set.hasher, s.as_bytes());
+                    set.email.find_or_insert(h, s.as_bytes(), next)
+                }
+                IndicatorValue::Ja4(s) => {
+                    let h = StrTable::hash(&set.hasher, s.as_bytes());
+                    set.ja4.find_or_insert(h, s.as_bytes(), next)
+                }
+                IndicatorValue::Md5(k) => set.md5.find_or_insert(*k, next),
+                IndicatorValue::Sha1(k) => set.sha1.find_or_insert(*k, next),
+                IndicatorValue::Sha256(k) => set.sha256.find_or_insert(*k, next),
+                IndicatorValue::Sm3(k) => set.sm3.find_or_insert(*k, next),
+                IndicatorValue::Ja3(k) => set.ja3.find_or_insert(*k, next),
             };
             match existing {
                 Some(i) => {
-                    duplicates += 1;
-                    all[i as usize].merge(&ind);
+                    set.duplicates += 1;
+                    set.indicators[i as usize].merge(&ind);
                 }
-                None => all.push(ind),
+                None => {
+                    set.indicators.push(ind);
+                    if set.indicators.len() >= MAX_INDICATORS {
+                        break;
+                    }
+                }
             }
         }
+        drop(networks);
         let mut r4 = Vec::new();
         let mut r6 = Vec::new();
-        for (i, ind) in all.iter().enumerate() {
-            if let Some((lo, hi)) = ind.value.ipv4_range() {
-                r4.push((lo, hi, i as u32));
-            } else if let Some((lo, hi)) = ind.value.ipv6_range() {
-                r6.push((lo, hi, i as u32));
+        set.bounded = vec![0u64; set.indicators.len().div_ceil(64)];
+        for (i, ind) in set.indicators.iter().enumerate() {
+            if has_bounds(ind) {
+                set.bounded[i / 64] |= 1 << (i % 64);
+            }
+            match ind.value {
+                IndicatorValue::Ipv4 { prefix, .. } if prefix < 32 => {
+                    if let Some((lo, hi)) = ind.value.ipv4_range() {
+                        r4.push((lo, hi, i as u32));
+                    }
+                }
+                IndicatorValue::Ipv6 { prefix, .. } if prefix < 128 => {
+                    if let Some((lo, hi)) = ind.value.ipv6_range() {
+                        r6.push((lo, hi, i as u32));
+                    }
+                }
+                _ => {}
             }
         }
-        all.shrink_to_fit();
-        exact.shrink_to(0, |&j| key_hash(&hasher, &all[j as usize].value));
-        Self {
-            v4: IntervalMap::build(&r4),
-            v6: IntervalMap::build(&r6),
-            indicators: all,
-            exact,
-            hasher,
-            patterns,
-            duplicates,
+        set.v4 = IntervalMap::build(&r4);
+        set.v6 = IntervalMap::build(&r6);
+        // Merging only ever removes bounds, so the flags are set once everything is merged.
+        let bounded = std::mem::take(&mut set.bounded);
+        let flag = |id: &mut u32| {
+            let i = *id as usize;
+            if bounded[i / 64] & (1 << (i % 64)) != 0 {
+                *id |= BOUNDED;
+            }
+        };
+        set.v4_hosts.ids_mut().for_each(flag);
+        set.v6_hosts.ids_mut().for_each(flag);
+        for t in [&mut set.domain, &mut set.url, &mut set.email, &mut set.ja4] {
+            t.ids_mut().for_each(flag);
+            t.shrink();
         }
+        set.md5.ids_mut().for_each(flag);
+        set.sha1.ids_mut().for_each(flag);
+        set.sha256.ids_mut().for_each(flag);
+        set.sm3.ids_mut().for_each(flag);
+        set.ja3.ids_mut().for_each(flag);
+        set.v4_hosts.shrink();
+        set.v6_hosts.shrink();
+        set.md5.shrink();
+        set.sha1.shrink();
+        set.sha256.shrink();
+        set.sm3.shrink();
+        set.ja3.shrink();
+        set.bounded = bounded;
+        set.indicators.shrink_to_fit();
+        set
     }
 
     pub fn len(&self) -> usize {
@@ -243,52 +555,209 @@ impl IndicatorSet {
         }
     }
 
-    /// Calls `hit` with the id of every active indicator matching `value`.
-    #[inline]
-    pub fn lookup(&self, value: &IndicatorValue, now: Timestamp, mut hit: impl FnMut(u32)) {
-        let mut check = |i: u32| {
-            if self.indicators[i as usize].is_active(now) {
-                hit(i);
+    /// Calls `hit` with the id of the entry's indicator when it is active at `now`.
+    #[inline(always)]
+    fn emit(&self, entry: u32, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        let i = entry & ID_MASK;
+        if entry & BOUNDED == 0 || self.indicators[i as usize].is_active(now) {
+            hit(i);
+        }
+    }
+
+    #[inline(always)]
+    fn emit_network(&self, i: u32, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        let n = i as usize;
+        let bounded = self
+            .bounded
+            .get(n / 64)
+            .is_some_and(|w| w & (1 << (n % 64)) != 0);
+        if !bounded || self.indicators[n].is_active(now) {
+            hit(i);
+        }
+    }
+
+    /// Host entry and network ids, in id order (as one interval map would give them).
+    #[inline(always)]
+    fn emit_address(
+        &self,
+        host: Option<u32>,
+        networks: &[u32],
+        now: Timestamp,
+        hit: &mut impl FnMut(u32),
+    ) {
+        let mut host = host;
+        for &n in networks {
+            if let Some(h) = host
+                && (h & ID_MASK) < n
+            {
+                self.emit(h, now, hit);
+                host = None;
             }
-        };
-        match value {
-            IndicatorValue::Ipv4 { addr, .. } => {
-                self.v4.lookup(*addr).iter().for_each(|&i| check(i))
-            }
-            IndicatorValue::Ipv6 { addr, .. } => {
-                self.v6.lookup(*addr).iter().for_each(|&i| check(i))
-            }
-            IndicatorValue::Domain(d) => {
-                // Every suffix that still has a dot: domain indicators always have one, so
-                // the bare top-level label is never probed.
-                let tag = IndicatorKind::Domain as u8;
-                let mut rest: &str = d;
-                while let Some(dot) = rest.find('.') {
-                    if let Some(i) = self.find_exact(tag, rest.as_bytes()) {
-                        check(i);
-                    }
-                    rest = &rest[dot + 1..];
-                }
-            }
-            other => {
-                if let Some((tag, bytes)) = other.exact_key()
-                    && let Some(i) = self.find_exact(tag, bytes)
-                {
-                    check(i);
-                }
-            }
+            self.emit_network(n, now, hit);
+        }
+        if let Some(h) = host {
+            self.emit(h, now, hit);
         }
     }
 
     #[inline]
-    fn find_exact(&self, tag: u8, bytes: &[u8]) -> Option<u32> {
-        let key = (tag, bytes);
-        let h = self.hasher.hash_one(key);
-        self.exact
-            .find(h, |&i| {
-                self.indicators[i as usize].value.exact_key() == Some(key)
-            })
-            .copied()
+    fn lookup_v4(&self, addr: u32, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        let host = self.v4_hosts.find(&addr);
+        let networks = if self.v4.segments() == 0 {
+            &[][..]
+        } else {
+            self.v4.lookup(addr)
+        };
+        self.emit_address(host, networks, now, hit);
+    }
+
+    #[inline]
+    fn lookup_v6(&self, addr: u128, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        let host = self.v6_hosts.find(&addr);
+        let networks = if self.v6.segments() == 0 {
+            &[][..]
+        } else {
+            self.v6.lookup(addr)
+        };
+        self.emit_address(host, networks, now, hit);
+    }
+
+    /// Every suffix of `d` that still has a dot, longest first (domain indicators always have
+    /// one, so the bare top-level label is never probed), skipping suffixes whose label count
+    /// or length no domain indicator has.
+    #[inline]
+    fn lookup_domain(&self, d: &[u8], now: Timestamp, hit: &mut impl FnMut(u32)) {
+        if self.domain.len() == 0 {
+            return;
+        }
+        let mut labels = d.iter().filter(|&&b| b == b'.').count() + 1;
+        let mut rest = d;
+        while labels >= 2 {
+            if rest.len() <= self.domain_max_len && self.domain_labels & label_bit(labels) != 0 {
+                let h = StrTable::hash(&self.hasher, rest);
+                if let Some(e) = self.domain.find(h, rest) {
+                    self.emit(e, now, hit);
+                }
+            }
+            match rest.iter().position(|&b| b == b'.') {
+                Some(dot) => rest = &rest[dot + 1..],
+                None => break,
+            }
+            labels -= 1;
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_str(&self, t: &StrTable, s: &str, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        if t.len() == 0 {
+            return;
+        }
+        let h = StrTable::hash(&self.hasher, s.as_bytes());
+        if let Some(e) = t.find(h, s.as_bytes()) {
+            self.emit(e, now, hit);
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_inline<K: InlineKey>(
+        &self,
+        t: &InlineTable<K>,
+        k: &K,
+        now: Timestamp,
+        hit: &mut impl FnMut(u32),
+    ) {
+        if let Some(e) = t.find(k) {
+            self.emit(e, now, hit);
+        }
+    }
+
+    /// Calls `hit` with the id of every active indicator matching `value`: for an address,
+    /// the host and every network containing it, in id order; for a domain, the domain and
+    /// every parent domain indicator, longest first; otherwise the equal value.
+    #[inline]
+    pub fn lookup(&self, value: &IndicatorValue, now: Timestamp, mut hit: impl FnMut(u32)) {
+        let hit = &mut hit;
+        match value {
+            IndicatorValue::Ipv4 { addr, .. } => self.lookup_v4(*addr, now, hit),
+            IndicatorValue::Ipv6 { addr, .. } => self.lookup_v6(*addr, now, hit),
+            IndicatorValue::Domain(d) => self.lookup_domain(d.as_bytes(), now, hit),
+            IndicatorValue::Url(s) => self.lookup_str(&self.url, s, now, hit),
+            IndicatorValue::Email(s) => self.lookup_str(&self.email, s, now, hit),
+            IndicatorValue::Ja4(s) => self.lookup_str(&self.ja4, s, now, hit),
+            IndicatorValue::Md5(k) => self.lookup_inline(&self.md5, k, now, hit),
+            IndicatorValue::Sha1(k) => self.lookup_inline(&self.sha1, k, now, hit),
+            IndicatorValue::Sha256(k) => self.lookup_inline(&self.sha256, k, now, hit),
+            IndicatorValue::Sm3(k) => self.lookup_inline(&self.sm3, k, now, hit),
+            IndicatorValue::Ja3(k) => self.lookup_inline(&self.ja3, k, now, hit),
+        }
+    }
+
+    /// Looks up an observable given as text, as [`observables_from_fields`] reads a field of
+    /// that type: for the address kinds any IP address (an IPv4-mapped IPv6 address as IPv4),
+    /// for the others [`IndicatorValue::parse`]. Addresses, ASCII domains and hex digests are
+    /// normalized on the stack, without allocating; URLs, e-mail addresses, JA4 and
+    /// internationalized domains go through the parser. Returns false when the text is not a
+    /// value of that type (nothing is looked up).
+    pub fn lookup_text(
+        &self,
+        kind: IndicatorKind,
+        text: &str,
+        now: Timestamp,
+        mut hit: impl FnMut(u32),
+    ) -> bool {
+        let hit = &mut hit;
+        match kind {
+            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
+                match text.trim().parse::<std::net::IpAddr>() {
+                    Ok(ip) => match IndicatorValue::from_ip(ip) {
+                        IndicatorValue::Ipv4 { addr, .. } => self.lookup_v4(addr, now, hit),
+                        IndicatorValue::Ipv6 { addr, .. } => self.lookup_v6(addr, now, hit),
+                        _ => {}
+                    },
+                    Err(_) => return false,
+                }
+            }
+            IndicatorKind::Domain => {
+                let mut buf = [0u8; 253];
+                match ascii_domain(text, &mut buf) {
+                    Some(Some(d)) => self.lookup_domain(d, now, hit),
+                    Some(None) => return false,
+                    None => match IndicatorValue::parse(kind, text) {
+                        Ok(v) => self.lookup(&v, now, hit),
+                        Err(_) => return false,
+                    },
+                }
+            }
+            IndicatorKind::Md5 => return self.lookup_hex(&self.md5, text, now, hit),
+            IndicatorKind::Sha1 => return self.lookup_hex(&self.sha1, text, now, hit),
+            IndicatorKind::Sha256 => return self.lookup_hex(&self.sha256, text, now, hit),
+            IndicatorKind::Sm3 => return self.lookup_hex(&self.sm3, text, now, hit),
+            IndicatorKind::Ja3 => return self.lookup_hex(&self.ja3, text, now, hit),
+            IndicatorKind::Url | IndicatorKind::Email | IndicatorKind::Ja4 => {
+                match IndicatorValue::parse(kind, text) {
+                    Ok(v) => self.lookup(&v, now, hit),
+                    Err(_) => return false,
+                }
+            }
+        }
+        true
+    }
+
+    #[inline]
+    fn lookup_hex<const N: usize>(
+        &self,
+        t: &InlineTable<[u8; N]>,
+        text: &str,
+        now: Timestamp,
+        hit: &mut impl FnMut(u32),
+    ) -> bool {
+        let text = text.trim();
+        let mut k = [0u8; N];
+        if text.len() != 2 * N || hex::decode_to_slice(text, &mut k).is_err() {
+            return false;
+        }
+        self.lookup_inline(t, &k, now, hit);
+        true
     }
 
     /// Matches an event's observables against the active indicators.
@@ -321,8 +790,8 @@ impl IndicatorSet {
     }
 
     /// Approximate heap bytes of the set (indicators with their inline values and string
-    /// payloads, index tables, interval maps; shared contexts counted once per distinct
-    /// pointer is beyond this estimate and left out).
+    /// payloads, index tables and arenas, interval maps; shared contexts counted once per
+    /// distinct pointer is beyond this estimate and left out).
     pub fn approx_heap_bytes(&self) -> usize {
         let inds = self.indicators.capacity() * std::mem::size_of::<Indicator>();
         let strings: usize = self
@@ -336,10 +805,61 @@ impl IndicatorSet {
                 _ => 0,
             })
             .sum();
-        // hashbrown: one u32 slot and one control byte per bucket.
-        let table = self.exact.capacity() * 5;
-        inds + strings + table + self.v4.heap_bytes() + self.v6.heap_bytes()
+        let tables = self.v4_hosts.heap_bytes()
+            + self.v6_hosts.heap_bytes()
+            + self.domain.heap_bytes()
+            + self.url.heap_bytes()
+            + self.email.heap_bytes()
+            + self.ja4.heap_bytes()
+            + self.md5.heap_bytes()
+            + self.sha1.heap_bytes()
+            + self.sha256.heap_bytes()
+            + self.sm3.heap_bytes()
+            + self.ja3.heap_bytes()
+            + self.bounded.capacity() * 8;
+        inds + strings + tables + self.v4.heap_bytes() + self.v6.heap_bytes()
     }
+}
+
+/// A domain observable normalized on the stack like [`crate::indicator::normalize_domain`]:
+/// `None` when the text is not ASCII (the caller parses it), `Some(None)` when it is not a
+/// valid domain, `Some(Some(bytes))` otherwise.
+fn ascii_domain<'b>(text: &str, buf: &'b mut [u8; 253]) -> Option<Option<&'b [u8]>> {
+    let t = text.trim();
+    let t = t.strip_prefix("*.").unwrap_or(t);
+    let t = t.strip_suffix('.').unwrap_or(t);
+    if !t.is_ascii() {
+        return None;
+    }
+    let b = t.as_bytes();
+    if b.len() > buf.len() {
+        return Some(None);
+    }
+    let out = &mut buf[..b.len()];
+    for (o, &c) in out.iter_mut().zip(b) {
+        *o = c.to_ascii_lowercase();
+    }
+    let out: &[u8] = out;
+    Some(valid_domain(out).then_some(out))
+}
+
+/// The checks of `normalize_domain` on lower-case ASCII: a dot, at most 253 bytes, labels of
+/// 1 to 63 letters, digits, `-` and `_`, and not an IPv4 address.
+fn valid_domain(d: &[u8]) -> bool {
+    if d.len() > 253 || !d.contains(&b'.') {
+        return false;
+    }
+    for label in d.split(|&b| b == b'.') {
+        if label.is_empty()
+            || label.len() > 63
+            || !label
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    std::str::from_utf8(d).is_ok_and(|s| s.parse::<std::net::Ipv4Addr>().is_err())
 }
 
 #[cfg(test)]
@@ -527,5 +1047,212 @@ mod tests {
                 "tls.client.ja3=ja3:e7d705a3286e19ea42f587b344ee6865",
             ]
         );
+    }
+
+    /// The reference: every indicator of the set compared with the observable one by one.
+    fn naive(set: &IndicatorSet, v: &IndicatorValue, now: Timestamp) -> Vec<u32> {
+        let inds = set.indicators();
+        let active = |i: usize| inds[i].is_active(now);
+        match v {
+            IndicatorValue::Ipv4 { addr, .. } => (0..inds.len())
+                .filter(|&i| {
+                    inds[i]
+                        .value
+                        .ipv4_range()
+                        .is_some_and(|(lo, hi)| lo <= *addr && *addr <= hi)
+                        && active(i)
+                })
+                .map(|i| i as u32)
+                .collect(),
+            IndicatorValue::Ipv6 { addr, .. } => (0..inds.len())
+                .filter(|&i| {
+                    inds[i]
+                        .value
+                        .ipv6_range()
+                        .is_some_and(|(lo, hi)| lo <= *addr && *addr <= hi)
+                        && active(i)
+                })
+                .map(|i| i as u32)
+                .collect(),
+            IndicatorValue::Domain(d) => {
+                let mut out = Vec::new();
+                let mut rest: &str = d;
+                while let Some(dot) = rest.find('.') {
+                    let want = IndicatorValue::Domain(rest.into());
+                    out.extend(
+                        (0..inds.len())
+                            .filter(|&i| inds[i].value == want && active(i))
+                            .map(|i| i as u32),
+                    );
+                    rest = &rest[dot + 1..];
+                }
+                out
+            }
+            other => (0..inds.len())
+                .filter(|&i| inds[i].value == *other && active(i))
+                .map(|i| i as u32)
+                .collect(),
+        }
+    }
+
+    mod against_naive {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Values from small alphabets, so that indicator sets and observables collide often:
+        /// nested networks, parent domains, equal digests of different types.
+        fn value() -> impl Strategy<Value = IndicatorValue> {
+            let label = prop::sample::select(vec!["a", "b", "evil", "com", "x-1", "c2", "cn"]);
+            prop_oneof![
+                (
+                    0u32..64,
+                    prop::sample::select(vec![8u8, 16, 24, 28, 30, 31, 32, 32, 32])
+                )
+                    .prop_map(|(low, prefix)| {
+                        let addr = 0x0A00_0000 | low;
+                        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                        IndicatorValue::Ipv4 {
+                            addr: addr & mask,
+                            prefix,
+                        }
+                    }),
+                (
+                    0u128..16,
+                    prop::sample::select(vec![16u8, 64, 124, 128, 128])
+                )
+                    .prop_map(|(low, prefix)| {
+                        let addr = (0x2001_0db8u128 << 96) | low;
+                        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                        IndicatorValue::Ipv6 {
+                            addr: addr & mask,
+                            prefix,
+                        }
+                    }),
+                prop::collection::vec(label, 2..5)
+                    .prop_map(|ls| IndicatorValue::Domain(ls.join(".").into())),
+                (0u8..4).prop_map(|n| IndicatorValue::Url(format!("http://x.cn/{n}").into())),
+                (0u8..4).prop_map(|n| IndicatorValue::Email(format!("u{n}@x.cn").into())),
+                (0u8..3).prop_map(|n| IndicatorValue::Md5([n; 16])),
+                (0u8..3).prop_map(|n| IndicatorValue::Ja3([n; 16])),
+                (0u8..3).prop_map(|n| IndicatorValue::Sha1([n; 20])),
+                (0u8..3).prop_map(|n| IndicatorValue::Sha256([n; 32])),
+                (0u8..3).prop_map(|n| IndicatorValue::Sm3([n; 32])),
+                (0u8..3).prop_map(|n| IndicatorValue::Ja4(
+                    format!("t13d1516h2_8daaf615277{n}_02713d6af862").into()
+                )),
+            ]
+        }
+
+        fn bound() -> impl Strategy<Value = Option<Timestamp>> {
+            prop::option::weighted(
+                0.3,
+                (1_699_999_000i64..1_700_001_000)
+                    .prop_map(|s| Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH)),
+            )
+        }
+
+        fn indicator() -> impl Strategy<Value = Indicator> {
+            (value(), bound(), bound(), 0u8..=100).prop_map(|(v, from, until, c)| {
+                let mut i = Indicator::new(v, c, Arc::new(IndicatorContext::default()));
+                i.valid_from = from;
+                i.valid_until = until;
+                i
+            })
+        }
+
+        /// The text of a value as an event might carry it: mixed case, a trailing dot.
+        fn text_of(v: &IndicatorValue, upper: bool, dot: bool) -> String {
+            let mut t = v.text();
+            if upper {
+                t = t.to_ascii_uppercase();
+            }
+            if dot && matches!(v, IndicatorValue::Domain(_)) {
+                t.push('.');
+            }
+            t
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn the_fast_matcher_agrees_with_the_naive_one(
+                inds in prop::collection::vec(indicator(), 0..80),
+                probes in prop::collection::vec((value(), prop::collection::vec(prop::sample::select(vec!["www", "a", "evil"]), 0..3)), 1..60),
+                at in 1_699_998_900i64..1_700_001_100,
+            ) {
+                let now = Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH);
+                let distinct: std::collections::BTreeSet<IndicatorValue> =
+                    inds.iter().map(|i| i.value.clone()).collect();
+                let set = IndicatorSet::build(inds.clone(), Vec::new());
+                prop_assert_eq!(set.len(), distinct.len());
+                prop_assert_eq!(set.stats().duplicates_merged, inds.len() - distinct.len());
+                for (v, sub) in probes {
+                    // Subdomains of generated domains, to exercise the suffix walk.
+                    let v = match v {
+                        IndicatorValue::Domain(d) if !sub.is_empty() => {
+                            IndicatorValue::Domain(format!("{}.{d}", sub.join(".")).into())
+                        }
+                        v => v,
+                    };
+                    let mut fast = Vec::new();
+                    set.lookup(&v, now, |i| fast.push(i));
+                    prop_assert_eq!(&fast, &naive(&set, &v, now), "lookup of {}", v);
+                    // The text path gives the same as parsing the text and looking it up.
+                    for (upper, dot) in [(false, false), (true, true)] {
+                        let t = text_of(&v, upper, dot);
+                        let mut by_text = Vec::new();
+                        let parsed = set.lookup_text(v.kind(), &t, now, |i| by_text.push(i));
+                        let mut want = Vec::new();
+                        let reference = match v.kind() {
+                            IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => t
+                                .trim()
+                                .parse::<std::net::IpAddr>()
+                                .ok()
+                                .map(IndicatorValue::from_ip),
+                            k => IndicatorValue::parse(k, &t).ok(),
+                        };
+                        if let Some(r) = &reference {
+                            set.lookup(r, now, |i| want.push(i));
+                        }
+                        prop_assert_eq!(parsed, reference.is_some(), "text {:?}", t);
+                        prop_assert_eq!(&by_text, &want, "text {:?}", t);
+                    }
+                }
+            }
+
+            #[test]
+            fn text_lookups_accept_exactly_what_the_parser_accepts(
+                t in "[ *.]{0,2}[a-zA-Z0-9_.:/@-]{0,40}[. ]{0,2}",
+                k in prop::sample::select(IndicatorKind::ALL.to_vec()),
+            ) {
+                let set = IndicatorSet::build(
+                    [
+                        Indicator::new(
+                            IndicatorValue::parse(IndicatorKind::Domain, "a.b").expect("domain"),
+                            50,
+                            Arc::new(IndicatorContext::default()),
+                        ),
+                    ],
+                    Vec::new(),
+                );
+                let reference = match k {
+                    IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => t
+                        .trim()
+                        .parse::<std::net::IpAddr>()
+                        .ok()
+                        .map(IndicatorValue::from_ip),
+                    k => IndicatorValue::parse(k, &t).ok(),
+                };
+                let mut got = Vec::new();
+                let parsed = set.lookup_text(k, &t, now(), |i| got.push(i));
+                prop_assert_eq!(parsed, reference.is_some(), "{:?} as {}", t, k);
+                let mut want = Vec::new();
+                if let Some(r) = &reference {
+                    set.lookup(r, now(), |i| want.push(i));
+                }
+                prop_assert_eq!(got, want);
+            }
+        }
     }
 }
