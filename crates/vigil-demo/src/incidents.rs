@@ -10,7 +10,10 @@ use crate::{
     planned_org_id,
 };
 use std::collections::BTreeSet;
-use vigil_model::{AlertStatus, Grade, IncidentStatus, NewIncident};
+use vigil_model::{
+    AlertStatus, Grade, IncidentImpact, IncidentStatus, NewIncident, PaymentMethod, Ransom,
+    RansomStatus,
+};
 
 const ANALYST: &str = "user:analyst";
 const DUTY: &str = "user:duty-officer";
@@ -271,6 +274,84 @@ fn incident(
         incident: spec,
         actor: DUTY.to_string(),
         steps,
+        impact: impact(s),
+    }
+}
+
+/// The impact the organization reports for ransomware and defacement stories, derived from
+/// the story (no draw from the generator, so the rest of the plan stays as it was): what was
+/// encrypted, for how long, the ransom (demanded, or paid in Monero for every other case),
+/// the cause and the support requested.
+fn impact(s: &StoryRecord) -> Option<IncidentImpact> {
+    let c = |k: &str| s.context.get(k).cloned().unwrap_or_default();
+    match s.kind {
+        StoryKind::Ransomware => {
+            let files: u64 = c("files").parse().unwrap_or(0);
+            let start = u64::try_from(clock::us(s.start)).unwrap_or(0);
+            let paid = files % 2 == 1;
+            let ransom = Ransom {
+                status: if paid {
+                    RansomStatus::Paid
+                } else {
+                    RansomStatus::Demanded
+                },
+                amount: if paid {
+                    format!("{}.5", 20 + files % 60)
+                } else {
+                    format!("{}.{}", 1 + files % 4, files % 10)
+                },
+                currency: if paid { "XMR" } else { "BTC" }.to_string(),
+                payment_method: Some(if paid {
+                    PaymentMethod::Xmr
+                } else {
+                    PaymentMethod::Btc
+                }),
+                payment_date: if paid {
+                    Some(
+                        s.end
+                            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+                            .date(),
+                    )
+                } else {
+                    None
+                },
+                wallet_address: Some(if paid {
+                    format!("4{:0>94}", format!("{:x}{:x}", start, files))
+                } else {
+                    format!("bc1q{:0>38}", format!("{:x}", start ^ files))
+                }),
+            };
+            Some(IncidentImpact {
+                outage_minutes: Some(180 + files % 420),
+                degraded_minutes: Some(720 + files % 1_440),
+                people_affected: Some(300 + files % 5_000),
+                direct_loss_yuan: Some(150_000 + (files % 90) * 10_000),
+                ransom: Some(ransom),
+                support_requested: Some(
+                    "请求协助开展勒索软件样本分析、加密数据恢复可行性评估和攻击溯源。".into(),
+                ),
+                preliminary_cause: Some(format!(
+                    "SSL VPN账号 {} 口令泄露且未启用多因素认证，攻击者由 {} 接入内网。",
+                    c("account"),
+                    c("source_ip")
+                )),
+                affected_scope: Some(format!(
+                    "服务器 {} 失陷，文件服务器 {} 上约 {} 个文件被 {} 加密。",
+                    c("host"),
+                    c("file_server"),
+                    c("files"),
+                    c("family")
+                )),
+                ..IncidentImpact::default()
+            })
+        }
+        StoryKind::Defacement => Some(IncidentImpact {
+            defacement_homepage_minutes: c("defaced_minutes").parse().ok(),
+            preliminary_cause: Some("网站管理后台弱口令，且后台对互联网开放。".into()),
+            affected_scope: Some(format!("门户网站 {} 首页。", c("domain"))),
+            ..IncidentImpact::default()
+        }),
+        _ => None,
     }
 }
 

@@ -157,6 +157,8 @@ pub struct PlannedIncident {
     pub incident: NewIncident,
     pub actor: String,
     pub steps: Vec<IncidentStep>,
+    /// The impact recorded right after the incident is opened (ransomware and defacement).
+    pub impact: Option<vigil_model::IncidentImpact>,
 }
 
 /// Everything the demo consists of, as model values (see the crate docs on identifiers).
@@ -480,6 +482,16 @@ async fn write_parts(
             })
             .collect::<Result<_, _>>()?;
         let created = store.create_incident(spec, &p.actor).await?;
+        if let Some(impact) = p.impact {
+            // The planned grade stands: the demo's grades are part of its stories.
+            let update = vigil_store::ImpactUpdate {
+                impact,
+                ..vigil_store::ImpactUpdate::default()
+            };
+            store
+                .set_incident_impact(Scope::All, created.id, update, &p.actor)
+                .await?;
+        }
         for step in p.steps {
             let change = IncidentUpdate {
                 status: step.status,

@@ -131,6 +131,21 @@ fn every_spec_validates() {
     }
     for i in &p.incidents {
         assert_eq!(i.incident.validate(), Ok(()), "{}", i.incident.title);
+        if let Some(impact) = &i.impact {
+            assert_eq!(impact.validate(), Ok(()), "{}", i.incident.title);
+        }
+    }
+    // The ransomware cases report their impact with the ransom, so their reports show it.
+    let ransomware: Vec<_> = p
+        .incidents
+        .iter()
+        .filter(|i| i.incident.subcategory.as_deref() == Some("MPRANS"))
+        .collect();
+    assert!(!ransomware.is_empty());
+    for i in ransomware {
+        let impact = i.impact.as_ref().expect("ransomware impact");
+        assert!(impact.ransom.is_some() && impact.support_requested.is_some());
+        assert!(impact.outage_minutes.is_some_and(|m| m > 0));
     }
 }
 
