@@ -230,7 +230,15 @@ impl Aggregator {
                     }
                 }
                 let assets = self.assets(scope, &ids).await?;
-                let (grade, reasons) = self.grade(&org, &assets);
+                // The impact recorded for the incident counts as well: an attach must not
+                // propose less than the impact already justifies.
+                let impact = self
+                    .store
+                    .get_incident_impact(scope, inc.id)
+                    .await?
+                    .map(|r| Impact::from(&r.impact))
+                    .unwrap_or_default();
+                let (grade, reasons) = self.grade(&org, &assets, &impact);
                 let attach = AlertAttachment {
                     alert_ids: alert_ids.clone(),
                     asset_ids: new_assets.iter().map(|a| a.id).collect(),
@@ -281,15 +289,21 @@ impl Aggregator {
         Ok(out)
     }
 
-    /// The grade of an incident of `org` affecting `assets`. Alerts carry no impact figures
-    /// (outage, records, loss): those come from the analyst, who regrades.
-    fn grade(&self, org: &Organization, assets: &[Asset]) -> (Grade, Vec<GradeReason>) {
+    /// The grade of an incident of `org` affecting `assets` with `impact`. Alerts carry no
+    /// impact figures (outage, records, loss): those are recorded for the incident
+    /// (`Store::set_incident_impact`), by the analyst or the organization.
+    fn grade(
+        &self,
+        org: &Organization,
+        assets: &[Asset],
+        impact: &Impact,
+    ) -> (Grade, Vec<GradeReason>) {
         let orgs = [AffectedOrg::from(&org.spec)];
         let affected: Vec<AffectedAsset> = assets
             .iter()
             .map(|a| AffectedAsset::of(&a.spec, &org.spec))
             .collect();
-        vigil_incident::grade(&Impact::default(), &orgs, &affected, &self.thresholds)
+        vigil_incident::grade(impact, &orgs, &affected, &self.thresholds)
     }
 
     fn new_incident(
@@ -307,7 +321,7 @@ impl Aggregator {
         };
         let title = truncate(&format!("{rule_title} on {place}"), 500);
         let (category, subcategory, why) = self.classify(alerts);
-        let (grade, reasons) = self.grade(org, assets);
+        let (grade, reasons) = self.grade(org, assets, &Impact::default());
         let end = gk
             .window_start
             .checked_add(self.config.window.length())

@@ -389,6 +389,46 @@ async fn the_grade_is_raised_when_a_cii_asset_joins_and_never_lowered() {
     assert_eq!(inc.spec.alert_ids.len(), 3);
 }
 
+#[tokio::test]
+async fn the_recorded_impact_counts_when_alerts_join() {
+    let w = world(false).await;
+    let agg = aggregator(&w.store);
+    let a = w
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:05:00Z")])
+        .await;
+    let id = agg.aggregate(&a).await.created[0];
+    // Twelve million records leaked, recorded without re-grading (as an import would).
+    w.store
+        .set_incident_impact(
+            Scope::All,
+            id,
+            vigil_store::ImpactUpdate {
+                impact: vigil_model::IncidentImpact {
+                    personal_records_leaked: Some(12_000_000),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            "user:analyst",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let inc = w.store.get_incident(Scope::All, id).await.unwrap().unwrap();
+    assert_eq!(inc.spec.grade, Grade::General);
+    // The next alert re-grades with the impact: 重大.
+    let b = w
+        .stored(vec![w.on_web("r1", Severity::High, "2026-03-02T01:15:00Z")])
+        .await;
+    let s = agg.aggregate(&b).await;
+    assert_eq!(s.raised, vec![id]);
+    let inc = w.store.get_incident(Scope::All, id).await.unwrap().unwrap();
+    assert_eq!(inc.spec.grade, Grade::Major);
+    let last = inc.timeline.last().unwrap();
+    assert_eq!(last.action, "grade:major");
+    assert!(last.note.contains("12000000"), "{}", last.note);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_batches_of_one_key_make_one_incident() {
     let w = world(false).await;
