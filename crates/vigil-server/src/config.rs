@@ -240,6 +240,9 @@ impl RawConfig {
             path: path.to_path_buf(),
             source,
         })?;
+    /// IANA zone of the senders (`"Asia/Shanghai"`) for times without an offset (RFC 3164);
+    /// default UTC.
+    pub timezone: Option<String>,
         Self::from_toml(&text).map_err(|message| ConfigError::Parse {
             path: path.to_path_buf(),
             message,
@@ -928,6 +931,16 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        if let Some(tz) = l.timezone {
+            let tz = tz.trim().to_string();
+            jiff::tz::TimeZone::get(&tz).map_err(|e| {
+                invalid(
+                    &key("timezone"),
+                    format!("'{tz}' is not a known IANA time zone: {e}"),
+                )
+            })?;
+            lc.timezone = Some(tz);
+        }
         let raw = RawConfig::from_toml(toml).map_err(|message| ConfigError::Parse {
             path: "t.toml".into(),
             message,
@@ -1199,6 +1212,27 @@ org = "0190c8a0-0000-7000-8000-000000000001"
 enabled = true
 [[pipeline.listeners]]
 name = "app-logs"
+    #[test]
+    fn listener_timezones_are_iana_names_checked_at_load() {
+        let head = "[pipeline]\nenabled = true\n[[pipeline.listeners]]\nname = \"u\"\nkind = \"syslog_udp\"\nlisten = \"0.0.0.0:5514\"\n";
+        let p = resolve(&format!("{head}timezone = \"Asia/Shanghai\"\n"), &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.listeners[0].timezone.as_deref(), Some("Asia/Shanghai"));
+        let p = resolve(head, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.listeners[0].timezone, None, "UTC unless configured");
+        let e = resolve(&format!("{head}timezone = \"Mars/Olympus\"\n"), &[])
+            .expect_err("unknown zone");
+        assert!(
+            e.to_string().contains("pipeline.listeners[0].timezone"),
+            "{e}"
+        );
+    }
+
 kind = "file"
 paths = ["/var/log/app/*.log", "/var/log/nginx/access.log"]
 poll_ms = 250

@@ -225,6 +225,8 @@ pub async fn serve_until(
     if let Some(p) = &pipeline {
         state.set_pipeline(p.monitor());
     }
+        // HTTP bulk events go through the spool and live detection like listener traffic.
+        state.set_intake(p.intake());
     let key_file = config.notice_key_file.clone();
     let key = tokio::task::spawn_blocking(move || vigil_web::notice::load_or_create_key(&key_file))
         .await

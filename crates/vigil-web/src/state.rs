@@ -64,6 +64,9 @@ pub struct Inner {
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
+    /// When set, `POST /api/v1/events` appends to the pipeline's spool instead of storing
+    /// directly ([`AppState::set_intake`]), so HTTP events are detected live.
+    pub intake: OnceLock<vigil_pipeline::intake::Intake>,
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
@@ -87,6 +90,7 @@ impl AppState {
         }))
     }
 
+            intake: OnceLock::new(),
     /// Shows the running pipeline's sources, counters and dead letters (first call wins).
     pub fn set_pipeline(&self, monitor: vigil_pipeline::status::Monitor) {
         let _ = self.0.pipeline.set(monitor);
@@ -96,6 +100,11 @@ impl AppState {
     pub fn set_aggregator(&self, aggregator: Arc<vigil_aggregator::Aggregator>) {
         let _ = self.0.aggregator.set(aggregator);
     }
+    /// Sends HTTP bulk events through the pipeline's spool (first call wins).
+    pub fn set_intake(&self, intake: vigil_pipeline::intake::Intake) {
+        let _ = self.0.intake.set(intake);
+    }
+
 
     /// Installs the notifier (first call wins).
     pub fn set_notifier(&self, n: vigil_notify::Notifier) {

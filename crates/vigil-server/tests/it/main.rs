@@ -26,6 +26,11 @@ struct Served {
 
 impl Served {
     async fn start(listener_extra: &str) -> Served {
+        Served::start_with("", listener_extra).await
+    }
+
+    /// `pipeline_extra` goes into `[pipeline]`, `listener_extra` into the UDP listener.
+    async fn start_with(pipeline_extra: &str, listener_extra: &str) -> Served {
         let dir = tempfile::tempdir().expect("tmp");
         // A free UDP port for the listener (the pipeline reports bound addresses only to its
         // owner, and `serve` owns it here).
@@ -34,7 +39,7 @@ impl Served {
             .expect("free port")
             .port();
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\n[pipeline]\nenabled = true\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\n[store]\ndata_dir = \"{}\"\n[pipeline]\nenabled = true\n{pipeline_extra}\
              [[pipeline.listeners]]\nname = \"udp\"\nkind = \"syslog_udp\"\nlisten = \"127.0.0.1:{port}\"\n{listener_extra}",
             dir.path().display()
         );
@@ -142,11 +147,28 @@ impl Served {
 
     /// GET over a raw HTTP/1.1 connection: (status, body).
     async fn get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        self.request("GET", path, token, "").await.0
+    }
+
+    /// POST over a raw HTTP/1.1 connection: (status, body).
+    async fn post(&self, path: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
+        self.request("POST", path, token, body).await.0
+    }
+
+    /// A request over a raw HTTP/1.1 connection: ((status, JSON body), raw head).
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> ((u16, serde_json::Value), String) {
         let mut s = tokio::net::TcpStream::connect(self.http)
             .await
             .expect("connect");
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
         );
         s.write_all(req.as_bytes()).await.expect("write");
         let mut buf = Vec::new();
@@ -157,14 +179,14 @@ impl Served {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .expect("status line");
-        let (_, body) = text.split_once("\r\n\r\n").expect("head and body");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
         // Bodies of these endpoints are small JSON documents, sent whole or chunked once.
         let json = body
             .find('{')
             .and_then(|a| body.rfind('}').map(|b| &body[a..=b]))
             .and_then(|j| serde_json::from_str(j).ok())
             .unwrap_or(serde_json::Value::Null);
-        (status, json)
+        ((status, json), head.to_string())
     }
 
     async fn stop(self) {
@@ -277,5 +299,159 @@ async fn the_api_shows_sources_counters_and_searchable_dead_letters() {
         let (code, _) = s.get("/api/v1/pipeline/dead-letters", &t).await;
         assert_eq!(code, 403, "{role:?}");
     }
+    s.stop().await;
+}
+
+/// Issue 4: with the pipeline running, `POST /api/v1/events` appends to the spool (202 with
+/// the spool position) and the events are detected live: three failed SSH logins sent over
+/// HTTP raise the fixture rule's alert for each and the correlation rule's brute-force alert,
+/// in the token's organization; a platform token's line without an organization is attributed
+/// by its host address (127.0.0.0/8 is the organization's asset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_events_go_through_the_spool_and_live_sigma_detection() {
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vigil-pipeline/tests/it/rules")
+        .canonicalize()
+        .expect("fixture rules");
+    let s = Served::start_with(&format!("rules_dir = \"{}\"\n", rules.display()), "").await;
+    let org_user = s.token(Role::OrgUser).await;
+    let line = |n: u32| {
+        format!(
+            r#"{{"@timestamp":"2026-11-21T10:00:0{n}Z","event":{{"dataset":"linux.sshd"}},"host":{{"name":"web-01"}},"message":"Failed password for root from 203.0.113.9 port 4{n}022 ssh2"}}"#
+        )
+    };
+    let body: String = (1..=3).map(|n| line(n) + "\n").collect();
+    let (code, ack) = s.post("/api/v1/events", &org_user, &body).await;
+    assert_eq!(code, 202, "{ack}");
+    assert_eq!(ack["spooled"], 3, "{ack}");
+    assert_eq!(ack["rejected"], 0, "{ack}");
+    assert!(ack["position"].as_u64().is_some_and(|p| p > 0), "{ack}");
+    assert_eq!(ack["results"][0]["status"], "spooled", "{ack}");
+
+    // A JSON array from a platform token, no organization named: attributed by host.ip.
+    let analyst = s.token(Role::Analyst).await;
+    let (code, ack2) = s
+        .post(
+            "/api/v1/events",
+            &analyst,
+            r#"[{"@timestamp":"2026-11-21T10:00:09Z","host":{"ip":"127.0.0.7"},"message":"array element"}, 5]"#,
+        )
+        .await;
+    assert_eq!(code, 202, "{ack2}");
+    assert_eq!(ack2["spooled"], 1, "{ack2}");
+    assert_eq!(ack2["rejected"], 1, "{ack2}");
+    assert_eq!(ack2["results"][1]["line"], 2, "{ack2}");
+    assert!(
+        ack2["position"].as_u64() > ack["position"].as_u64(),
+        "{ack2}"
+    );
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (events, alerts) = loop {
+        let events = s
+            .store
+            .search_events(
+                Scope::Org(s.org.id),
+                &EventQuery {
+                    limit: 50,
+                    ..EventQuery::default()
+                },
+            )
+            .await
+            .expect("search")
+            .items;
+        let alerts = s
+            .store
+            .list_alerts(
+                Scope::Org(s.org.id),
+                &vigil_store::AlertQuery {
+                    limit: 50,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("alerts")
+            .items;
+        if events.len() >= 4 && alerts.len() >= 2 {
+            break (events, alerts);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events {} alerts {}",
+            events.len(),
+            alerts.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sshd: Vec<_> = events
+        .iter()
+        .filter(|e| e.event.message().starts_with("Failed password"))
+        .collect();
+    assert_eq!(sshd.len(), 3);
+    for e in &sshd {
+        assert_eq!(e.event.provenance.input, "api");
+        assert_eq!(e.event.org_id, s.org.id);
+    }
+    let arr = events
+        .iter()
+        .find(|e| e.event.message() == "array element")
+        .expect("array element attributed to the organization owning 127.0.0.7");
+    assert_eq!(arr.event.provenance.input, "api");
+    let single: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.spec.title.starts_with("SSH failed password"))
+        .collect();
+    // One alert per rule, organization and asset of a batch, linked to its events.
+    assert_eq!(single.len(), 1, "{alerts:?}");
+    let mut linked = single[0].spec.event_ids.clone();
+    linked.sort();
+    let mut want: Vec<_> = sshd.iter().map(|e| e.id).collect();
+    want.sort();
+    assert_eq!(linked, want);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.spec.title.starts_with("SSH brute force")),
+        "correlation over HTTP events: {alerts:?}"
+    );
+
+    let (code, st) = s.get("/api/v1/pipeline", &analyst).await;
+    assert_eq!(code, 200, "{st}");
+    assert!(
+        st["totals"]["spooled"].as_u64().is_some_and(|n| n >= 4),
+        "{st}"
+    );
+    s.stop().await;
+}
+
+/// A spool over its bound refuses HTTP bulk events with 503 and Retry-After, spooling none
+/// of the request, and counts the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_answers_http_ingest_with_503_and_retry_after() {
+    let s = Served::start_with("spool_max_mb = 2\nspool_segment_mb = 1\n", "").await;
+    let token = s.token(Role::OrgUser).await;
+    // 3 MiB of lines: more than the whole spool may hold.
+    let filler = "y".repeat(1000);
+    let body: String = (0..3000)
+        .map(|i| format!(r#"{{"message":"big {i} {filler}"}}"#) + "\n")
+        .collect();
+    let ((code, err), head) = s.request("POST", "/api/v1/events", &token, &body).await;
+    assert_eq!(code, 503, "{err}");
+    assert_eq!(err["code"], "spool_full", "{err}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 2"),
+        "{head}"
+    );
+    // A small one still goes through.
+    let (code, ok) = s
+        .post("/api/v1/events", &token, "{\"message\":\"small\"}\n")
+        .await;
+    assert_eq!(code, 202, "{ok}");
+    let analyst = s.token(Role::Analyst).await;
+    let (_, st) = s.get("/api/v1/pipeline", &analyst).await;
+    assert!(
+        st["totals"]["spool_full"].as_u64().is_some_and(|n| n >= 1),
+        "{st}"
+    );
     s.stop().await;
 }

@@ -1,4 +1,5 @@
-//! `/api/v1/events`: NDJSON bulk ingest with per-line results, and search.
+//! `/api/v1/events`: NDJSON / JSON-array bulk ingest with per-line results (through the
+//! pipeline's spool when it runs), and search.
 
 use super::page_json;
 use crate::auth::Auth;
@@ -22,17 +23,48 @@ pub struct LineResult {
     pub error: Option<String>,
 }
 
-/// Bulk ingest. Each non-blank line is an ECS JSON document. A line is stored whole or not at
-/// all; the answer lists every line with its event id or the reason it was refused, and comes
-/// only after the stored lines are durable. `?org_id=` names the organization for lines that
-/// do not carry `vigil.org_id`; organization users and organization-scoped tokens may only
-/// send for their own organization.
+/// The items of a bulk body: the elements of one JSON array (a body that parses as one), or
+/// else NDJSON lines, each with its 1-based number.
+fn body_items(body: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[')
+        && let Ok(items) = serde_json::from_slice::<Vec<serde_json::Value>>(body)
+    {
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i + 1, serde_json::to_vec(&v).unwrap_or_default()))
+            .collect();
+    }
+    // Not an array: NDJSON, whose lines are judged one by one (a first line that is a broken
+    // array is rejected with its reason like any other).
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            (!line.iter().all(u8::is_ascii_whitespace)).then(|| (i + 1, line.to_vec()))
+        })
+        .collect()
+}
+
+/// Bulk ingest. The body is NDJSON (each non-blank line an ECS JSON document) or one JSON
+/// array of such documents. `?org_id=` names the organization for lines that do not carry
+/// `vigil.org_id`; organization users and organization-scoped tokens may only send for their
+/// own organization.
+///
+/// With the ingestion pipeline running, the accepted lines are appended to its durable spool
+/// in one synced append and the answer is `202 Accepted` with the spool position; they are
+/// then attributed (the organization resolved here, else by host and addresses), run through
+/// live Sigma detection, indicator matching and aggregation, and stored. A full spool answers
+/// `503` with `Retry-After` and spools nothing. Without the pipeline, a line is stored whole or
+/// not at all and the answer (200, with event ids) comes only after the stored lines are
+/// durable.
 pub async fn ingest(
     State(st): State<AppState>,
     auth: Auth,
     RawQuery(raw_query): RawQuery,
     body: bytes::Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<(axum::http::StatusCode, Json<serde_json::Value>)> {
     auth.require(Action::IngestEvents)?;
     // Load shedding: at most `ingest_max_inflight` bodies are worked on at once; a request
     // that finds no slot within `ingest_wait` is refused before anything is stored, so the
@@ -80,6 +112,12 @@ pub async fn ingest(
             }
         }
     }
+    let intake = st.intake.get().cloned();
+    let accepted_status = if intake.is_some() {
+        "spooled"
+    } else {
+        "stored"
+    };
     let scope = auth.principal.scope();
     let own_org = auth
         .principal
@@ -91,16 +129,12 @@ pub async fn ingest(
 
     let mut results: Vec<LineResult> = Vec::new();
     let mut batch: Vec<NewEvent> = Vec::new();
+    let mut spool_lines: Vec<vigil_pipeline::intake::IntakeLine> = Vec::new();
     let mut batch_lines: Vec<usize> = Vec::new();
     let mut org_ok: HashMap<OrgId, bool> = HashMap::new();
     let mut asset_org: HashMap<AssetId, Option<OrgId>> = HashMap::new();
 
-    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+    for (line_no, line) in body_items(&body) {
         let reject = |results: &mut Vec<LineResult>, msg: String| {
             metrics::counter!("vigil_ingest_rejected_total", "input" => "api").increment(1);
             results.push(LineResult {
@@ -110,14 +144,53 @@ pub async fn ingest(
                 error: Some(msg),
             });
         };
-        let doc = match parse_ecs_line(line) {
+        let doc = match parse_ecs_line(&line) {
             Ok(d) => d,
             Err(e) => {
                 reject(&mut results, e.to_string());
                 continue;
             }
         };
-        let Some(org) = doc.org_id.or(default_org) else {
+        // The organization an asset named without one belongs to (only through the
+        // pipeline, which may also attribute by host and addresses; the direct path needs it).
+        let mut org = doc.org_id.or(default_org);
+        if org.is_none()
+            && intake.is_some()
+            && let Some(asset) = doc.asset_id
+        {
+            org = match asset_org.get(&asset) {
+                Some(o) => *o,
+                None => {
+                    let o = st
+                        .store
+                        .get_asset(scope, asset)
+                        .await?
+                        .map(|a| a.spec.org_id);
+                    asset_org.insert(asset, o);
+                    o
+                }
+            };
+            if org.is_none() {
+                reject(
+                    &mut results,
+                    format!("vigil.asset_id: asset {asset} not found"),
+                );
+                continue;
+            }
+        }
+        let Some(org) = org else {
+            if intake.is_some() {
+                // Attributed by the pipeline from host.name / host.ip / source and destination
+                // addresses against the asset directory.
+                spool_lines.push(vigil_pipeline::intake::IntakeLine { org: None, line });
+                results.push(LineResult {
+                    line: line_no,
+                    status: accepted_status,
+                    id: None,
+                    error: None,
+                });
+                continue;
+            }
             reject(
                 &mut results,
                 "vigil.org_id: missing; name the organization in the line or with ?org_id=".into(),
@@ -160,6 +233,19 @@ pub async fn ingest(
                 continue;
             }
         }
+        results.push(LineResult {
+            line: line_no,
+            status: accepted_status,
+            id: None,
+            error: None,
+        });
+        if intake.is_some() {
+            spool_lines.push(vigil_pipeline::intake::IntakeLine {
+                org: Some(org),
+                line,
+            });
+            continue;
+        }
         batch.push(NewEvent {
             org_id: org,
             asset_id: doc.asset_id,
@@ -171,15 +257,66 @@ pub async fn ingest(
             },
             fields: doc.fields,
             native: BTreeMap::new(),
-            raw: line.to_vec(),
+            raw: line,
         });
         batch_lines.push(line_no);
-        results.push(LineResult {
-            line: line_no,
-            status: "stored",
-            id: None,
-            error: None,
-        });
+    }
+
+    if let Some(intake) = intake {
+        let spooled = spool_lines.len();
+        let rejected = results.len() - spooled;
+        let position = if spool_lines.is_empty() {
+            None
+        } else {
+            match intake.append(sender, received_at, spool_lines).await {
+                Ok(end) => {
+                    metrics::counter!("vigil_events_ingested_total", "input" => "api")
+                        .increment(spooled as u64);
+                    Some(end)
+                }
+                Err(vigil_pipeline::intake::IntakeError::Full { used, max }) => {
+                    metrics::counter!("vigil_ingest_spool_full_total", "input" => "api")
+                        .increment(1);
+                    tracing::warn!(actor = %auth.principal.actor(), used, max, lines = spooled, "http ingest refused: spool full");
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "spool_full",
+                        "the ingestion spool is full; nothing of this request was accepted, send it again after the Retry-After delay",
+                    )
+                    .with_retry_after(2));
+                }
+                Err(vigil_pipeline::intake::IntakeError::TooLarge(n)) => {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "line_too_large",
+                        format!("a line of {n} bytes exceeds the spool's record limit"),
+                    ));
+                }
+                Err(e) => {
+                    metrics::counter!("vigil_ingest_spool_errors_total", "input" => "api")
+                        .increment(1);
+                    tracing::error!(error = %e, "http ingest: spool append failed");
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "spool_unavailable",
+                        "the ingestion spool cannot take events now; nothing of this request was accepted",
+                    )
+                    .with_retry_after(5));
+                }
+            }
+        };
+        if rejected > 0 {
+            tracing::info!(actor = %auth.principal.actor(), spooled, rejected, "bulk lines rejected");
+        }
+        return Ok((
+            axum::http::StatusCode::ACCEPTED,
+            Json(serde_json::json!({
+                "spooled": spooled,
+                "rejected": rejected,
+                "position": position,
+                "results": results,
+            })),
+        ));
     }
 
     let stored = batch.len();
@@ -196,11 +333,14 @@ pub async fn ingest(
     if rejected > 0 {
         tracing::info!(actor = %auth.principal.actor(), stored, rejected, "ndjson lines rejected");
     }
-    Ok(Json(serde_json::json!({
-        "stored": stored,
-        "rejected": rejected,
-        "results": results,
-    })))
+    Ok((
+        axum::http::StatusCode::OK,
+        Json(serde_json::json!({
+            "stored": stored,
+            "rejected": rejected,
+            "results": results,
+        })),
+    ))
 }
 
 /// Parses the search query string. Repeated `filter=field:value` parameters combine with AND.

@@ -125,7 +125,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "POST",
         "/events",
         "events",
-        "Ingest NDJSON (one ECS document per line); answers per line once stored",
+        "Ingest NDJSON (one ECS document per line) or a JSON array of them; with the pipeline running, 202 once in the durable spool (attributed, detected live and stored after), 503 + Retry-After when the spool is full; without it, 200 per line once stored",
         Some("application/x-ndjson"),
     ),
     r(

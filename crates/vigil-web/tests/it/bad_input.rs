@@ -102,6 +102,34 @@ async fn oversized_bodies_are_refused_with_413() {
 }
 
 #[tokio::test]
+async fn a_json_array_body_is_ingested_element_by_element() {
+    let app = TestApp::new().await;
+    let org = app.a.id;
+    let body = r#"[{"@timestamp":"2026-11-20T10:00:00Z","message":"array one"},
+                   7,
+                   {"message":"array two","host":{"name":"h"}}]"#;
+    let (s, v) = app
+        .call(
+            "POST",
+            &format!("/api/v1/events?org_id={org}"),
+            Some(&app.officer),
+            Some(("application/json", body.as_bytes().to_vec())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["stored"], 2, "{v}");
+    assert_eq!(v["rejected"], 1, "{v}");
+    assert_eq!(v["results"][1]["line"], 2, "{v}");
+    assert!(
+        v["results"][1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("JSON object")),
+        "{v}"
+    );
+    assert!(v["results"][2]["id"].is_i64(), "{v}");
+}
+
+#[tokio::test]
 async fn ndjson_bulk_reports_every_line_and_stores_only_whole_good_ones() {
     let app = TestApp::new().await;
     let org = app.a.id;
