@@ -86,6 +86,10 @@ pub enum Action {
     WriteOrganizations,
     /// Create, change or delete assets (an organization user: of its own organization).
     WriteAssets,
+    /// Set the platform-owned grading fields of an asset (its `importance`, an input of
+    /// incident grading) and move an asset to another organization. Organization users
+    /// keep their inventory but do not grade it.
+    GradeAssets,
     ReadEvents,
     IngestEvents,
     ReadAlerts,
@@ -338,6 +342,10 @@ mod tests {
         assert!(!officer.allows(Action::ManageIncidents));
         assert!(!officer.allows(Action::WriteOrganizations));
         assert!(officer.allows(Action::AcknowledgeWarnings));
+        assert!(officer.allows(Action::WriteAssets));
+        assert!(!officer.allows(Action::GradeAssets));
+        assert!(analyst.allows(Action::GradeAssets));
+        assert!(!auditor.allows(Action::GradeAssets));
         assert!(!officer.allows(Action::IssueWarnings));
         assert!(analyst.allows(Action::IssueWarnings));
         assert!(auditor.allows(Action::ReadWarnings));

@@ -80,6 +80,7 @@ fn action_name(a: Action) -> &'static str {
         Action::ReadDirectory => "read the directory",
         Action::WriteOrganizations => "change organizations",
         Action::WriteAssets => "change assets",
+        Action::GradeAssets => "grade assets or move them to another organization",
         Action::ReadEvents => "read events",
         Action::IngestEvents => "ingest events",
         Action::ReadAlerts => "read alerts",

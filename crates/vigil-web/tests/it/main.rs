@@ -3,6 +3,7 @@
 mod access;
 mod aggregation;
 mod api;
+mod asset_inventory;
 mod bad_input;
 mod evidence;
 mod harness;
