@@ -46,6 +46,15 @@ pub fn router() -> Router<AppState> {
         .route("/assets", get(pages::assets::list))
         .route("/static/{*path}", get(static_asset))
         .route("/assets/{id}", get(pages::assets::detail))
+        .route(
+            "/assets/new",
+            get(pages::asset_form::new_form).post(pages::asset_form::create),
+        )
+        .route(
+            "/assets/{id}/edit",
+            get(pages::asset_form::edit_form).post(pages::asset_form::update),
+        )
+        .route("/assets/{id}/delete", post(pages::asset_form::delete))
         .route("/events", get(pages::events::list))
         .route("/events/{id}", get(pages::events::detail))
         .route("/alerts", get(pages::alerts::list))
@@ -62,6 +71,7 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}/evidence",
             post(pages::incidents::upload_evidence),
         )
+        .route("/incidents/{id}/feedback", post(pages::feedback::submit))
         .route(
             "/warnings",
             get(pages::warnings::list).post(pages::warnings::create),

@@ -19,6 +19,7 @@ use vigil_web::{AppState, WebConfig};
 mod evidence;
 mod incident_report;
 mod notifications;
+mod portal;
 mod warnings;
 
 const PASSWORD: &str = "correct horse battery 9";

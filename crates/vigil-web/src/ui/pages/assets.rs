@@ -87,6 +87,10 @@ pub struct AssetsPage {
     pub next_url: Option<String>,
     pub first_url: Option<String>,
     pub error: Option<String>,
+    /// The user may add assets (the "new asset" link).
+    pub can_write: bool,
+    /// Shown after an asset was deleted.
+    pub notice: Option<&'static str>,
 }
 
 pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuery) -> UiResult {
@@ -154,6 +158,8 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         next_url: next.map(|c| p.with_cursor("/assets", Some(&c))),
         first_url: p.get("cursor").map(|_| p.with_cursor("/assets", None)),
         error,
+        can_write: ui.principal.allows(Action::WriteAssets),
+        notice: p.flag("deleted").then(|| t.t("assetform.deleted")),
     }))
 }
 
@@ -183,6 +189,10 @@ pub struct AssetPage {
     pub created: String,
     pub events: Vec<EventRow>,
     pub events_url: String,
+    /// The user may edit or delete the asset (the edit link).
+    pub can_write: bool,
+    /// Shown after the asset was saved.
+    pub notice: Option<&'static str>,
 }
 
 fn joined<T: ToString>(items: &[T]) -> String {
@@ -194,7 +204,12 @@ fn joined<T: ToString>(items: &[T]) -> String {
 }
 
 /// `/assets/{id}`: one asset with its identifiers, software inventory and latest events.
-pub async fn detail(State(st): State<AppState>, ui: UiAuth, Path(id): Path<String>) -> UiResult {
+pub async fn detail(
+    State(st): State<AppState>,
+    ui: UiAuth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> UiResult {
     let t = ui.catalog();
     if !ui.principal.allows(Action::ReadDirectory) {
         return Err(UiError::forbidden(t));
@@ -253,6 +268,10 @@ pub async fn detail(State(st): State<AppState>, ui: UiAuth, Path(id): Path<Strin
         created: view::fmt_time(asset.created_at),
         events,
         events_url: format!("/events?org_id={}", s.org_id),
+        can_write: ui.principal.allows(Action::WriteAssets),
+        notice: Params::parse(raw.as_deref())
+            .flag("saved")
+            .then(|| t.t("assetform.saved")),
         row: AssetRow::new(&asset, t, &names),
     }))
 }

@@ -1,13 +1,16 @@
 //! The pages behind the navigation.
 
 pub mod alerts;
+pub mod asset_form;
 pub mod assets;
 pub mod events;
+pub mod feedback;
 pub mod incident_report;
 pub mod incidents;
 pub mod orgs;
 pub mod overview;
 pub mod pipeline;
+pub mod portal;
 pub mod reports;
 pub mod warnings;
 

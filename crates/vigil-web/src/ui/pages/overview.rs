@@ -71,6 +71,10 @@ pub struct OverviewPage {
 const PERIODS: [u32; 4] = [1, 7, 30, 90];
 
 pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuery) -> UiResult {
+    // An organization's own people land on its portal, not on the platform's situation.
+    if ui.principal.role == vigil_model::Role::OrgUser {
+        return super::portal::page(&st, &ui).await;
+    }
     let t = ui.catalog();
     let lang = t.lang();
     let scope = ui.principal.scope();
