@@ -81,6 +81,128 @@ pub struct IntelMatcher {
     pattern_ids: Vec<IndicatorId>,
 }
 
+/// Stored indicators turned into what the set is built from.
+#[derive(Default)]
+struct Collector {
+    atomic: Vec<Indicator>,
+    patterns: Vec<PatternIndicator>,
+    pattern_ids: Vec<IndicatorId>,
+    stored: HashMap<IndicatorId, StoredMeta>,
+    report: LoadReport,
+}
+
+impl Collector {
+    /// Adds one stored indicator: its values as atomic indicators, or its pattern when the
+    /// line-rate matcher cannot hold it. Revoked ones and those of disabled sources are left
+    /// out (counted).
+    fn add(
+        &mut self,
+        si: vigil_store::StoredIndicator,
+        sources: &HashMap<vigil_store::IntelSourceId, (String, bool)>,
+    ) {
+        if si.is_revoked() {
+            return;
+        }
+        let source = match sources.get(&si.spec.source_id) {
+            Some((_, false)) => {
+                self.report.skipped_disabled += 1;
+                return;
+            }
+            Some((name, true)) => name.clone(),
+            None => si.spec.source_id.to_string(),
+        };
+        self.report.stored += 1;
+        let spec = &si.spec;
+        let mut ctx = IndicatorContext {
+            sources: vec![SourceRef {
+                source,
+                reference: Some(si.id.to_string()),
+                confidence: spec.confidence,
+            }],
+            tlp: spec.tlp.as_deref().and_then(Tlp::parse),
+            tags: spec.labels.clone(),
+            kill_chain_phases: spec.kill_chain.clone(),
+            techniques: spec.attack_ids.clone(),
+            // Name and description only feed the category suggestion; not kept.
+            description: Some(format!(
+                "{} {}",
+                spec.name.as_deref().unwrap_or(""),
+                spec.description.as_deref().unwrap_or("")
+            )),
+            ..IndicatorContext::default()
+        };
+        ctx.suggest_category();
+        ctx.description = None;
+        let ctx = Arc::new(ctx);
+        let mut values: Vec<IndicatorValue> = Vec::new();
+        let texts: Vec<(&str, &str)> = if spec.values.is_empty() {
+            spec.value
+                .as_deref()
+                .map(|v| (spec.kind.as_str(), v))
+                .into_iter()
+                .collect()
+        } else {
+            spec.values
+                .iter()
+                .filter_map(|kv| kv.split_once(':'))
+                .collect()
+        };
+        for (kind, text) in texts {
+            match IndicatorKind::parse(kind).map(|k| IndicatorValue::parse(k, text)) {
+                Some(Ok(v)) => values.push(v),
+                _ => self.report.bad_values += 1,
+            }
+        }
+        let mut general = None;
+        if values.is_empty()
+            && let Some(text) = &spec.pattern
+        {
+            match vigil_intel::pattern::parse(text) {
+                Ok(p) => match p.compile() {
+                    Compiled::Atomic(vs) => values.extend(vs.into_iter().flatten()),
+                    Compiled::General(_) => general = Some(p),
+                },
+                Err(_) => self.report.bad_values += 1,
+            }
+        }
+        if let Some(pattern) = general {
+            if self.patterns.len() >= MAX_PATTERNS {
+                self.report.patterns_dropped += 1;
+                return;
+            }
+            self.patterns.push(PatternIndicator {
+                id: spec.stix_id.clone(),
+                pattern_text: spec.pattern.clone().unwrap_or_default(),
+                pattern,
+                confidence: spec.confidence,
+                valid_from: spec.valid_from,
+                valid_until: spec.valid_until,
+                context: ctx,
+            });
+            self.pattern_ids.push(si.id);
+        } else if values.is_empty() {
+            return;
+        } else {
+            for value in values {
+                self.atomic.push(Indicator {
+                    value,
+                    confidence: spec.confidence.min(100),
+                    valid_from: spec.valid_from,
+                    valid_until: spec.valid_until,
+                    context: ctx.clone(),
+                });
+            }
+        }
+        self.stored.insert(
+            si.id,
+            StoredMeta {
+                stix_id: spec.stix_id.as_str().into(),
+                name: spec.name.as_deref().map(Into::into),
+            },
+        );
+    }
+}
+
 /// Counts of one load, for the log.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LoadReport {
@@ -106,17 +228,22 @@ impl IntelMatcher {
     /// Loads the active indicators of enabled sources from the store and builds the set (on a
     /// blocking thread).
     pub async fn load(store: &dyn Store) -> Result<(IntelMatcher, LoadReport), IntelError> {
+        Self::load_where(store, IndicatorQuery::default()).await
+    }
+
+    /// Like [`Self::load`], for the indicators `filter` selects (its source, kind, value or
+    /// `added_after`; paging and order are set here).
+    pub async fn load_where(
+        store: &dyn Store,
+        filter: IndicatorQuery,
+    ) -> Result<(IntelMatcher, LoadReport), IntelError> {
         let sources: HashMap<_, _> = store
             .list_intel_sources()
             .await?
             .into_iter()
             .map(|s| (s.id, (s.spec.name, s.spec.enabled)))
             .collect();
-        let mut report = LoadReport::default();
-        let mut atomic: Vec<Indicator> = Vec::new();
-        let mut patterns: Vec<PatternIndicator> = Vec::new();
-        let mut pattern_ids = Vec::new();
-        let mut stored = HashMap::new();
+        let mut c = Collector::default();
         let mut cursor = None;
         loop {
             let page = store
@@ -125,116 +252,24 @@ impl IntelMatcher {
                     oldest_first: true,
                     limit: vigil_store::MAX_PAGE,
                     cursor: cursor.take(),
-                    ..IndicatorQuery::default()
+                    ..filter.clone()
                 })
                 .await?;
             for si in page.items {
-                if si.is_revoked() {
-                    continue;
-                }
-                let source = match sources.get(&si.spec.source_id) {
-                    Some((_, false)) => {
-                        report.skipped_disabled += 1;
-                        continue;
-                    }
-                    Some((name, true)) => name.clone(),
-                    None => si.spec.source_id.to_string(),
-                };
-                report.stored += 1;
-                let spec = &si.spec;
-                let mut ctx = IndicatorContext {
-                    sources: vec![SourceRef {
-                        source,
-                        reference: Some(si.id.to_string()),
-                        confidence: spec.confidence,
-                    }],
-                    tlp: spec.tlp.as_deref().and_then(Tlp::parse),
-                    tags: spec.labels.clone(),
-                    kill_chain_phases: spec.kill_chain.clone(),
-                    techniques: spec.attack_ids.clone(),
-                    // Name and description only feed the category suggestion; not kept.
-                    description: Some(format!(
-                        "{} {}",
-                        spec.name.as_deref().unwrap_or(""),
-                        spec.description.as_deref().unwrap_or("")
-                    )),
-                    ..IndicatorContext::default()
-                };
-                ctx.suggest_category();
-                ctx.description = None;
-                let ctx = Arc::new(ctx);
-                let mut values: Vec<IndicatorValue> = Vec::new();
-                let texts: Vec<(&str, &str)> = if spec.values.is_empty() {
-                    spec.value
-                        .as_deref()
-                        .map(|v| (spec.kind.as_str(), v))
-                        .into_iter()
-                        .collect()
-                } else {
-                    spec.values
-                        .iter()
-                        .filter_map(|kv| kv.split_once(':'))
-                        .collect()
-                };
-                for (kind, text) in texts {
-                    match IndicatorKind::parse(kind).map(|k| IndicatorValue::parse(k, text)) {
-                        Some(Ok(v)) => values.push(v),
-                        _ => report.bad_values += 1,
-                    }
-                }
-                let mut general = None;
-                if values.is_empty()
-                    && let Some(text) = &spec.pattern
-                {
-                    match vigil_intel::pattern::parse(text) {
-                        Ok(p) => match p.compile() {
-                            Compiled::Atomic(vs) => values.extend(vs.into_iter().flatten()),
-                            Compiled::General(_) => general = Some(p),
-                        },
-                        Err(_) => report.bad_values += 1,
-                    }
-                }
-                if let Some(pattern) = general {
-                    if patterns.len() >= MAX_PATTERNS {
-                        report.patterns_dropped += 1;
-                        continue;
-                    }
-                    patterns.push(PatternIndicator {
-                        id: spec.stix_id.clone(),
-                        pattern_text: spec.pattern.clone().unwrap_or_default(),
-                        pattern,
-                        confidence: spec.confidence,
-                        valid_from: spec.valid_from,
-                        valid_until: spec.valid_until,
-                        context: ctx,
-                    });
-                    pattern_ids.push(si.id);
-                } else if values.is_empty() {
-                    continue;
-                } else {
-                    for value in values {
-                        atomic.push(Indicator {
-                            value,
-                            confidence: spec.confidence.min(100),
-                            valid_from: spec.valid_from,
-                            valid_until: spec.valid_until,
-                            context: ctx.clone(),
-                        });
-                    }
-                }
-                stored.insert(
-                    si.id,
-                    StoredMeta {
-                        stix_id: spec.stix_id.as_str().into(),
-                        name: spec.name.as_deref().map(Into::into),
-                    },
-                );
+                c.add(si, &sources);
             }
             match page.next_cursor {
-                Some(c) => cursor = Some(c),
+                Some(next) => cursor = Some(next),
                 None => break,
             }
         }
+        let Collector {
+            atomic,
+            patterns,
+            pattern_ids,
+            stored,
+            mut report,
+        } = c;
         report.atomic = atomic.len();
         report.patterns = patterns.len();
         let set = tokio::task::spawn_blocking(move || IndicatorSet::build(atomic, patterns))
@@ -248,6 +283,16 @@ impl IntelMatcher {
             },
             report,
         ))
+    }
+
+    /// The atomic indicators of the set (deduplicated values with their merged context).
+    pub fn set(&self) -> &IndicatorSet {
+        &self.set
+    }
+
+    /// The stored indicators behind a hit's target.
+    pub fn indicator_ids(&self, t: Target) -> Vec<IndicatorId> {
+        self.target(t).map(|(_, _, _, ids)| ids).unwrap_or_default()
     }
 
     /// The hits of one event (at most [`MAX_HITS_PER_EVENT`]), checked for validity at `now`.

@@ -28,6 +28,7 @@ pub mod detect;
 pub mod directory;
 pub mod intake;
 pub mod intel;
+pub mod retrohunt;
 mod listener;
 pub mod mqtt;
 mod process;
