@@ -21,6 +21,8 @@ use vigil_store::Store;
 use vigil_store::sqlite::SqliteStore;
 use vigil_web::{AppState, WebConfig};
 
+mod portal;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PASSWORD: &str = "browser test password 7";
 const EVENT_MARKER: &str = "Accepted publickey for deploy from 198.51.100.23";
