@@ -104,7 +104,13 @@ pub const ROUTES: &[RouteDoc] = &[
         "List assets (filters: org_id, kind, industrial, importance, q; cursor pagination)",
         None,
     ),
-    r("POST", "/assets", "directory", "Create an asset", JSON),
+    r(
+        "POST",
+        "/assets",
+        "directory",
+        "Create an asset (organization users: in their own organization, importance medium or higher; a lower one is 403 naming the field)",
+        JSON,
+    ),
     r(
         "POST",
         "/assets/import",
@@ -113,7 +119,13 @@ pub const ROUTES: &[RouteDoc] = &[
         Some("text/csv"),
     ),
     r("GET", "/assets/{id}", "directory", "Get an asset", None),
-    r("PUT", "/assets/{id}", "directory", "Replace an asset", JSON),
+    r(
+        "PUT",
+        "/assets/{id}",
+        "directory",
+        "Replace an asset, software inventory included (organization users: not lowering the importance, 403 naming the field; not moving it to another organization, 404)",
+        JSON,
+    ),
     r(
         "DELETE",
         "/assets/{id}",
