@@ -61,6 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(pages::alerts::detail))
         .route("/incidents", get(pages::incidents::list))
         .route("/reports/monthly", get(pages::reports::monthly))
+        .route("/intel/attack", get(pages::attack::matrix))
+        .route("/intel/attack/{id}", get(pages::attack::technique))
         .route("/pipeline", get(pages::pipeline::page))
         .route(
             "/incidents/{id}",

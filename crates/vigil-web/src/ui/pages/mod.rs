@@ -1,6 +1,7 @@
 //! The pages behind the navigation.
 
 pub mod alerts;
+pub mod attack;
 pub mod asset_form;
 pub mod assets;
 pub mod events;
