@@ -83,6 +83,7 @@ macro_rules! store_conformance {
                 filed_reports_are_numbered_hashed_and_scoped,
                 incident_impact_is_recorded_and_raises_the_grade,
                 taxii_feed_state_and_statuses_persist,
+                indicator_batches_get_strictly_increasing_date_added,
                 stix_objects_keep_versions_dedup_relations_and_page_by_date_added,
                 intel_source_settings_and_counts,
                 intel_indicator_search_filters,
@@ -132,7 +133,9 @@ mod impact;
 pub use impact::incident_impact_is_recorded_and_raises_the_grade;
 
 mod taxii;
-pub use taxii::taxii_feed_state_and_statuses_persist;
+pub use taxii::{
+    indicator_batches_get_strictly_increasing_date_added, taxii_feed_state_and_statuses_persist,
+};
 
 mod stix;
 pub use stix::stix_objects_keep_versions_dedup_relations_and_page_by_date_added;

@@ -188,13 +188,28 @@ impl PgStore {
                 "intel source {missing}"
             )));
         }
+        // Each stored version gets its own `date_added`, strictly after every earlier one (under
+        // a lock, so concurrent batches do not interleave), so that TAXII clients paging with
+        // `added_after` (taxii2-client, OpenCTI) lose nothing when one batch stores many.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('vigil.indicators.date_added.' || current_schema()))",
+            &[],
+        )
+        .await?;
+        let last: Option<Ts> = tx
+            .query_one("SELECT max(date_added) FROM indicators", &[])
+            .await?
+            .try_get(0)?;
+        let mut next = at
+            .as_microsecond()
+            .max(last.map_or(i64::MIN, |l| l.0.as_microsecond() + 1));
         // Inserts, or replaces the stored version only when this one is newer; no row comes
         // back when the stored one is as new, and then only last_seen moves.
         let upsert = tx
             .prepare_cached(&format!(
                 "INSERT INTO indicators ({INDICATOR_COLUMNS}, plain_values)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                         $17, $18, $19, $20, $20, $20, NULL, $21)
+                         $17, $18, $19, $20, $20, $22, NULL, $21)
                  ON CONFLICT (source_id, stix_id) DO UPDATE SET kind = EXCLUDED.kind,
                      value = EXCLUDED.value, all_values = EXCLUDED.all_values,
                      pattern = EXCLUDED.pattern, name = EXCLUDED.name,
@@ -217,6 +232,8 @@ impl PgStore {
         for s in &items {
             let plain = s.plain_values();
             let confidence = i16::from(s.confidence);
+            let added = vigil_model::Timestamp::from_microsecond(next)
+                .map_err(|e| StoreError::Backend(format!("date_added out of range: {e}")))?;
             let row = tx
                 .query_opt(
                     &upsert,
@@ -242,9 +259,13 @@ impl PgStore {
                         &Json(clean_json(&s.object)),
                         &Ts(at),
                         &plain,
+                        &Ts(added),
                     ],
                 )
                 .await?;
+            if row.is_some() {
+                next += 1;
+            }
             match row {
                 Some(r) if r.try_get::<_, bool>("inserted")? => counts.inserted += 1,
                 Some(_) => counts.updated += 1,

@@ -123,6 +123,13 @@ pub(crate) fn upsert_indicators(
 ) -> Result<UpsertCounts> {
     let mut counts = UpsertCounts::default();
     let mut known_sources: Vec<IntelSourceId> = Vec::new();
+    // Each stored version gets its own `date_added`, strictly after every earlier one, so
+    // that TAXII clients paging with `added_after` (taxii2-client, OpenCTI) lose nothing
+    // when one batch stores many indicators.
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT max(date_added) FROM indicators")?
+        .query_row([], |r| r.get(0))?;
+    let mut next = us(now).max(last.map_or(i64::MIN, |l| l + 1));
     for mut spec in items {
         spec.validate()?;
         if !known_sources.contains(&spec.source_id) {
@@ -158,7 +165,7 @@ pub(crate) fn upsert_indicators(
                          name = ?6, description = ?7, confidence = ?8, tlp = ?9,
                          valid_from = ?10, valid_until = ?11, labels = ?12, kill_chain = ?13,
                          attack_ids = ?14, modified = ?15, revoked = ?16, object = ?17,
-                         last_seen = ?18, date_added = ?18
+                         last_seen = ?18, date_added = ?19
                      WHERE id = ?1",
                 )?
                 .execute(params![
@@ -180,7 +187,9 @@ pub(crate) fn upsert_indicators(
                     spec.revoked,
                     to_json(&spec.object)?,
                     us(now),
+                    next,
                 ])?;
+                next += 1;
                 conn.prepare_cached("DELETE FROM indicator_values WHERE indicator_id = ?1")?
                     .execute([&id])?;
                 counts.updated += 1;
@@ -191,7 +200,7 @@ pub(crate) fn upsert_indicators(
                 conn.prepare_cached(&format!(
                     "INSERT INTO indicators ({INDICATOR_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                             ?16, ?17, ?18, ?19, ?20, ?20, ?20, NULL)"
+                             ?16, ?17, ?18, ?19, ?20, ?20, ?21, NULL)"
                 ))?
                 .execute(params![
                     id,
@@ -214,7 +223,9 @@ pub(crate) fn upsert_indicators(
                     spec.revoked,
                     to_json(&spec.object)?,
                     us(now),
+                    next,
                 ])?;
+                next += 1;
                 counts.inserted += 1;
                 id
             }

@@ -142,3 +142,47 @@ pub async fn taxii_feed_state_and_statuses_persist(store: S) {
         Some(newer)
     );
 }
+
+/// Every indicator version stored gets its own `date_added`, strictly increasing also inside
+/// one batch, so a TAXII client paging with `added_after` = a `date_added` it was given (as
+/// taxii2-client and OpenCTI do) never skips an object stored in the same batch.
+pub async fn indicator_batches_get_strictly_increasing_date_added(store: S) {
+    let src = super::new_source(&store, "batch-dates").await;
+    let batch: Vec<_> = (0..5)
+        .map(|i| {
+            super::indicator(
+                src.id,
+                &format!("indicator--{}", uuid::Uuid::new_v4()),
+                "domain",
+                &format!("batch{i}.example.net"),
+            )
+        })
+        .collect();
+    store.upsert_indicators(batch.clone()).await.unwrap();
+    let second: Vec<_> = (0..3)
+        .map(|i| {
+            super::indicator(
+                src.id,
+                &format!("indicator--{}", uuid::Uuid::new_v4()),
+                "domain",
+                &format!("later{i}.example.net"),
+            )
+        })
+        .collect();
+    store.upsert_indicators(second).await.unwrap();
+    let mut q = super::source_query(src.id);
+    q.oldest_first = true;
+    let items = store.list_indicators(&q).await.unwrap().items;
+    assert_eq!(items.len(), 8);
+    for w in items.windows(2) {
+        assert!(
+            w[0].date_added < w[1].date_added,
+            "{} !< {}",
+            w[0].date_added,
+            w[1].date_added
+        );
+    }
+    // added_after the third one's date_added gives exactly the five after it.
+    q.added_after = Some(items[2].date_added);
+    assert_eq!(store.list_indicators(&q).await.unwrap().items.len(), 5);
+}
