@@ -444,6 +444,51 @@ mod tests {
     }
 
     #[test]
+    fn a_notice_past_its_acknowledgement_deadline_is_marked_overdue() {
+        use vigil_model::{Contact, Locale, NewOrganization, Organization};
+        let org = Organization {
+            id: OrgId::new(),
+            spec: NewOrganization {
+                name: "Alpha".into(),
+                uscc: None,
+                sector: "power".into(),
+                region_code: "330100".into(),
+                mlps_level: 3,
+                cii: true,
+                miit_type: None,
+                miit_grade: None,
+                responsible: Contact {
+                    name: "Li".into(),
+                    ..Contact::default()
+                },
+                contacts: vec![],
+            },
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+        };
+        let notified = Timestamp::from_second(1_700_000_000).expect("ts");
+        let mut inc = incident(vec![entry(
+            1_700_000_000,
+            "user:a",
+            "status:notified",
+            "triaged -> notified",
+        )]);
+        inc.status = IncidentStatus::Notified;
+        inc.created_at = notified;
+        inc.spec.grade = Grade::Major;
+        let t = Catalog::get(Locale::En);
+        let week_later = Timestamp::from_second(1_700_000_000 + 7 * 86_400).expect("ts");
+        let row = task_row(&inc, &org, "acknowledge", week_later, t).expect("row");
+        assert!(row.overdue, "{}", row.due_state);
+        assert_eq!(row.due_class, "deadline-overdue");
+        assert_eq!(row.due_state, "Overdue");
+        assert!(!row.due.is_empty());
+        let row = task_row(&inc, &org, "acknowledge", notified, t).expect("row");
+        assert!(!row.overdue);
+        assert_eq!(row.due_class, "deadline-pending");
+    }
+
+    #[test]
     fn starting_remediation_is_not_a_send_back() {
         let inc = incident(vec![entry(
             10,
