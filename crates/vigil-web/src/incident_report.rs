@@ -18,7 +18,7 @@
 use crate::error::ApiError;
 use crate::workflow::DeadlineView;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vigil_model::{
     Alert, Asset, Grade, Incident, IncidentId, IncidentStatus, Organization, Scope, TimelineEntry,
     Timestamp, taxonomy,
@@ -32,7 +32,7 @@ pub const RANSOMWARE: &str = "MPRANS";
 const MAX_LEADS: usize = 200;
 
 /// Which report of an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     Initial,
@@ -92,7 +92,7 @@ impl From<ReportError> for ApiError {
 }
 
 /// A code with its Chinese and English names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Named {
     pub code: String,
     pub name_zh: String,
@@ -132,7 +132,7 @@ impl Named {
 }
 
 /// The reporting unit (事发单位).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unit {
     pub org_id: vigil_model::OrgId,
     pub name: String,
@@ -149,7 +149,7 @@ pub struct Unit {
 
 /// An affected system (设施/系统/平台). Protection level and CII status are the
 /// organization's: assets do not record their own.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AffectedSystem {
     pub asset_id: vigil_model::AssetId,
     pub name: String,
@@ -163,7 +163,7 @@ pub struct AffectedSystem {
 }
 
 /// The times of the incident.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Times {
     /// When it started or was discovered (as entered).
     pub occurred_at: Timestamp,
@@ -199,9 +199,9 @@ impl GradeView {
     }
 }
 
-/// Impact and harm (已造成的影响和危害). The figures the grading thresholds read are not stored
-/// with the incident: they stay `None` ("not recorded") until the incident model holds them.
-#[derive(Debug, Clone, Serialize)]
+/// Impact and harm (已造成的影响和危害): the figures recorded for the incident
+/// (`PUT /incidents/{id}/impact`); one not recorded is `None` ("not recorded").
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImpactView {
     pub outage_minutes: Option<u64>,
     pub people_affected: Option<u64>,
@@ -210,18 +210,31 @@ pub struct ImpactView {
     /// Counted from the incident.
     pub affected_systems: usize,
     pub linked_alerts: usize,
+    pub degraded_minutes: Option<u64>,
+    pub defacement_homepage_minutes: Option<u64>,
+    pub defacement_other_minutes: Option<u64>,
+    /// What is affected, in words (影响范围).
+    pub affected_scope: Option<String>,
+    /// Who recorded the impact last, and when; `None` when nobody has.
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<Timestamp>,
 }
 
-/// Ransomware details (赎金金额, 支付方式, 日期); `None` when not recorded.
-#[derive(Debug, Clone, Serialize)]
+/// Ransomware details (赎金金额, 支付方式, 日期); `None` when not recorded. `amount` is the
+/// decimal amount in `currency`; `payment_method` and `status` are codes
+/// ([`vigil_model::PaymentMethod`], [`vigil_model::RansomStatus`]); `paid_on` is `YYYY-MM-DD`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ransom {
     pub amount: Option<String>,
     pub payment_method: Option<String>,
     pub paid_on: Option<String>,
+    pub status: Option<String>,
+    pub currency: Option<String>,
+    pub wallet_address: Option<String>,
 }
 
 /// One timeline entry as reports list it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub at: Timestamp,
     pub actor: String,
@@ -242,7 +255,7 @@ impl From<&TimelineEntry> for Step {
 }
 
 /// How the incident is developing, from its alerts and its status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trend {
     pub status: Named,
     pub alerts_total: usize,
@@ -254,7 +267,7 @@ pub struct Trend {
 
 /// A tracing lead (溯源线索): a linked alert, its rule or indicator and what it says about the
 /// attacker.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lead {
     pub alert_id: vigil_model::AlertId,
     pub source: String,
@@ -270,7 +283,7 @@ pub struct Lead {
 }
 
 /// The closing summary of a final report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Closing {
     pub closed_at: Option<Timestamp>,
     pub hours_to_acknowledge: Option<f64>,
@@ -283,7 +296,7 @@ pub struct Closing {
 }
 
 /// The report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentReport {
     pub kind: ReportKind,
     pub incident_id: IncidentId,
@@ -307,13 +320,14 @@ pub struct IncidentReport {
     /// Measures taken (已采取的措施) up to `as_of`.
     pub measures: Vec<Step>,
     pub trend: Trend,
-    /// The analyst's description stands for the preliminary cause; `None` when empty.
+    /// The recorded preliminary cause; without one, the analyst's description stands for it
+    /// (`None` when that is empty too).
     pub preliminary_cause: Option<String>,
     pub tracing_leads: Vec<Lead>,
     /// Further measures (拟进一步采取的措施): the deadlines still pending or overdue.
     pub further_measures: Vec<DeadlineView>,
     pub deadlines: Vec<DeadlineView>,
-    /// Not recorded by the incident model.
+    /// Support requested, as recorded with the impact.
     pub support_requested: Option<String>,
     /// Supplement only: every timeline entry after the notification step.
     pub changes: Option<Vec<Step>>,
@@ -503,6 +517,9 @@ pub fn build(kind: ReportKind, i: Inputs<'_>) -> Result<IncidentReport, ReportEr
         amount: None,
         payment_method: None,
         paid_on: None,
+        status: None,
+        currency: None,
+        wallet_address: None,
     });
     let day_ago = as_of
         .checked_sub(jiff::SignedDuration::from_hours(24))
@@ -581,6 +598,12 @@ pub fn build(kind: ReportKind, i: Inputs<'_>) -> Result<IncidentReport, ReportEr
             direct_loss_yuan: None,
             affected_systems: i.assets.len(),
             linked_alerts: i.alerts.len(),
+            degraded_minutes: None,
+            defacement_homepage_minutes: None,
+            defacement_other_minutes: None,
+            affected_scope: None,
+            recorded_by: None,
+            recorded_at: None,
         },
         ransom,
         measures: seen
@@ -601,15 +624,36 @@ pub fn build(kind: ReportKind, i: Inputs<'_>) -> Result<IncidentReport, ReportEr
     })
 }
 
+/// What a report is built from, loaded from the store.
+pub struct Loaded {
+    pub incident: Incident,
+    pub org: Organization,
+    pub assets: Vec<Asset>,
+    pub alerts: Vec<Alert>,
+    pub deadlines: Vec<DeadlineView>,
+}
+
+impl Loaded {
+    pub fn inputs(&self, now: Timestamp) -> Inputs<'_> {
+        Inputs {
+            incident: &self.incident,
+            org: &self.org,
+            assets: &self.assets,
+            alerts: &self.alerts,
+            deadlines: self.deadlines.clone(),
+            now,
+        }
+    }
+}
+
 /// Loads the incident (within `scope`: another organization's incident is not found), its
-/// organization, assets and alerts, and builds the report.
-pub async fn load(
+/// organization, assets, alerts and deadlines at `now`.
+pub async fn gather(
     store: &dyn Store,
     scope: Scope,
     id: IncidentId,
-    kind: ReportKind,
     now: Timestamp,
-) -> Result<IncidentReport, ApiError> {
+) -> Result<Loaded, ApiError> {
     let inc = store
         .get_incident(scope, id)
         .await?
@@ -648,17 +692,193 @@ pub async fn load(
     }
     alerts.sort_by_key(|a| (a.spec.detected_at, a.id));
     let deadlines = crate::workflow::deadlines(&inc, &org, now)?;
-    Ok(build(
-        kind,
-        Inputs {
-            incident: &inc,
-            org: &org,
-            assets: &assets,
-            alerts: &alerts,
-            deadlines,
-            now,
-        },
-    )?)
+    Ok(Loaded {
+        incident: inc,
+        org,
+        assets,
+        alerts,
+        deadlines,
+    })
+}
+
+/// Fills the report's impact, ransom, support requested and preliminary cause from the
+/// impact recorded for the incident (the latest record, whatever the report's kind). The
+/// ransom block appears for ransomware and whenever a ransom was recorded.
+pub fn apply_impact(report: &mut IncidentReport, recorded: Option<&vigil_model::RecordedImpact>) {
+    let Some(rec) = recorded else {
+        return;
+    };
+    let m = &rec.impact;
+    let v = &mut report.impact;
+    v.outage_minutes = m.outage_minutes;
+    v.people_affected = m.people_affected;
+    v.personal_records_leaked = m.personal_records_leaked;
+    v.direct_loss_yuan = m.direct_loss_yuan;
+    v.degraded_minutes = m.degraded_minutes;
+    v.defacement_homepage_minutes = m.defacement_homepage_minutes;
+    v.defacement_other_minutes = m.defacement_other_minutes;
+    v.affected_scope.clone_from(&m.affected_scope);
+    v.recorded_by = Some(rec.recorded_by.clone());
+    v.recorded_at = Some(rec.recorded_at);
+    if let Some(r) = &m.ransom {
+        report.ransom = Some(Ransom {
+            amount: Some(r.amount.clone()),
+            payment_method: r.payment_method.map(|p| p.as_str().to_string()),
+            paid_on: r.payment_date.map(|d| d.to_string()),
+            status: Some(r.status.as_str().to_string()),
+            currency: Some(r.currency.clone()),
+            wallet_address: r.wallet_address.clone(),
+        });
+    }
+    if m.preliminary_cause.is_some() {
+        report.preliminary_cause.clone_from(&m.preliminary_cause);
+    }
+    report.support_requested.clone_from(&m.support_requested);
+}
+
+/// Loads the incident (within `scope`) and builds the report.
+pub async fn load(
+    store: &dyn Store,
+    scope: Scope,
+    id: IncidentId,
+    kind: ReportKind,
+    now: Timestamp,
+) -> Result<IncidentReport, ApiError> {
+    let loaded = gather(store, scope, id, now).await?;
+    let mut report = build(kind, loaded.inputs(now))?;
+    let recorded = store.get_incident_impact(scope, id).await?;
+    apply_impact(&mut report, recorded.as_ref());
+    Ok(report)
+}
+
+// ---- Filed reports ----------------------------------------------------------------------
+//
+// Filing stores the report as a JSON snapshot (vigil-store's `filed_reports`): what was sent
+// stays as it was sent, numbered, with its SM3 digest. A filed supplement reports only what
+// happened after the previous filed report, so consecutive supplements never repeat each
+// other. The snapshot is read back into an [`IncidentReport`] to print it again.
+
+/// A stored report names its grade by code; the rest of the view follows from it.
+impl<'de> Deserialize<'de> for GradeView {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Code {
+            code: String,
+        }
+        let c = Code::deserialize(d)?;
+        Grade::parse(&c.code)
+            .map(Self::new)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown grade '{}'", c.code)))
+    }
+}
+
+/// Why a report cannot be filed now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilingError {
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(
+        "the incident is '{0}': the initial report is filed once the incident has been notified"
+    )]
+    InitialNotNotified(&'static str),
+    #[error("the incident already has a filed {0} report (#{1})")]
+    AlreadyFiled(&'static str, u32),
+    #[error("the final report (#{0}) closed the incident's reporting")]
+    AfterFinal(u32),
+    #[error("nothing happened since report #{0}: a supplement reports what is new")]
+    NothingNew(u32),
+}
+
+impl From<FilingError> for ApiError {
+    fn from(e: FilingError) -> Self {
+        let code = match &e {
+            FilingError::Report(r) => return r.clone().into(),
+            FilingError::InitialNotNotified(_) => "not_notified",
+            FilingError::AlreadyFiled(..) => "already_filed",
+            FilingError::AfterFinal(_) => "final_filed",
+            FilingError::NothingNew(_) => "nothing_new",
+        };
+        ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+    }
+}
+
+/// A report ready to be filed, with what the store records alongside it.
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub report: IncidentReport,
+    /// Timeline entries `0..timeline_upto` are covered by this report.
+    pub timeline_upto: u32,
+    /// The latest filed report it follows (0: none).
+    pub previous_seq: u32,
+}
+
+/// The filing of a report is itself on the timeline, but is not news for the next report.
+pub fn is_filing_entry(action: &str) -> bool {
+    action.starts_with("report:")
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Builds the report of `kind` to file, given the reports already filed (any order): the
+/// initial report once, after notification, as of the notification; a supplement with the
+/// timeline entries after the previous filed report (the first: after the notification);
+/// the final report once, when the incident is closed.
+pub fn prepare_filing(
+    kind: ReportKind,
+    i: Inputs<'_>,
+    filed: &[vigil_store::FiledReport],
+) -> Result<Filing, FilingError> {
+    let inc = i.incident;
+    let latest = filed.iter().max_by_key(|r| r.seq);
+    let previous_seq = latest.map_or(0, |r| r.seq);
+    if let Some(f) = filed.iter().find(|r| r.kind == ReportKind::Final.as_str()) {
+        return Err(FilingError::AfterFinal(f.seq));
+    }
+    if kind == ReportKind::Initial
+        && let Some(f) = filed.iter().find(|r| r.kind == kind.as_str())
+    {
+        return Err(FilingError::AlreadyFiled(kind.as_str(), f.seq));
+    }
+    let notified = notified_index(inc);
+    if kind == ReportKind::Initial && notified.is_none() {
+        return Err(FilingError::InitialNotNotified(inc.status.as_str()));
+    }
+    let len = inc.timeline.len();
+    let mut report = build(kind, i)?;
+    let timeline_upto = match (kind, notified) {
+        (ReportKind::Initial, Some(n)) => n + 1,
+        _ => len,
+    };
+    if kind == ReportKind::Supplement {
+        let after_notice = notified.map_or(len, |n| n + 1);
+        let since = latest.map_or(after_notice, |r| {
+            (r.timeline_upto as usize).max(after_notice)
+        });
+        let changes: Vec<Step> = inc
+            .timeline
+            .get(since..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| !is_filing_entry(&e.action))
+            .map(Step::from)
+            .collect();
+        if changes.is_empty() {
+            return Err(FilingError::NothingNew(previous_seq));
+        }
+        report.changes = Some(changes);
+    }
+    Ok(Filing {
+        report,
+        timeline_upto: count(timeline_upto),
+        previous_seq,
+    })
+}
+
+/// A filed report read back from its stored snapshot.
+pub fn from_snapshot(bytes: &[u8]) -> Result<IncidentReport, serde_json::Error> {
+    serde_json::from_slice(bytes)
 }
 
 #[cfg(test)]

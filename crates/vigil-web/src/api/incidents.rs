@@ -26,6 +26,9 @@ pub struct ListParams {
     pub to: Option<Timestamp>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// Only incidents with a deadline passed and not met (`true`), or only those without
+    /// (`false`); see [`crate::overdue`].
+    pub overdue: Option<bool>,
 }
 
 pub async fn list(
@@ -46,21 +49,44 @@ pub async fn list(
         limit: p.limit.unwrap_or(0),
         cursor: p.cursor,
     };
+    if let Some(want) = p.overdue {
+        let page = crate::overdue::page(
+            st.store.as_ref(),
+            auth.principal.scope(),
+            &q,
+            want,
+            Timestamp::now(),
+        )
+        .await?;
+        return Ok(page_json(page.items, page.next_cursor));
+    }
     let page = st.store.list_incidents(auth.principal.scope(), &q).await?;
     Ok(page_json(page.items, page.next_cursor))
 }
 
+/// The incident with its timeline and, under `impact`, its recorded impact (`null` when none
+/// was recorded; see [`super::impact`]).
 pub async fn get(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<IncidentId>,
-) -> ApiResult<Json<Incident>> {
+) -> ApiResult<Json<serde_json::Value>> {
     auth.require(Action::ReadIncidents)?;
-    st.store
-        .get_incident(auth.principal.scope(), id)
+    let scope = auth.principal.scope();
+    let inc = st
+        .store
+        .get_incident(scope, id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("incident"))
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    let impact = st.store.get_incident_impact(scope, id).await?;
+    let mut v = serde_json::to_value(&inc).map_err(|_| ApiError::internal())?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert(
+            "impact".into(),
+            serde_json::to_value(&impact).map_err(|_| ApiError::internal())?,
+        );
+    }
+    Ok(Json(v))
 }
 
 /// `GET /incidents/{id}/notice`: the signed notice of a notified incident (an SM2-signed

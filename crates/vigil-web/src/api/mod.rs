@@ -7,10 +7,15 @@
 pub mod alerts;
 pub mod assets;
 pub mod audit;
+pub mod blocklist;
 pub mod events;
 pub mod evidence;
+pub mod filed_reports;
+pub mod impact;
 pub mod incidents;
 pub mod intel;
+pub mod intel_share;
+pub mod intel_admin;
 pub mod intel_objects;
 pub mod notifications;
 pub mod openapi;
@@ -214,6 +219,13 @@ pub const ROUTES: &[RouteDoc] = &[
         None,
     ),
     r(
+        "PUT",
+        "/incidents/{id}/impact",
+        "incidents",
+        "Record the incident's impact (outage, people, records leaked, direct loss, defacement; ransom for ransomware: status, amount, currency, payment method, date, wallet; support requested, preliminary cause, affected scope); re-grades and raises the grade when the thresholds give a more severe one (never lowers); audited, on the timeline",
+        JSON,
+    ),
+    r(
         "POST",
         "/incidents/{id}/evidence",
         "incidents",
@@ -232,6 +244,27 @@ pub const ROUTES: &[RouteDoc] = &[
         "/incidents/{id}/evidence/{evidence_id}",
         "incidents",
         "Download an evidence file, verified against its recorded SM3 digest (X-Content-SM3); refused when it no longer matches",
+        None,
+    ),
+    r(
+        "POST",
+        "/incidents/{id}/reports",
+        "incidents",
+        "File the regulatory report of a kind ({\"kind\": \"initial\" | \"supplement\" | \"final\"}): stores the JSON snapshot numbered, with its SM3 digest, audited (incident.report) and on the timeline; initial once and after notification, a supplement with what happened since the previous filed report, final once when closed (409 otherwise)",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/incidents/{id}/reports",
+        "incidents",
+        "List an incident's filed reports (number, kind, author, time, SM3 digest)",
+        None,
+    ),
+    r(
+        "GET",
+        "/incidents/{id}/reports/{report_id}",
+        "incidents",
+        "A filed report exactly as filed (JSON, X-Content-SM3), verified against its recorded SM3 digest (500 report_integrity when it no longer matches); ?format=pdf&lang=zh-CN|en prints it (503 without Chromium)",
         None,
     ),
     r(
@@ -359,6 +392,69 @@ pub const ROUTES: &[RouteDoc] = &[
     ),
     r(
         "GET",
+        "/intel/export",
+        "intel",
+        "Indicators and sightings as one STIX 2.1 bundle (application/stix+json;version=2.1): types=indicator,sighting, source_id, include_revoked, added_after, limit (default 10,000, at most 100,000); organization users get their own sightings and no TLP levels hidden from them",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/feeds",
+        "intel",
+        "The TAXII feeds Vigil polls ([[intel.taxii_feeds]]): collection URL, watermark (added_after of the next poll), last attempt, last success, last error, consecutive and total failures, objects imported",
+        None,
+    ),
+    r(
+        "PATCH",
+        "/intel/sources/{id}",
+        "intel",
+        "Change a source's settings: enabled (a disabled source's indicators stop matching and leave the blocklists), trust 0-100 (default confidence of its values), default_tlp (null clears), description; audited",
+        JSON,
+    ),
+    r(
+        "GET",
+        "/intel/sources/{id}/imports",
+        "intel",
+        "Import history of a source, newest first: who, when, by which path (api, ui, taxii), format, counts (inserted, updated, unchanged, rejected) and the first 1,000 rejected objects with their reasons (cursor pagination)",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/imports/{id}",
+        "intel",
+        "One recorded import with its rejected objects",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/blocklist",
+        "intel",
+        "Blocklist of active indicators of enabled sources (format=plain|nftables|suricata, type=ipv4,ipv6,cidr,domain,url, min_confidence, tlp=clear|green|amber (default green; TLP:RED never; amber is the explicit opt-in, not for organization users), source=names or ids); ETag and If-None-Match 304",
+        None,
+    ),
+    r(
+        "GET",
+        "/intel/edl",
+        "intel",
+        "External dynamic lists (from the configuration and the API) with their filters and the /edl/{name}.txt path firewalls poll with a bearer token",
+        None,
+    ),
+    r(
+        "PUT",
+        "/intel/edl/{id}",
+        "intel",
+        "Create or replace the external dynamic list named {id} ({\"description\", \"filter\": {types, min_confidence, tlp, sources}}); audited",
+        JSON,
+    ),
+    r(
+        "DELETE",
+        "/intel/edl/{id}",
+        "intel",
+        "Delete an external dynamic list defined through the API (409 for one from the configuration)",
+        None,
+    ),
+    r(
+        "GET",
         "/intel/objects",
         "intel",
         "Search stored STIX objects other than indicators (type, q: name substring or ATT&CK/STIX id, attack_id, source_id, all_versions, include_revoked; cursor pagination by date added)",
@@ -471,12 +567,24 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/deadlines", get(incidents::deadlines))
         .route("/incidents/{id}/report", get(incidents::report))
         .route(
+            "/incidents/{id}/impact",
+            axum::routing::put(impact::put),
+        )
+        .route(
             "/incidents/{id}/evidence",
             get(evidence::list).post(evidence::upload),
         )
         .route(
             "/incidents/{id}/evidence/{evidence_id}",
             get(evidence::download),
+        )
+        .route(
+            "/incidents/{id}/reports",
+            get(filed_reports::list).post(filed_reports::create),
+        )
+        .route(
+            "/incidents/{id}/reports/{report_id}",
+            get(filed_reports::get),
         )
         .route("/notice-key", get(incidents::notice_key))
         .route("/stats/incidents", get(stats::incidents))
@@ -499,6 +607,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/intel/indicators/{id}/revoke", post(intel::revoke))
         .route("/intel/sightings", get(intel::sightings))
+        .route("/intel/export", get(intel_share::export))
+        .route("/intel/feeds", get(intel_share::feeds))
+        .route(
+            "/intel/sources/{id}",
+            axum::routing::patch(intel_admin::patch_source),
+        )
+        .route(
+            "/intel/sources/{id}/imports",
+            get(intel_admin::list_imports),
+        )
+        .route("/intel/imports/{id}", get(intel_admin::get_import))
+        .route("/intel/blocklist", get(blocklist::blocklist))
+        .route("/intel/edl", get(blocklist::list_edl))
+        .route(
+            "/intel/edl/{id}",
+            axum::routing::put(blocklist::put_edl).delete(blocklist::delete_edl),
+        )
         .route("/intel/objects", get(intel_objects::list))
         .route("/intel/objects/{id}", get(intel_objects::get))
         .route("/pipeline", get(pipeline::status))

@@ -30,6 +30,9 @@ use i18n::Catalog;
 use vigil_model::{Locale, Principal, User};
 use vigil_store::{Session, StoreError};
 
+/// A filed incident report printed to PDF (the API prints with the UI's templates).
+pub(crate) use pages::filed_reports::filed_pdf;
+
 /// The UI routes, merged at the root by [`crate::router`].
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,6 +64,15 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(pages::alerts::detail))
         .route("/incidents", get(pages::incidents::list))
         .route("/reports/monthly", get(pages::reports::monthly))
+        .route("/intel", get(pages::intel::list))
+        .route("/intel/indicators/{id}", get(pages::intel::detail))
+        .route(
+            "/intel/indicators/{id}/revoke",
+            post(pages::intel::revoke),
+        )
+        .route("/intel/sources", get(pages::intel::sources))
+        .route("/intel/sources/import", post(pages::intel::upload))
+        .route("/intel/sources/{id}", post(pages::intel::update_source))
         .route("/intel/attack", get(pages::attack::matrix))
         .route("/intel/attack/{id}", get(pages::attack::technique))
         .route("/pipeline", get(pages::pipeline::page))
@@ -69,10 +81,16 @@ pub fn router() -> Router<AppState> {
             get(pages::incidents::detail).post(pages::incidents::update),
         )
         .route("/incidents/{id}/report", get(pages::incident_report::page))
+        .route("/incidents/{id}/reports", post(pages::filed_reports::file))
+        .route(
+            "/incidents/{id}/reports/{report_id}",
+            get(pages::filed_reports::show),
+        )
         .route(
             "/incidents/{id}/evidence",
             post(pages::incidents::upload_evidence),
         )
+        .route("/incidents/{id}/impact", post(pages::impact::submit))
         .route("/incidents/{id}/feedback", post(pages::feedback::submit))
         .route(
             "/warnings",

@@ -54,6 +54,10 @@ fn need(method: &str, path: &str) -> Need {
         // Evidence is part of responding: the organization attaches it, staff too; the
         // auditor only reads (the GET rule above).
         ("POST", "/incidents/{id}/evidence") => Need::One(RespondIncidents),
+        // Filing a regulatory report is the platform's (analysts, administrators).
+        ("POST", "/incidents/{id}/reports") => Need::One(ManageIncidents),
+        // So is the impact: the organization reports it with its feedback, staff too.
+        ("PUT", "/incidents/{id}/impact") => Need::One(RespondIncidents),
         ("PATCH", "/incidents/{id}") => Need::One(RespondIncidents),
         ("GET", "/users") => Need::Either(ManageUsers, ReadAudit),
         (_, p) if p.starts_with("/users") => Need::One(ManageUsers),
@@ -63,7 +67,13 @@ fn need(method: &str, path: &str) -> Need {
         | ("DELETE", "/intel/indicators/{id}") => {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
         }
-        ("GET", "/intel/sources") => {
+        ("GET", "/intel/sources" | "/intel/feeds") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
+        }
+        ("PATCH", "/intel/sources/{id}") | ("PUT" | "DELETE", "/intel/edl/{id}") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
+        }
+        ("GET", "/intel/sources/{id}/imports" | "/intel/imports/{id}" | "/intel/edl") => {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
         }
         ("GET", p) if p.starts_with("/intel/") => Need::AnyAuth,
@@ -111,7 +121,8 @@ fn success(method: &str, path: &str) -> StatusCode {
             | "/users"
             | "/tokens"
             | "/warnings"
-            | "/incidents/{id}/evidence",
+            | "/incidents/{id}/evidence"
+            | "/incidents/{id}/reports",
         ) => StatusCode::CREATED,
         ("DELETE", _) | ("POST", "/users/{id}/password") | ("POST", "/auth/logout") => {
             StatusCode::NO_CONTENT
@@ -169,6 +180,19 @@ async fn request(
         p if p.starts_with("/users/") => t.user.to_string(),
         p if p.starts_with("/tokens/") => t.token.to_string(),
         p if p.starts_with("/intel/indicators/") => seed_indicator(app, t).await.to_string(),
+        p if p.starts_with("/intel/objects/") => seed_stix_object(app).await,
+        p if p.starts_with("/intel/sources/") => seed_source(app).await.to_string(),
+        p if p.starts_with("/intel/imports/") => {
+            let src = seed_source(app).await;
+            crate::intel_admin::seed_import(app, src).await.to_string()
+        }
+        p if p.starts_with("/intel/edl/") => {
+            let name = format!("matrix-{}", uuid::Uuid::now_v7().simple());
+            if method == "DELETE" {
+                crate::intel_admin::seed_edl(app, &name).await;
+            }
+            name
+        }
         p if p.starts_with("/warnings/") => {
             crate::warnings::seed_warning(app, t.id).await.to_string()
         }
@@ -218,6 +242,9 @@ async fn request(
             .expect("evidence");
         uri = uri.replace("{evidence_id}", &ev.id.to_string());
     }
+    if path.starts_with("/incidents/{id}/reports") {
+        uri = seed_filed_report(app, t, method, &uri).await;
+    }
     if path == "/incidents/{id}/evidence" && method == "POST" {
         uri.push_str("?filename=matrix.txt&note=from%20the%20matrix");
     }
@@ -256,9 +283,11 @@ async fn request(
         // A comment: every role that may respond can add one whatever the workflow stage
         // (status steps per role are tested in api.rs).
         ("PATCH", "/incidents/{id}") => js(json!({ "comment": "on it" })),
+        ("PUT", "/incidents/{id}/impact") => js(json!({ "outage_minutes": 30 })),
         ("POST", "/incidents/{id}/evidence") => {
             Some(("text/plain", b"evidence from the matrix".to_vec()))
         }
+        ("POST", "/incidents/{id}/reports") => js(json!({ "kind": "supplement" })),
         ("POST", "/users") => js(json!({
             "username": format!("u{}", uuid::Uuid::now_v7().simple()), "role": "org_user", "org_id": t.id,
         })),
@@ -267,6 +296,8 @@ async fn request(
         ("POST", "/tokens") => js(
             json!({ "name": "sensor", "role": "org_user", "org_id": t.id, "expires_in_days": 30 }),
         ),
+        ("PATCH", "/intel/sources/{id}") => js(json!({ "trust": 60, "enabled": false })),
+        ("PUT", "/intel/edl/{id}") => js(json!({ "filter": { "types": ["ipv4"] } })),
         ("POST", "/intel/import") => Some((
             "text/plain",
             b"evil.example\n198.51.100.1\nnot a value at all\n".to_vec(),
@@ -281,6 +312,116 @@ async fn request(
         _ => None,
     };
     (uri, body)
+}
+
+/// A fresh intelligence source.
+async fn seed_source(app: &TestApp) -> vigil_store::IntelSourceId {
+    app.store
+        .upsert_intel_source(vigil_store::NewIntelSource {
+            name: format!("feed {}", uuid::Uuid::now_v7().simple()),
+            kind: "list".into(),
+            url: None,
+            enabled: true,
+            trust: 50,
+        })
+        .await
+        .expect("source")
+        .id
+}
+
+/// Filed reports of the target's incident: the incident notified (once) and, for a filing,
+/// something new on its timeline so that every permitted role's supplement has news to
+/// report; for a read, a filed report (so the own list is not empty, and `{report_id}` names
+/// it).
+async fn seed_filed_report(app: &TestApp, t: &Fixture, method: &str, uri: &str) -> String {
+    use vigil_model::{IncidentStatus, Scope};
+    let inc = app
+        .store
+        .get_incident(Scope::All, t.incident)
+        .await
+        .expect("incident")
+        .expect("incident exists");
+    if !inc.timeline.iter().any(|e| e.action == "status:notified") {
+        for status in [IncidentStatus::Triaged, IncidentStatus::Notified] {
+            app.store
+                .update_incident(
+                    Scope::All,
+                    t.incident,
+                    vigil_store::IncidentUpdate {
+                        status: Some(status),
+                        ..Default::default()
+                    },
+                    "user:seed",
+                )
+                .await
+                .expect("workflow step");
+        }
+    }
+    app.store
+        .update_incident(
+            Scope::All,
+            t.incident,
+            vigil_store::IncidentUpdate {
+                comment: Some("news for the matrix".into()),
+                ..Default::default()
+            },
+            "user:seed",
+        )
+        .await
+        .expect("comment");
+    if method != "GET" {
+        return uri.to_string();
+    }
+    let latest = app
+        .store
+        .list_filed_reports(Scope::All, t.incident)
+        .await
+        .expect("list")
+        .unwrap_or_default()
+        .iter()
+        .map(|r| r.seq)
+        .max()
+        .unwrap_or(0);
+    let timeline = app
+        .store
+        .get_incident(Scope::All, t.incident)
+        .await
+        .expect("incident")
+        .map_or(0, |i| i.timeline.len());
+    let rec = app
+        .store
+        .add_filed_report(
+            Scope::All,
+            vigil_store::NewFiledReport {
+                incident_id: t.incident,
+                kind: "supplement".into(),
+                timeline_upto: u32::try_from(timeline).unwrap_or(0),
+                previous_seq: latest,
+                snapshot: br#"{"matrix":true}"#.to_vec(),
+            },
+            "user:seed",
+        )
+        .await
+        .expect("filed report");
+    uri.replace("{report_id}", &rec.id.to_string())
+}
+
+/// A stored STIX object (platform-wide intelligence) and its id.
+async fn seed_stix_object(app: &TestApp) -> String {
+    let id = format!("malware--{}", uuid::Uuid::new_v4());
+    let obj = vigil_store::NewStixObject::from_json(
+        json!({"type": "malware", "spec_version": "2.1", "id": id, "name": "Seeded",
+               "is_family": true, "created": "2026-01-01T00:00:00Z",
+               "modified": "2026-01-01T00:00:00Z"}),
+        "2.1",
+        None,
+    )
+    .expect("object");
+    app.store
+        .put_stix_objects(vec![obj])
+        .await
+        .expect("stix object");
+    id
 }
 
 /// An indicator of a source named after the organization's fixture (so nothing in it names

@@ -16,8 +16,12 @@ use vigil_store::Store;
 use vigil_store::sqlite::SqliteStore;
 use vigil_web::{AppState, WebConfig};
 
+mod attack;
 mod evidence;
+mod filed_reports;
+mod impact;
 mod incident_report;
+mod intel;
 mod notifications;
 mod portal;
 mod warnings;

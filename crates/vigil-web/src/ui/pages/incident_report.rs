@@ -243,29 +243,64 @@ pub fn view(r: &IncidentReport, t: &'static Catalog) -> ReportView {
             or_not_recorded(i.personal_records_leaked, t),
         ),
         field(t, "increport.loss", or_not_recorded(i.direct_loss_yuan, t)),
+        field(t, "increport.degraded", or_not_recorded(i.degraded_minutes, t)),
+        field(
+            t,
+            "increport.defaced_home",
+            or_not_recorded(i.defacement_homepage_minutes, t),
+        ),
+        field(
+            t,
+            "increport.defaced_other",
+            or_not_recorded(i.defacement_other_minutes, t),
+        ),
+        field(
+            t,
+            "increport.scope",
+            or_not_recorded(i.affected_scope.clone(), t),
+        ),
         field(
             t,
             "increport.affected_count",
             i.affected_systems.to_string(),
         ),
         field(t, "increport.alerts_count", i.linked_alerts.to_string()),
+        field(
+            t,
+            "increport.impact_recorded",
+            or_not_recorded(
+                i.recorded_by
+                    .as_ref()
+                    .zip(i.recorded_at)
+                    .map(|(by, at)| format!("{by} · {}", view::fmt_time(at))),
+                t,
+            ),
+        ),
     ];
     let ransom = r.ransom.as_ref().map(|x| {
+        let amount = x.amount.as_ref().map(|a| match &x.currency {
+            Some(c) => format!("{a} {c}"),
+            None => a.clone(),
+        });
+        let status = x.status.as_deref().map(|s| {
+            vigil_model::RansomStatus::parse(s).map_or_else(|| s.to_string(), |v| v.name(lang).to_string())
+        });
+        let method = x.payment_method.as_deref().map(|m| {
+            vigil_model::PaymentMethod::parse(m).map_or_else(|| m.to_string(), |v| v.name(lang).to_string())
+        });
         vec![
-            field(
-                t,
-                "increport.ransom_amount",
-                or_not_recorded(x.amount.clone(), t),
-            ),
-            field(
-                t,
-                "increport.ransom_method",
-                or_not_recorded(x.payment_method.clone(), t),
-            ),
+            field(t, "increport.ransom_status", or_not_recorded(status, t)),
+            field(t, "increport.ransom_amount", or_not_recorded(amount, t)),
+            field(t, "increport.ransom_method", or_not_recorded(method, t)),
             field(
                 t,
                 "increport.ransom_date",
                 or_not_recorded(x.paid_on.clone(), t),
+            ),
+            field(
+                t,
+                "increport.ransom_wallet",
+                or_not_recorded(x.wallet_address.clone(), t),
             ),
         ]
     });

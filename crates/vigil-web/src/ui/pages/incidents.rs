@@ -24,6 +24,8 @@ pub struct IncidentsPage {
     pub page: Frame,
     pub statuses: Vec<Opt>,
     pub open: Vec<Opt>,
+    /// Overdue or not (computed from the deadlines, see `crate::overdue`).
+    pub overdue: Vec<Opt>,
     pub grades: Vec<Opt>,
     pub categories: Vec<Opt>,
     pub orgs: Vec<Opt>,
@@ -60,20 +62,7 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         cursor: p.get("cursor").map(str::to_string),
         ..IncidentQuery::default()
     };
-    let (rows, next, error) = match st.store.list_incidents(scope, &q).await {
-        Ok(page) => (
-            page.items
-                .iter()
-                .map(|i| IncidentRow::new(i, t, &names))
-                .collect(),
-            page.next_cursor,
-            None,
-        ),
-        Err(vigil_store::StoreError::BadCursor(_)) => {
-            (Vec::new(), None, Some(t.t("error.bad_cursor").to_string()))
-        }
-        Err(e) => return Err(UiError::from_store(e, t)),
-    };
+    let (rows, next, error) = overdue_rows(&st, scope, &q, &p, &all_orgs, t, &names).await?;
     Ok(html(&IncidentsPage {
         page: ui.frame("incidents", t.t("nav.incidents").to_string()),
         statuses: options(
@@ -90,6 +79,14 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
                 ("false", t.t("incidents.closed_only")),
             ],
             p.get("open"),
+        ),
+        overdue: options(
+            t,
+            [
+                ("true", t.t("overdue.only")),
+                ("false", t.t("overdue.not_overdue")),
+            ],
+            p.get("overdue"),
         ),
         grades: options(
             t,
@@ -115,6 +112,63 @@ pub async fn list(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         first_url: p.get("cursor").map(|_| p.with_cursor("/incidents", None)),
         error,
     }))
+}
+
+/// The rows of the incident list with their overdue badges: filtered by `overdue=true|false`
+/// through [`crate::overdue::page`] (bounded scan, cursor after the last row), or the plain
+/// list with the badge computed for the rows shown.
+async fn overdue_rows(
+    st: &AppState,
+    scope: vigil_model::Scope,
+    q: &IncidentQuery,
+    p: &Params,
+    all_orgs: &[vigil_model::Organization],
+    t: &'static Catalog,
+    names: &OrgNames,
+) -> UiResult<(Vec<IncidentRow>, Option<String>, Option<String>)> {
+    let now = vigil_model::Timestamp::now();
+    let bad_cursor = || {
+        Ok((
+            Vec::new(),
+            None,
+            Some(t.t("error.bad_cursor").to_string()),
+        ))
+    };
+    if let Some(want) = p.get("overdue").and_then(|o| o.parse::<bool>().ok()) {
+        return match crate::overdue::page(st.store.as_ref(), scope, q, want, now).await {
+            Ok(page) => Ok((
+                page.items
+                    .iter()
+                    .map(|x| IncidentRow {
+                        overdue: !x.overdue.is_empty(),
+                        ..IncidentRow::new(&x.incident, t, names)
+                    })
+                    .collect(),
+                page.next_cursor,
+                None,
+            )),
+            Err(e) if e.code == "bad_cursor" => bad_cursor(),
+            Err(e) => Err(UiError::from_api(e, t.locale)),
+        };
+    }
+    match st.store.list_incidents(scope, q).await {
+        Ok(page) => Ok((
+            page.items
+                .iter()
+                .map(|i| IncidentRow {
+                    overdue: all_orgs
+                        .iter()
+                        .find(|o| o.id == i.spec.org_id)
+                        .is_some_and(|o| !crate::overdue::overdue_of(i, o, now).is_empty()),
+                    ..IncidentRow::new(i, t, names)
+                })
+                .collect(),
+            page.next_cursor,
+            None,
+        )),
+        Err(vigil_store::StoreError::BadCursor(_)) => bad_cursor(),
+        Err(e) => Err(UiError::from_store(e, t)),
+    }
 }
 
 /// Statuses an organization's own people may set (as in the API's PATCH): they acknowledge,
@@ -147,6 +201,7 @@ pub(super) fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRo
             ),
             "tl tl-status",
         ),
+        Some(("grade", "raised")) => (t.t("timeline.grade_raised").to_string(), "tl tl-grade-raised"),
         Some(("grade", g)) => (
             t.tf(
                 "timeline.grade",
@@ -159,6 +214,7 @@ pub(super) fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRo
             "comment" => (t.t("timeline.comment").to_string(), "tl tl-comment"),
             "edit" => (t.t("timeline.edit").to_string(), "tl tl-edit"),
             "evidence" => (t.t("timeline.evidence").to_string(), "tl tl-evidence"),
+            "impact" => (t.t("timeline.impact").to_string(), "tl tl-impact"),
             other => (other.to_string(), "tl"),
         },
     };
@@ -218,6 +274,10 @@ pub struct IncidentPage {
     pub evidence: Vec<EvidenceRow>,
     /// The user may attach evidence files (responds to incidents).
     pub can_upload: bool,
+    /// The recorded impact and its form (`incident_impact.html`).
+    pub impact: super::impact::ImpactSection,
+    /// Filed regulatory reports and the filing buttons.
+    pub filed: super::filed_reports::FiledSection,
 }
 
 /// One evidence file as the incident page lists it.
@@ -383,6 +443,8 @@ async fn render_detail(
         .iter()
         .map(EvidenceRow::new)
         .collect();
+    let filed = super::filed_reports::section(st, ui, scope, inc.id).await?;
+    let impact = super::impact::section(st, ui, &inc).await?;
     let subcategory_code = inc.spec.subcategory.clone().unwrap_or_default();
     let g = inc.spec.grade;
     Ok(html(&IncidentPage {
@@ -413,6 +475,8 @@ async fn render_detail(
         deliveries,
         evidence,
         can_upload: ui.principal.allows(Action::RespondIncidents),
+        impact,
+        filed,
     }))
 }
 
@@ -438,8 +502,12 @@ pub async fn detail(
     }
     let inc = load(&st, &ui, &id).await?;
     let params = Params::parse(raw.as_deref());
-    let notice = if params.flag("evidence") {
+    let notice = if let Some(n) = super::impact::notice(&params, t) {
+        Some(n)
+    } else if params.flag("evidence") {
         Some(t.t("incident.evidence_saved").to_string())
+    } else if let Some(n) = params.get("filed").and_then(|n| n.parse::<u32>().ok()) {
+        Some(t.tf("filed.saved", &[("n", &n.to_string())]))
     } else {
         params
             .flag("saved")

@@ -1,13 +1,16 @@
 //! The pages behind the navigation.
 
 pub mod alerts;
-pub mod attack;
 pub mod asset_form;
+pub mod attack;
 pub mod assets;
 pub mod events;
 pub mod feedback;
+pub mod impact;
+pub mod filed_reports;
 pub mod incident_report;
 pub mod incidents;
+pub mod intel;
 pub mod orgs;
 pub mod overview;
 pub mod pipeline;
@@ -90,6 +93,8 @@ pub struct IncidentRow {
     pub category: String,
     pub status: &'static str,
     pub open: bool,
+    /// A deadline has passed unmet (set by the pages that compute it; see `crate::overdue`).
+    pub overdue: bool,
 }
 
 impl IncidentRow {
@@ -111,6 +116,7 @@ impl IncidentRow {
             category,
             status: i.status.name(lang),
             open: i.status.is_open(),
+            overdue: false,
         }
     }
 }
