@@ -16,6 +16,7 @@ pub mod import;
 pub mod incident_report;
 pub mod notice;
 pub mod notify;
+pub mod overdue;
 pub mod pdf;
 pub mod ratelimit;
 pub mod state;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(taxii::router())
+        .merge(api::blocklist::edl_router())
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

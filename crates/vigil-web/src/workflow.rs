@@ -54,6 +54,54 @@ pub struct DeadlineView {
     pub status: &'static str,
 }
 
+/// The labels a [`DeadlineView`] carries, for reading one back from a stored report.
+const DEADLINE_LABELS: [&str; 9] = [
+    "report",
+    "escalate",
+    "acknowledge",
+    "remediate",
+    "pending",
+    "met",
+    "met_late",
+    "overdue",
+    "missed",
+];
+
+fn static_label(s: &str) -> Result<&'static str, String> {
+    DEADLINE_LABELS
+        .iter()
+        .find(|l| **l == s)
+        .copied()
+        .ok_or_else(|| format!("unknown deadline label '{s}'"))
+}
+
+/// A [`DeadlineView`] as a stored report holds it.
+#[derive(serde::Deserialize)]
+struct StoredDeadline {
+    kind: String,
+    start: vigil_model::Timestamp,
+    due: vigil_model::Timestamp,
+    due_local: String,
+    met_at: Option<vigil_model::Timestamp>,
+    status: String,
+}
+
+/// Read back from a stored report (written by hand: derived, the `&'static str` fields would
+/// borrow from the input).
+impl<'de> serde::Deserialize<'de> for DeadlineView {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let d = StoredDeadline::deserialize(d)?;
+        Ok(Self {
+            kind: static_label(&d.kind).map_err(serde::de::Error::custom)?,
+            start: d.start,
+            due: d.due,
+            due_local: d.due_local,
+            met_at: d.met_at,
+            status: static_label(&d.status).map_err(serde::de::Error::custom)?,
+        })
+    }
+}
+
 /// The deadlines of an incident under the built-in policy (data/deadlines.toml of
 /// vigil-incident), at `now`. The organization is never taken for a central or state organ
 /// (the directory does not record that yet).

@@ -1,4 +1,5 @@
-//! `/reports/monthly`: the monthly situation report, printable.
+//! `/reports/monthly[?month=YYYY-MM][&format=pdf]`: the monthly situation report, printable,
+//! and as PDF through [`crate::pdf`] (headless Chromium; 503 when it is missing).
 
 use crate::state::AppState;
 use crate::stats::{Count, load};
@@ -6,7 +7,8 @@ use crate::ui::view::Params;
 use crate::ui::{Frame, UiAuth, UiError, UiResult, html};
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use jiff::civil::Date;
 use jiff::tz::{Offset, TimeZone};
 use vigil_model::Action;
@@ -38,6 +40,71 @@ pub struct ReportPage {
     pub mttc: String,
     pub overdue: String,
     pub sections: Vec<Section>,
+    /// Chromium is installed: the page links to the PDF.
+    pub pdf: bool,
+}
+
+/// The same report as a self-contained document (styles inline, no links to the server), for
+/// printing to PDF.
+#[derive(Template)]
+#[template(path = "report_print.html")]
+pub struct ReportDocument {
+    pub page: Frame,
+    pub month: String,
+    pub headline: String,
+    pub total: u64,
+    pub open: u64,
+    pub mtta: String,
+    pub mttc: String,
+    pub overdue: String,
+    pub sections: Vec<Section>,
+}
+
+impl From<ReportPage> for ReportDocument {
+    fn from(r: ReportPage) -> Self {
+        Self {
+            page: r.page,
+            month: r.month,
+            headline: r.headline,
+            total: r.total,
+            open: r.open,
+            mtta: r.mtta,
+            mttc: r.mttc,
+            overdue: r.overdue,
+            sections: r.sections,
+        }
+    }
+}
+
+/// The report printed to PDF, as an attachment named after the month.
+async fn pdf_response(doc: ReportDocument, t: &'static crate::ui::i18n::Catalog) -> UiResult {
+    let month = doc.month.clone();
+    let body = doc.render().map_err(|e| {
+        tracing::error!(error = %e, "rendering the monthly report document failed");
+        UiError::new(StatusCode::INTERNAL_SERVER_ERROR, t, "error.internal")
+    })?;
+    let bytes = crate::pdf::render(body).await.map_err(|e| {
+        metrics::counter!("vigil_report_pdf_failures_total", "report" => "monthly").increment(1);
+        tracing::warn!(error = %e, "monthly report PDF");
+        UiError::with_message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            t,
+            &format!("{}: {e}", t.t("increport.pdf_unavailable")),
+        )
+    })?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"situation-report-{month}.pdf\""
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 /// One breakdown table.
@@ -75,6 +142,16 @@ pub async fn monthly(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQ
         return Err(UiError::forbidden(t));
     }
     let p = Params::parse(raw.as_deref());
+    let pdf = match p.get("format") {
+        None | Some("html") => false,
+        Some("pdf") => true,
+        Some(other) => {
+            return Err(UiError::invalid(
+                t,
+                format!("format: '{other}' is not html or pdf"),
+            ));
+        }
+    };
     let beijing = TimeZone::fixed(Offset::constant(8));
     let today = jiff::Timestamp::now().to_zoned(beijing.clone()).date();
     let first = match p.get("month") {
@@ -110,7 +187,7 @@ pub async fn monthly(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQ
     .map_err(|e| UiError::with_message(e.status, t, &e.message))?;
     let zh = t.lang().starts_with("zh");
     let month = first.strftime("%Y-%m").to_string();
-    Ok(html(&ReportPage {
+    let report = ReportPage {
         page: ui.frame("reports", format!("{} {month}", t.t("report.title"))),
         prev: prev.strftime("%Y-%m").to_string(),
         next: next.strftime("%Y-%m").to_string(),
@@ -150,5 +227,10 @@ pub async fn monthly(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQ
                 rows: lines(&stats.by_province, zh),
             },
         ],
-    }))
+        pdf: crate::pdf::available(),
+    };
+    if pdf {
+        return pdf_response(ReportDocument::from(report), t).await;
+    }
+    Ok(html(&report))
 }
