@@ -24,6 +24,9 @@ pub struct WebConfig {
     /// How long a bulk ingest request waits for a slot before it is answered 503 with
     /// `Retry-After` (load shedding instead of an unbounded queue of bodies in memory).
     pub ingest_wait: Duration,
+    /// External dynamic lists defined in the configuration (`/edl/{name}.txt`); the filter
+    /// is a blocklist filter as JSON. Lists can also be defined through the API.
+    pub edl_lists: Vec<vigil_store::NewEdlList>,
 }
 
 impl Default for WebConfig {
@@ -36,6 +39,7 @@ impl Default for WebConfig {
             login_lockout: Duration::from_secs(300),
             ingest_max_inflight: 8,
             ingest_wait: Duration::from_secs(2),
+            edl_lists: Vec::new(),
         }
     }
 }
@@ -60,13 +64,16 @@ pub struct Inner {
     pub aggregator: OnceLock<Arc<vigil_aggregator::Aggregator>>,
     /// The live ingestion pipeline, when `vigil serve` runs one ([`AppState::set_pipeline`]).
     pub pipeline: OnceLock<vigil_pipeline::status::Monitor>,
+    /// When set, `POST /api/v1/events` appends to the pipeline's spool instead of storing
+    /// directly ([`AppState::set_intake`]), so HTTP events are detected live.
+    pub intake: OnceLock<vigil_pipeline::intake::Intake>,
+    /// Searches the stored events for the indicators each import adds or changes
+    /// ([`AppState::set_retro_hunter`]); without it, imports schedule no retro-hunt.
+    pub retro_hunter: OnceLock<vigil_pipeline::retrohunt::RetroHunter>,
     /// Slots of [`WebConfig::ingest_max_inflight`].
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
-    /// When set, `POST /api/v1/events` appends to the pipeline's spool instead of storing
-    /// directly ([`AppState::set_intake`]), so HTTP events are detected live.
-    pub intake: OnceLock<vigil_pipeline::intake::Intake>,
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
@@ -86,25 +93,31 @@ impl AppState {
             notifier: OnceLock::new(),
             aggregator: OnceLock::new(),
             pipeline: OnceLock::new(),
+            intake: OnceLock::new(),
+            retro_hunter: OnceLock::new(),
             ingest_slots,
         }))
     }
 
-            intake: OnceLock::new(),
     /// Shows the running pipeline's sources, counters and dead letters (first call wins).
     pub fn set_pipeline(&self, monitor: vigil_pipeline::status::Monitor) {
         let _ = self.0.pipeline.set(monitor);
+    }
+
+    /// Sends HTTP bulk events through the pipeline's spool (first call wins).
+    pub fn set_intake(&self, intake: vigil_pipeline::intake::Intake) {
+        let _ = self.0.intake.set(intake);
     }
 
     /// Aggregates the alerts the API creates into incidents (first call wins).
     pub fn set_aggregator(&self, aggregator: Arc<vigil_aggregator::Aggregator>) {
         let _ = self.0.aggregator.set(aggregator);
     }
-    /// Sends HTTP bulk events through the pipeline's spool (first call wins).
-    pub fn set_intake(&self, intake: vigil_pipeline::intake::Intake) {
-        let _ = self.0.intake.set(intake);
-    }
 
+    /// Schedules retro-hunts for imported indicators (first call wins).
+    pub fn set_retro_hunter(&self, hunter: vigil_pipeline::retrohunt::RetroHunter) {
+        let _ = self.0.retro_hunter.set(hunter);
+    }
 
     /// Installs the notifier (first call wins).
     pub fn set_notifier(&self, n: vigil_notify::Notifier) {

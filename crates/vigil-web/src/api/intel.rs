@@ -81,6 +81,8 @@ impl Format {
 /// What one import did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {
+    /// The import's record in the source's history (none when recording it failed).
+    pub import_id: Option<vigil_store::IntelImportId>,
     pub source_id: IntelSourceId,
     pub format: Format,
     pub summary: ImportSummary,
@@ -91,6 +93,27 @@ pub struct ImportReport {
     pub problems_total: usize,
     /// Up to [`MAX_PROBLEMS_SHOWN`] of them.
     pub problems: Vec<ImportProblem>,
+    /// `retro-hunt scheduled` when indicators were added or changed and the stored events
+    /// are being searched for them in the background; otherwise why not (`retro-hunt off`,
+    /// `nothing new to hunt`, a full queue).
+    pub retro_hunt: &'static str,
+}
+
+/// Schedules the retro-hunt of what an import stored; never waits for it.
+fn schedule_retro_hunt(
+    st: &AppState,
+    source_id: IntelSourceId,
+    since: Timestamp,
+    stored: &UpsertCounts,
+) -> &'static str {
+    use vigil_pipeline::retrohunt::{RetroHuntJob, Scheduled};
+    if stored.inserted + stored.updated == 0 {
+        return "nothing new to hunt";
+    }
+    match st.retro_hunter.get() {
+        Some(h) => h.schedule(RetroHuntJob { source_id, since }).as_str(),
+        None => Scheduled::Off.as_str(),
+    }
 }
 
 /// Parses `bytes` in `format` and turns the result into indicators of `source_id`. CPU-bound:
@@ -388,6 +411,8 @@ pub async fn source_named(st: &AppState, name: &str, kind: &str) -> ApiResult<In
 }
 
 /// Runs an import of `bytes` into the source: parse on a blocking thread, store, report.
+/// Recorded in the source's import history as coming by TAXII (its callers are the TAXII
+/// server and client); other paths call [`run_import_as`].
 pub async fn run_import(
     st: &AppState,
     bytes: Bytes,
@@ -396,11 +421,35 @@ pub async fn run_import(
     default_confidence: Option<u8>,
     default_tlp: Option<Tlp>,
 ) -> ApiResult<ImportReport> {
+    let origin = super::intel_admin::ImportOrigin::taxii(&source.spec.name);
+    run_import_as(
+        st,
+        bytes,
+        format,
+        source,
+        default_confidence,
+        default_tlp,
+        origin,
+    )
+    .await
+}
+
+/// [`run_import`] recorded as done by `origin`. Values without their own confidence or
+/// marking get the source's trust and default TLP unless the caller gives others.
+pub async fn run_import_as(
+    st: &AppState,
+    bytes: Bytes,
+    format: Format,
+    source: &IntelSource,
+    default_confidence: Option<u8>,
+    default_tlp: Option<Tlp>,
+    origin: super::intel_admin::ImportOrigin,
+) -> ApiResult<ImportReport> {
+    let started = Timestamp::now();
     let mut src = Source::new(source.spec.name.clone());
-    if let Some(c) = default_confidence {
-        src.default_confidence = c;
-    }
-    src.default_tlp = default_tlp;
+    src.default_confidence = default_confidence.unwrap_or(source.spec.trust);
+    src.default_tlp =
+        default_tlp.or_else(|| source.default_tlp.as_deref().and_then(Tlp::parse));
     let source_id = source.id;
     let (summary, mut problems, items, objects) =
         tokio::task::spawn_blocking(move || parse_import_all(&bytes, format, &src, source_id))
@@ -410,6 +459,7 @@ pub async fn run_import(
                 ApiError::internal()
             })?;
     let stored = store_indicators(st, items).await?;
+    let retro_hunt = schedule_retro_hunt(st, source_id, started, &stored);
     let objects = store_objects(st, objects).await?;
     if !problems.is_empty() {
         metrics::counter!("vigil_intel_rejected_total", "format" => format.as_str())
@@ -417,7 +467,19 @@ pub async fn run_import(
     }
     let problems_total = problems.len();
     problems.truncate(MAX_PROBLEMS_SHOWN);
+    let import_id = super::intel_admin::record_import(
+        st,
+        source_id,
+        &origin,
+        format,
+        started,
+        &stored,
+        problems_total,
+        &problems,
+    )
+    .await;
     Ok(ImportReport {
+        import_id,
         source_id,
         format,
         summary,
@@ -425,6 +487,7 @@ pub async fn run_import(
         objects,
         problems_total,
         problems,
+        retro_hunt,
     })
 }
 
@@ -476,7 +539,8 @@ pub async fn import(
     let format = p.format.unwrap_or_else(|| format_from(&headers));
     let kind = format.as_str();
     let source = source_named(&st, p.source.trim(), kind).await?;
-    let report = run_import(&st, body, format, &source, p.confidence, tlp).await?;
+    let origin = super::intel_admin::ImportOrigin::of(&auth, "api");
+    let report = run_import_as(&st, body, format, &source, p.confidence, tlp, origin).await?;
     audit_change(
         &st,
         &auth,
@@ -513,7 +577,7 @@ pub async fn list_sources(
     Ok(page_json(sources, None))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub source_id: Option<IntelSourceId>,
@@ -527,30 +591,73 @@ pub struct ListParams {
     pub added_after: Option<Timestamp>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+    /// Only this TLP marking.
+    pub tlp: Option<String>,
+    pub min_confidence: Option<u8>,
+    pub max_confidence: Option<u8>,
+    /// Only those with this label (tag).
+    pub label: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub state: Option<String>,
 }
 
-pub async fn list(
-    State(st): State<AppState>,
-    _auth: Auth,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let Query(p) = params?;
+/// The store query of the indicator search (API and pages alike), with the TLP rule of
+/// the caller applied.
+pub fn indicator_query(p: ListParams, principal: &Principal) -> ApiResult<IndicatorQuery> {
     // A value is looked up in its normalized form when it parses as one.
     let value = p
         .value
-        .map(|v| vigil_intel::IndicatorValue::sniff(&v).map_or(v, |iv| iv.text()));
-    let q = IndicatorQuery {
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| vigil_intel::IndicatorValue::sniff(v.trim()).map_or(v, |iv| iv.text()));
+    let tlp = match p.tlp.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(
+            Tlp::parse(t)
+                .ok_or_else(|| {
+                    ApiError::invalid("tlp", "must be clear, green, amber, amber+strict or red")
+                })?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let state = match p.state.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(s) => Some(vigil_store::IndicatorState::parse(s).ok_or_else(|| {
+            ApiError::invalid("state", "must be active, expired or revoked")
+        })?),
+    };
+    if p.min_confidence.is_some_and(|c| c > 100) || p.max_confidence.is_some_and(|c| c > 100) {
+        return Err(ApiError::invalid("confidence", "must be 0 to 100"));
+    }
+    let nonblank = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(IndicatorQuery {
         source_id: p.source_id,
-        kind: p.kind,
+        kind: nonblank(p.kind),
         value,
-        stix_id: p.stix_id,
-        text: p.q,
+        stix_id: nonblank(p.stix_id),
+        text: nonblank(p.q),
         include_revoked: p.include_revoked.unwrap_or(false),
         added_after: p.added_after,
         oldest_first: false,
         limit: p.limit.unwrap_or(0),
-        cursor: p.cursor,
-    };
+        cursor: nonblank(p.cursor),
+        tlp,
+        tlp_exclude: super::intel_admin::tlp_exclude_for(principal),
+        min_confidence: p.min_confidence,
+        max_confidence: p.max_confidence,
+        label: nonblank(p.label),
+        state,
+        ..IndicatorQuery::default()
+    })
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let Query(p) = params?;
+    let q = indicator_query(p, &auth.principal)?;
     let page = st.store.list_indicators(&q).await?;
     Ok(page_json(page.items, page.next_cursor))
 }
@@ -566,13 +673,14 @@ pub struct IndicatorDetail {
 
 pub async fn get(
     State(st): State<AppState>,
-    _auth: Auth,
+    auth: Auth,
     Path(id): Path<IndicatorId>,
 ) -> ApiResult<Json<IndicatorDetail>> {
     let indicator = st
         .store
         .get_indicator(id)
         .await?
+        .filter(|i| super::intel_admin::may_see(&auth.principal, i))
         .ok_or_else(|| ApiError::not_found("indicator"))?;
     let related = super::intel_objects::related_of(&st, &indicator.spec.stix_id).await?;
     Ok(Json(IndicatorDetail { indicator, related }))
