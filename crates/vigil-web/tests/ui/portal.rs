@@ -1,7 +1,7 @@
 //! The organization portal (issue 6, item 5) in the rendered pages: the landing page of an
 //! organization user (pending notices, incidents awaiting feedback, unacknowledged warnings
 //! with overdue marks, sent-back items, the inventory by kind and importance, contacts) with
-//! nothing of the other organization; the asset inventory forms (software rows added and
+//! nothing of the other organization, notices and warnings acknowledged from it; the asset inventory forms (software rows added and
 //! removed, importance floor, CSRF, another organization's asset absent, audited); the
 //! feedback form (measures and evidence files in one submission).
 
@@ -188,6 +188,44 @@ async fn the_organization_user_lands_on_its_portal_and_sees_nothing_of_the_other
     ] {
         assert!(!page.contains(secret), "the portal shows {secret}");
     }
+
+    // Acknowledge from the portal: the notice (a workflow step) and the warning.
+    assert!(notices.contains("class=\"inline ack-notice\""), "{notices}");
+    let token = csrf_of(page);
+    let r = post_form(
+        &app,
+        &format!("/incidents/{}", a.incident),
+        Some(&c),
+        &[("csrf", &token), ("status", "acknowledged")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let inc = app
+        .store
+        .get_incident(Scope::All, a.incident)
+        .await
+        .expect("store")
+        .expect("incident");
+    assert_eq!(inc.status, IncidentStatus::Acknowledged);
+    let marker = "action=\"/warnings/";
+    let start = warnings.find(marker).expect("ack form") + marker.len();
+    let ack_path = format!(
+        "/warnings/{}",
+        &warnings[start..].split('"').next().expect("path")
+    );
+    let org = a.id.to_string();
+    let r = post_form(
+        &app,
+        &ack_path,
+        Some(&c),
+        &[("csrf", &token), ("org_id", &org)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let after = get(&app, "/", Some(&c)).await;
+    assert!(!section(&after.body, "notices").contains(&a.incident_title));
+    assert!(section(&after.body, "feedback").contains(&a.incident_title));
+    assert!(!section(&after.body, "portal-warnings").contains("Alpha S7 firmware bulletin"));
 
     // Staff still get the platform overview.
     let r = get(&app, "/", Some(&analyst)).await;
