@@ -55,6 +55,118 @@ pub struct RawConfig {
     pub notify: crate::notify_config::RawNotify,
     #[serde(default)]
     pub incidents: RawIncidents,
+    #[serde(default)]
+    pub intel: RawIntel,
+}
+
+/// `[intel]`: threat intelligence.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntel {
+    /// `[[intel.taxii_feeds]]`: TAXII 2.1 collections polled on a schedule
+    /// ([`crate::taxii_feeds`]).
+    #[serde(default)]
+    pub taxii_feeds: Vec<RawTaxiiFeed>,
+    /// `[[intel.edl]]`: external dynamic lists firewalls poll at `/edl/<name>.txt`.
+    #[serde(default)]
+    pub edl: Vec<RawEdl>,
+    /// Days of stored events searched for newly imported indicators (default 7; 0 = off).
+    pub retro_hunt_days: Option<u32>,
+    /// Events read per indicator value and indexed field by a retro-hunt (default 1000).
+    pub retro_hunt_max_events: Option<usize>,
+    /// Newest events of the window a retro-hunt scans for values no index finds (default
+    /// 200000; 0 = indexed fields only).
+    pub retro_hunt_max_scan: Option<usize>,
+}
+
+/// `[[intel.edl]]`: a named blocklist served at `/edl/<name>.txt` (token-authenticated).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdl {
+    /// `a-z`, `0-9`, `-`, `_`; 1 to 64 characters.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Any of ipv4, ipv6, cidr, domain, url (default all).
+    #[serde(default)]
+    pub types: Vec<String>,
+    pub min_confidence: Option<u8>,
+    /// Highest TLP included: clear, green (default) or amber; red is never exported.
+    pub tlp: Option<String>,
+    /// Source names (default every enabled source).
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// The configured external dynamic lists, validated like the API's.
+fn resolve_edl(raw: Vec<RawEdl>) -> Result<Vec<vigil_store::NewEdlList>, ConfigError> {
+    let mut out: Vec<vigil_store::NewEdlList> = Vec::new();
+    for (i, e) in raw.into_iter().enumerate() {
+        let key = |k: &str| format!("intel.edl[{i}].{k}");
+        let filter = serde_json::json!({
+            "types": e.types.iter().map(|t| t.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
+            "min_confidence": e.min_confidence,
+            "tlp": e.tlp.as_deref().map(|t| t.trim().to_ascii_lowercase()),
+            "sources": e.sources,
+        });
+        let parsed: vigil_web::api::blocklist::BlocklistFilter =
+            serde_json::from_value(filter.clone()).map_err(|err| {
+                invalid(
+                    &key("filter"),
+                    format!("{err} (types: ipv4, ipv6, cidr, domain, url; tlp: clear, green, amber)"),
+                )
+            })?;
+        parsed
+            .validate()
+            .map_err(|err| invalid(&key("min_confidence"), err.message))?;
+        let list = vigil_store::NewEdlList {
+            name: e.name.unwrap_or_default().trim().to_string(),
+            description: e.description.filter(|d| !d.trim().is_empty()),
+            filter,
+        };
+        list.validate()
+            .map_err(|err| invalid(&key(&err.field), err.message))?;
+        if out.iter().any(|o| o.name == list.name) {
+            return Err(invalid(&key("name"), format!("'{}' is used twice", list.name)));
+        }
+        out.push(list);
+    }
+    Ok(out)
+}
+
+/// `[[intel.taxii_feeds]]`: one TAXII 2.1 collection polled incrementally.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTaxiiFeed {
+    /// Unique name (letters, digits, `-`, `_`, `.`); shown in `GET /api/v1/intel/feeds`.
+    pub name: Option<String>,
+    /// The collection URL (`https://host/api-root/collections/<id>/`), without credentials.
+    pub collection_url: Option<String>,
+    /// Between polls, e.g. `15m` (default 1h; 10 seconds to 7 days).
+    pub interval: Option<String>,
+    /// First retry after a failure, doubling up to the interval (default 30s).
+    pub retry: Option<String>,
+    /// Longest wait for one page (default 60s).
+    pub timeout: Option<String>,
+    /// Objects per page asked for (default 1000).
+    pub page_size: Option<usize>,
+    /// HTTP Basic user; the password from `password_env` or `password_file`.
+    pub username: Option<String>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
+    /// The file holding the password.
+    pub password_file: Option<PathBuf>,
+    /// The environment variable holding a bearer token.
+    pub token_env: Option<String>,
+    /// The file holding a bearer token.
+    pub token_file: Option<PathBuf>,
+    /// PEM CA certificates for an HTTPS peer with a private CA (default: the webpki roots).
+    pub ca_file: Option<PathBuf>,
+    /// The intelligence source objects go into (default `taxii:<name>`).
+    pub source: Option<String>,
+    /// Trust of the source, 0-100 (the default confidence of its indicators).
+    pub trust: Option<u8>,
+    /// TLP for objects without a marking: clear, green, amber, amber+strict, red.
+    pub tlp: Option<String>,
 }
 
 /// `[incidents]`: aggregation of alerts into incidents (vigil-aggregator).
@@ -135,6 +247,9 @@ pub struct RawListener {
     pub paths: Option<Vec<PathBuf>>,
     /// File: how often the patterns are scanned and the files read.
     pub poll_ms: Option<u64>,
+    /// IANA zone of the senders (`"Asia/Shanghai"`) for times without an offset (RFC 3164);
+    /// default UTC.
+    pub timezone: Option<String>,
 }
 
 /// `[[pipeline.listeners.client_orgs]]`.
@@ -224,6 +339,10 @@ pub struct Config {
     pub notify: Option<vigil_notify::NotifyConfig>,
     /// The deadline watcher (`[incidents] overdue_check`, `remind_at`); `None` when off.
     pub deadline_watch: Option<DeadlineWatch>,
+    /// TAXII feeds polled on a schedule (`[[intel.taxii_feeds]]`).
+    pub taxii_feeds: Vec<crate::taxii_feeds::TaxiiFeed>,
+    /// Retro-hunt of newly imported indicators (`[intel] retro_hunt_*`).
+    pub retro_hunt: vigil_pipeline::retrohunt::RetroHuntConfig,
 }
 
 /// The deadline watcher's schedule ([`crate::overdue`]).
@@ -240,9 +359,6 @@ impl RawConfig {
             path: path.to_path_buf(),
             source,
         })?;
-    /// IANA zone of the senders (`"Asia/Shanghai"`) for times without an offset (RFC 3164);
-    /// default UTC.
-    pub timezone: Option<String>,
         Self::from_toml(&text).map_err(|message| ConfigError::Parse {
             path: path.to_path_buf(),
             message,
@@ -472,6 +588,17 @@ impl Config {
             return Err(invalid("crypto.field_key_file", "must not be empty"));
         }
         let notify = crate::notify_config::resolve(raw.notify, env)?;
+        let taxii_feeds = crate::taxii_feeds::resolve(raw.intel.taxii_feeds, env)?;
+        let retro_hunt = crate::retrohunt_config::resolve(
+            raw.intel.retro_hunt_days,
+            raw.intel.retro_hunt_max_events,
+            raw.intel.retro_hunt_max_scan,
+            env,
+            pipeline
+                .as_ref()
+                .map_or(vigil_model::Severity::Medium, |p| p.intel_severity),
+        )?;
+        web.edl_lists = resolve_edl(raw.intel.edl)?;
         if notice_key_file.as_os_str().is_empty() {
             return Err(invalid("crypto.notice_key_file", "must not be empty"));
         }
@@ -488,6 +615,8 @@ impl Config {
             incidents,
             notify,
             deadline_watch,
+            taxii_feeds,
+            retro_hunt,
         })
     }
 }
@@ -821,6 +950,16 @@ fn resolve_pipeline(
         if let Some(n) = l.max_connections {
             lc.max_connections = in_range(&key("max_connections"), n, 1, 65_536)?;
         }
+        if let Some(tz) = l.timezone {
+            let tz = tz.trim().to_string();
+            jiff::tz::TimeZone::get(&tz).map_err(|e| {
+                invalid(
+                    &key("timezone"),
+                    format!("'{tz}' is not a known IANA time zone: {e}"),
+                )
+            })?;
+            lc.timezone = Some(tz);
+        }
         c.listeners.push(lc);
     }
     Ok(enabled.then_some(c))
@@ -931,16 +1070,6 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        if let Some(tz) = l.timezone {
-            let tz = tz.trim().to_string();
-            jiff::tz::TimeZone::get(&tz).map_err(|e| {
-                invalid(
-                    &key("timezone"),
-                    format!("'{tz}' is not a known IANA time zone: {e}"),
-                )
-            })?;
-            lc.timezone = Some(tz);
-        }
         let raw = RawConfig::from_toml(toml).map_err(|message| ConfigError::Parse {
             path: "t.toml".into(),
             message,
@@ -959,6 +1088,38 @@ mod tests {
             }
         );
         assert_eq!(c.retention, Some(Duration::from_secs(90 * 86_400)));
+    }
+
+    #[test]
+    fn edl_lists_resolve_and_bad_ones_name_their_key() {
+        let c = resolve(
+            "[[intel.edl]]\nname = \"perimeter-ips\"\ntypes = [\"ipv4\", \"CIDR\"]\n\
+             min_confidence = 70\ntlp = \"amber\"\nsources = [\"cert-feed\"]\n",
+            &[],
+        )
+        .expect("edl");
+        assert_eq!(c.web.edl_lists.len(), 1);
+        let l = &c.web.edl_lists[0];
+        assert_eq!(l.name, "perimeter-ips");
+        assert_eq!(l.filter["types"], serde_json::json!(["ipv4", "cidr"]));
+        assert_eq!(l.filter["tlp"], "amber");
+        assert_eq!(l.filter["min_confidence"], 70);
+        for (toml, key) in [
+            ("[[intel.edl]]\nname = \"Bad Name\"\n", "intel.edl[0].name"),
+            ("[[intel.edl]]\nname = \"x\"\ntlp = \"red\"\n", "intel.edl[0].filter"),
+            ("[[intel.edl]]\nname = \"x\"\ntypes = [\"sha256\"]\n", "intel.edl[0].filter"),
+            (
+                "[[intel.edl]]\nname = \"x\"\nmin_confidence = 101\n",
+                "intel.edl[0].min_confidence",
+            ),
+            (
+                "[[intel.edl]]\nname = \"x\"\n[[intel.edl]]\nname = \"x\"\n",
+                "intel.edl[1].name",
+            ),
+        ] {
+            let e = resolve(toml, &[]).expect_err(toml);
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
     }
 
     #[test]
@@ -1068,6 +1229,27 @@ listen = "0.0.0.0:5514"
             .expect("enabled by env");
         assert!(p.listeners.is_empty());
         assert_eq!(p.intel_refresh, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn listener_timezones_are_iana_names_checked_at_load() {
+        let head = "[pipeline]\nenabled = true\n[[pipeline.listeners]]\nname = \"u\"\nkind = \"syslog_udp\"\nlisten = \"0.0.0.0:5514\"\n";
+        let p = resolve(&format!("{head}timezone = \"Asia/Shanghai\"\n"), &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.listeners[0].timezone.as_deref(), Some("Asia/Shanghai"));
+        let p = resolve(head, &[])
+            .expect("config")
+            .pipeline
+            .expect("enabled");
+        assert_eq!(p.listeners[0].timezone, None, "UTC unless configured");
+        let e = resolve(&format!("{head}timezone = \"Mars/Olympus\"\n"), &[])
+            .expect_err("unknown zone");
+        assert!(
+            e.to_string().contains("pipeline.listeners[0].timezone"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1212,27 +1394,6 @@ org = "0190c8a0-0000-7000-8000-000000000001"
 enabled = true
 [[pipeline.listeners]]
 name = "app-logs"
-    #[test]
-    fn listener_timezones_are_iana_names_checked_at_load() {
-        let head = "[pipeline]\nenabled = true\n[[pipeline.listeners]]\nname = \"u\"\nkind = \"syslog_udp\"\nlisten = \"0.0.0.0:5514\"\n";
-        let p = resolve(&format!("{head}timezone = \"Asia/Shanghai\"\n"), &[])
-            .expect("config")
-            .pipeline
-            .expect("enabled");
-        assert_eq!(p.listeners[0].timezone.as_deref(), Some("Asia/Shanghai"));
-        let p = resolve(head, &[])
-            .expect("config")
-            .pipeline
-            .expect("enabled");
-        assert_eq!(p.listeners[0].timezone, None, "UTC unless configured");
-        let e = resolve(&format!("{head}timezone = \"Mars/Olympus\"\n"), &[])
-            .expect_err("unknown zone");
-        assert!(
-            e.to_string().contains("pipeline.listeners[0].timezone"),
-            "{e}"
-        );
-    }
-
 kind = "file"
 paths = ["/var/log/app/*.log", "/var/log/nginx/access.log"]
 poll_ms = 250
