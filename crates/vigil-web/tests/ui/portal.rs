@@ -531,6 +531,24 @@ async fn staff_grade_assets_and_the_auditor_only_reads() {
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("<option value=\"low\""));
     assert!(form.body.contains(&app.a.name) && form.body.contains(&app.b.name));
+    assert!(form.body.contains("Choose…"), "no organization preselected");
+    // Without an organization: shown again on the form, naming the field.
+    let token = csrf_of(&form.body);
+    let r = post_form(
+        &app,
+        "/assets/new",
+        Some(&analyst),
+        &[
+            ("csrf", &token),
+            ("org_id", ""),
+            ("name", "Orphan"),
+            ("kind", "host"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("org_id:"), "{}", r.body);
+    assert!(r.body.contains("value=\"Orphan\""), "typed values kept");
 
     let auditor = login(&app, "auditor").await;
     let list = get(&app, "/assets", Some(&auditor)).await;

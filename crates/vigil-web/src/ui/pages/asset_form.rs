@@ -14,7 +14,7 @@ use super::assets::importance_name;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::ui::i18n::Catalog;
-use crate::ui::view::{Opt, options};
+use crate::ui::view::Opt;
 use crate::ui::{Frame, OrUi, UiAuth, UiError, UiResult, html};
 use askama::Template;
 use axum::body::Bytes;
@@ -372,11 +372,19 @@ async fn render_form(
             None => "/assets/new".into(),
         },
         asset_id: asset_id.map(|i| i.to_string()),
-        orgs: options(
-            t,
-            orgs.iter().map(|o| (o.id.to_string(), o.spec.name.clone())),
+        orgs: std::iter::once(Opt::new(
+            "",
+            t.t("assetform.choose"),
             Some(form.org_id.as_str()),
-        ),
+        ))
+        .chain(orgs.iter().map(|o| {
+            Opt::new(
+                o.id.to_string(),
+                o.spec.name.clone(),
+                Some(form.org_id.as_str()),
+            )
+        }))
+        .collect(),
         org_fixed,
         kinds,
         importances: Importance::ALL
