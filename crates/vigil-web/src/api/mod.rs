@@ -173,7 +173,7 @@ pub const ROUTES: &[RouteDoc] = &[
         "GET",
         "/incidents",
         "incidents",
-        "List incidents (filters: org_id, status, open, grade, category, from, to; cursor pagination)",
+        "List incidents (filters: org_id, status, open, grade, category, from, to, overdue=true|false: a deadline passed and unmet, computed from the deadline policy, each item then carrying its overdue deadlines; cursor pagination, an overdue page may hold fewer items than the limit with a cursor to continue)",
         None,
     ),
     r(
