@@ -134,9 +134,15 @@ pub async fn page(st: &AppState, ui: &UiAuth) -> UiResult {
                 sent_back.push(row);
             }
         }
-        // Most urgent first: overdue, then by due time (the format sorts as time).
+        // Most urgent first: overdue, then by due time (the format sorts as time), those
+        // without a deadline last.
         for list in [&mut notices, &mut feedback] {
-            list.sort_by(|a, b| b.overdue.cmp(&a.overdue).then_with(|| a.due.cmp(&b.due)));
+            list.sort_by(|a, b| {
+                b.overdue
+                    .cmp(&a.overdue)
+                    .then_with(|| a.due.is_empty().cmp(&b.due.is_empty()))
+                    .then_with(|| a.due.cmp(&b.due))
+            });
         }
         sent_back.sort_by(|a, b| b.at.cmp(&a.at));
     }
