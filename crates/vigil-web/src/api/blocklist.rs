@@ -196,7 +196,7 @@ impl Net {
         }
         let size = self.size();
         let parent_size = size.checked_mul(2)?;
-        if self.addr % parent_size != 0 || next.addr != self.addr.checked_add(size)? {
+        if !self.addr.is_multiple_of(parent_size) || next.addr != self.addr.checked_add(size)? {
             return None;
         }
         Some(Net {
@@ -947,6 +947,7 @@ pub fn edl_router() -> axum::Router<AppState> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -308,6 +308,7 @@ pub async fn get_import(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
