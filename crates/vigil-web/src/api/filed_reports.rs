@@ -44,12 +44,15 @@ pub async fn file(
         .list_filed_reports(scope, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
-    let filing =
+    let mut filing =
         incident_report::prepare_filing(kind, loaded.inputs(now), &filed).map_err(|e| {
             metrics::counter!("vigil_incident_reports_refused_total", "kind" => kind.as_str())
                 .increment(1);
             ApiError::from(e)
         })?;
+    // The impact recorded for the incident goes into the filed report as it stands now.
+    let recorded = st.store.get_incident_impact(scope, id).await?;
+    incident_report::apply_impact(&mut filing.report, recorded.as_ref());
     let snapshot = serde_json::to_vec(&filing.report).map_err(|e| {
         tracing::error!(error = %e, "serializing a report to file failed");
         ApiError::internal()

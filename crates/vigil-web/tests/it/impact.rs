@@ -2,7 +2,7 @@
 //! incident's own organization, validated field by field (422 naming the field), audited, on
 //! the timeline, in the incident's JSON, re-graded by the thresholds (raised with the reasons,
 //! never lowered), isolated from other organizations, refused to the auditor, and shown by
-//! the regulatory report instead of "not recorded".
+//! the regulatory report (and the filed one) instead of "not recorded".
 
 use crate::harness::TestApp;
 use axum::http::StatusCode;
@@ -307,6 +307,34 @@ async fn the_regulatory_report_shows_the_recorded_impact_ransom_cause_and_suppor
         assert_eq!(r["support_requested"], "数据恢复与溯源技术支持");
         assert_eq!(r["preliminary_cause"], "VPN 弱口令被暴力破解");
     }
+    // A filed report carries the values too.
+    let (s, filed) = app
+        .json(
+            "POST",
+            &format!("/api/v1/incidents/{id}/reports"),
+            &app.analyst,
+            json!({ "kind": "initial" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{filed}");
+    let rid = filed["id"].as_str().unwrap_or_default();
+    let (s, stored) = app
+        .get(
+            &format!("/api/v1/incidents/{id}/reports/{rid}"),
+            &app.officer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{stored}");
+    assert_eq!(
+        stored["impact"]["personal_records_leaked"], 12_000_000,
+        "{stored}"
+    );
+    assert_eq!(
+        stored["ransom"]["wallet_address"],
+        "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"
+    );
+    assert_eq!(stored["support_requested"], "数据恢复与溯源技术支持");
+
     // The organization of the other incident sees none of it.
     let (s, _) = app
         .get(

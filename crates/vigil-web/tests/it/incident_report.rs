@@ -87,12 +87,14 @@ async fn reports_follow_the_workflow_from_notification_to_closing_summary() {
     assert_eq!(r["as_of"], r["times"]["notified_at"]);
     assert_eq!(r["status"]["code"], "notified");
     assert_eq!(r["measures"], json!([]));
-    // Impact figures and ransom details are not recorded by the incident: null, not invented.
+    // No impact recorded for the incident: figures and ransom details are null, not invented.
     assert_eq!(r["impact"]["direct_loss_yuan"], Value::Null);
+    assert_eq!(r["impact"]["recorded_by"], Value::Null);
     assert_eq!(r["impact"]["affected_systems"], 1);
     assert_eq!(
         r["ransom"],
-        json!({"amount": null, "payment_method": null, "paid_on": null})
+        json!({"amount": null, "payment_method": null, "paid_on": null, "status": null,
+               "currency": null, "wallet_address": null})
     );
     assert_eq!(
         r["preliminary_cause"],

@@ -243,7 +243,11 @@ pub fn view(r: &IncidentReport, t: &'static Catalog) -> ReportView {
             or_not_recorded(i.personal_records_leaked, t),
         ),
         field(t, "increport.loss", or_not_recorded(i.direct_loss_yuan, t)),
-        field(t, "increport.degraded", or_not_recorded(i.degraded_minutes, t)),
+        field(
+            t,
+            "increport.degraded",
+            or_not_recorded(i.degraded_minutes, t),
+        ),
         field(
             t,
             "increport.defaced_home",
@@ -283,10 +287,12 @@ pub fn view(r: &IncidentReport, t: &'static Catalog) -> ReportView {
             None => a.clone(),
         });
         let status = x.status.as_deref().map(|s| {
-            vigil_model::RansomStatus::parse(s).map_or_else(|| s.to_string(), |v| v.name(lang).to_string())
+            vigil_model::RansomStatus::parse(s)
+                .map_or_else(|| s.to_string(), |v| v.name(lang).to_string())
         });
         let method = x.payment_method.as_deref().map(|m| {
-            vigil_model::PaymentMethod::parse(m).map_or_else(|| m.to_string(), |v| v.name(lang).to_string())
+            vigil_model::PaymentMethod::parse(m)
+                .map_or_else(|| m.to_string(), |v| v.name(lang).to_string())
         });
         vec![
             field(t, "increport.ransom_status", or_not_recorded(status, t)),

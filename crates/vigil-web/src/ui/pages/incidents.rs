@@ -201,7 +201,10 @@ pub(super) fn timeline_row(e: &TimelineEntry, t: &'static Catalog) -> TimelineRo
             ),
             "tl tl-status",
         ),
-        Some(("grade", "raised")) => (t.t("timeline.grade_raised").to_string(), "tl tl-grade-raised"),
+        Some(("grade", "raised")) => (
+            t.t("timeline.grade_raised").to_string(),
+            "tl tl-grade-raised",
+        ),
         Some(("grade", g)) => (
             t.tf(
                 "timeline.grade",
