@@ -327,7 +327,9 @@ impl IncidentClock {
             operator: OperatorType::of(org, central_organ),
             stage: Stage::from_status(inc.status),
             discovered_at: inc.created_at,
-            reported_at: times("report").min(),
+            // A `report` entry, or the initial report filed through the platform
+            // (vigil-store's filed reports write `report:initial`).
+            reported_at: times("report").chain(times("report:initial")).min(),
             escalated_at: times("escalate").min(),
             notified_at: times("status:notified").min(),
             acknowledged_at: times("status:acknowledged").min(),
@@ -481,6 +483,32 @@ mod clock_tests {
             DeadlineStatus::Overdue
         );
         assert!(d.iter().any(|d| d.kind == DeadlineKind::Acknowledge));
+
+        // Filing the initial report meets the reporting deadline (late here) and starts the
+        // escalation clock of a 重大 incident.
+        let mut filed = inc.clone();
+        filed
+            .timeline
+            .push(entry("2026-03-01T02:30:00Z", "report:initial"));
+        filed
+            .timeline
+            .push(entry("2026-03-01T04:00:00Z", "report:supplement"));
+        let c = IncidentClock::of_incident(&filed, &org, false);
+        assert_eq!(c.reported_at, Some(ts("2026-03-01T02:30:00Z")));
+        let d = policy.deadlines(&c);
+        let report = d
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Report)
+            .expect("report");
+        assert_eq!(
+            report.status(ts("2026-03-01T03:00:00Z")),
+            DeadlineStatus::MetLate
+        );
+        let escalate = d
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Escalate)
+            .expect("escalation follows the report");
+        assert_eq!(escalate.start, ts("2026-03-01T02:30:00Z"));
     }
 }
 

@@ -96,4 +96,30 @@ async fn overdue_incidents_are_listed_paged_and_scoped() {
         .get("/api/v1/incidents?overdue=maybe", &app.analyst)
         .await;
     assert!(s.is_client_error(), "{s}");
+
+    // Filing the initial report is the report the deadline asked for: late, but met.
+    let (s, v) = app
+        .json(
+            "POST",
+            &format!("/api/v1/incidents/{}/reports", app.a.incident),
+            &app.analyst,
+            serde_json::json!({ "kind": "initial" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v) = app
+        .get("/api/v1/incidents?overdue=true", &app.analyst)
+        .await;
+    assert_eq!(ids(&v), [app.b.incident.to_string()]);
+    let (_, d) = app
+        .get(
+            &format!("/api/v1/incidents/{}/deadlines", app.a.incident),
+            &app.analyst,
+        )
+        .await;
+    let report = d["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["kind"] == "report").cloned())
+        .expect("report deadline");
+    assert_eq!(report["status"], "met_late", "{d}");
 }
