@@ -112,7 +112,9 @@ fn resolve_edl(raw: Vec<RawEdl>) -> Result<Vec<vigil_store::NewEdlList>, ConfigE
             serde_json::from_value(filter.clone()).map_err(|err| {
                 invalid(
                     &key("filter"),
-                    format!("{err} (types: ipv4, ipv6, cidr, domain, url; tlp: clear, green, amber)"),
+                    format!(
+                        "{err} (types: ipv4, ipv6, cidr, domain, url; tlp: clear, green, amber)"
+                    ),
                 )
             })?;
         parsed
@@ -126,7 +128,10 @@ fn resolve_edl(raw: Vec<RawEdl>) -> Result<Vec<vigil_store::NewEdlList>, ConfigE
         list.validate()
             .map_err(|err| invalid(&key(&err.field), err.message))?;
         if out.iter().any(|o| o.name == list.name) {
-            return Err(invalid(&key("name"), format!("'{}' is used twice", list.name)));
+            return Err(invalid(
+                &key("name"),
+                format!("'{}' is used twice", list.name),
+            ));
         }
         out.push(list);
     }
@@ -1106,8 +1111,14 @@ mod tests {
         assert_eq!(l.filter["min_confidence"], 70);
         for (toml, key) in [
             ("[[intel.edl]]\nname = \"Bad Name\"\n", "intel.edl[0].name"),
-            ("[[intel.edl]]\nname = \"x\"\ntlp = \"red\"\n", "intel.edl[0].filter"),
-            ("[[intel.edl]]\nname = \"x\"\ntypes = [\"sha256\"]\n", "intel.edl[0].filter"),
+            (
+                "[[intel.edl]]\nname = \"x\"\ntlp = \"red\"\n",
+                "intel.edl[0].filter",
+            ),
+            (
+                "[[intel.edl]]\nname = \"x\"\ntypes = [\"sha256\"]\n",
+                "intel.edl[0].filter",
+            ),
             (
                 "[[intel.edl]]\nname = \"x\"\nmin_confidence = 101\n",
                 "intel.edl[0].min_confidence",

@@ -32,8 +32,8 @@ pub mod intel;
 pub use intel::{
     EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IntelImport,
     IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch, NewEdlList,
-    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId,
-    SightingQuery, StoredIndicator, UpsertCounts,
+    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
+    StoredIndicator, UpsertCounts,
 };
 
 pub mod notify;

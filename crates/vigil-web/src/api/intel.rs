@@ -448,8 +448,7 @@ pub async fn run_import_as(
     let started = Timestamp::now();
     let mut src = Source::new(source.spec.name.clone());
     src.default_confidence = default_confidence.unwrap_or(source.spec.trust);
-    src.default_tlp =
-        default_tlp.or_else(|| source.default_tlp.as_deref().and_then(Tlp::parse));
+    src.default_tlp = default_tlp.or_else(|| source.default_tlp.as_deref().and_then(Tlp::parse));
     let source_id = source.id;
     let (summary, mut problems, items, objects) =
         tokio::task::spawn_blocking(move || parse_import_all(&bytes, format, &src, source_id))
@@ -622,9 +621,10 @@ pub fn indicator_query(p: ListParams, principal: &Principal) -> ApiResult<Indica
     };
     let state = match p.state.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
-        Some(s) => Some(vigil_store::IndicatorState::parse(s).ok_or_else(|| {
-            ApiError::invalid("state", "must be active, expired or revoked")
-        })?),
+        Some(s) => Some(
+            vigil_store::IndicatorState::parse(s)
+                .ok_or_else(|| ApiError::invalid("state", "must be active, expired or revoked"))?,
+        ),
     };
     if p.min_confidence.is_some_and(|c| c > 100) || p.max_confidence.is_some_and(|c| c > 100) {
         return Err(ApiError::invalid("confidence", "must be 0 to 100"));

@@ -66,10 +66,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/monthly", get(pages::reports::monthly))
         .route("/intel", get(pages::intel::list))
         .route("/intel/indicators/{id}", get(pages::intel::detail))
-        .route(
-            "/intel/indicators/{id}/revoke",
-            post(pages::intel::revoke),
-        )
+        .route("/intel/indicators/{id}/revoke", post(pages::intel::revoke))
         .route("/intel/sources", get(pages::intel::sources))
         .route("/intel/sources/import", post(pages::intel::upload))
         .route("/intel/sources/{id}", post(pages::intel::update_source))
