@@ -102,24 +102,14 @@ fn resolve_edl(raw: Vec<RawEdl>) -> Result<Vec<vigil_store::NewEdlList>, ConfigE
     let mut out: Vec<vigil_store::NewEdlList> = Vec::new();
     for (i, e) in raw.into_iter().enumerate() {
         let key = |k: &str| format!("intel.edl[{i}].{k}");
-        let filter = serde_json::json!({
-            "types": e.types.iter().map(|t| t.trim().to_ascii_lowercase()).collect::<Vec<_>>(),
-            "min_confidence": e.min_confidence,
-            "tlp": e.tlp.as_deref().map(|t| t.trim().to_ascii_lowercase()),
-            "sources": e.sources,
-        });
-        let parsed: vigil_web::api::blocklist::BlocklistFilter =
-            serde_json::from_value(filter.clone()).map_err(|err| {
-                invalid(
-                    &key("filter"),
-                    format!(
-                        "{err} (types: ipv4, ipv6, cidr, domain, url; tlp: clear, green, amber)"
-                    ),
-                )
-            })?;
-        parsed
-            .validate()
-            .map_err(|err| invalid(&key("min_confidence"), err.message))?;
+        let parsed = vigil_web::api::blocklist::BlocklistFilter::from_parts(
+            &e.types,
+            e.min_confidence,
+            e.tlp.as_deref(),
+            e.sources,
+        )
+        .map_err(|(field, message)| invalid(&key(field), message))?;
+        let filter = parsed.to_json();
         let list = vigil_store::NewEdlList {
             name: e.name.unwrap_or_default().trim().to_string(),
             description: e.description.filter(|d| !d.trim().is_empty()),
@@ -1106,18 +1096,19 @@ mod tests {
         assert_eq!(c.web.edl_lists.len(), 1);
         let l = &c.web.edl_lists[0];
         assert_eq!(l.name, "perimeter-ips");
-        assert_eq!(l.filter["types"], serde_json::json!(["ipv4", "cidr"]));
+        assert_eq!(l.filter["types"][0], "ipv4");
+        assert_eq!(l.filter["types"][1], "cidr");
         assert_eq!(l.filter["tlp"], "amber");
         assert_eq!(l.filter["min_confidence"], 70);
         for (toml, key) in [
             ("[[intel.edl]]\nname = \"Bad Name\"\n", "intel.edl[0].name"),
             (
                 "[[intel.edl]]\nname = \"x\"\ntlp = \"red\"\n",
-                "intel.edl[0].filter",
+                "intel.edl[0].tlp",
             ),
             (
                 "[[intel.edl]]\nname = \"x\"\ntypes = [\"sha256\"]\n",
-                "intel.edl[0].filter",
+                "intel.edl[0].types",
             ),
             (
                 "[[intel.edl]]\nname = \"x\"\nmin_confidence = 101\n",

@@ -129,6 +129,42 @@ impl BlocklistFilter {
         Ok(())
     }
 
+    /// A filter from configuration values; an error names the field (`types`, `tlp`,
+    /// `min_confidence`) and what is wrong.
+    pub fn from_parts(
+        types: &[String],
+        min_confidence: Option<u8>,
+        tlp: Option<&str>,
+        sources: Vec<String>,
+    ) -> Result<Self, (&'static str, String)> {
+        let mut parsed = Vec::new();
+        for t in types {
+            parsed.push(BlockType::parse(t).ok_or_else(|| {
+                (
+                    "types",
+                    format!("'{t}' is not one of ipv4, ipv6, cidr, domain, url"),
+                )
+            })?);
+        }
+        let tlp = match tlp.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) => Some(MaxTlp::parse(t).map_err(|e| ("tlp", e.message))?),
+        };
+        let f = Self {
+            types: parsed,
+            min_confidence,
+            tlp,
+            sources,
+        };
+        f.validate().map_err(|e| ("min_confidence", e.message))?;
+        Ok(f)
+    }
+
+    /// The filter as stored with an external dynamic list.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
     fn wants(&self, t: BlockType) -> bool {
         self.types.is_empty() || self.types.contains(&t)
     }
