@@ -10,6 +10,7 @@ pub mod config;
 pub mod field_key;
 pub mod notify_config;
 pub mod overdue;
+pub mod taxii_feeds;
 
 use anyhow::Context;
 use config::{Config, StoreConfig};
@@ -266,6 +267,19 @@ pub async fn serve_until(
         }));
         tracing::info!(interval = ?w.interval, "deadline watcher started");
     }
+    let mut feeds_stop: Option<tokio::sync::oneshot::Sender<()>> = None;
+    if !config.taxii_feeds.is_empty() {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        feeds_stop = Some(stop_tx);
+        tokio::spawn(taxii_feeds::run(
+            state.clone(),
+            config.taxii_feeds.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        tracing::info!(feeds = config.taxii_feeds.len(), "taxii feed poller started");
+    }
     let app = vigil_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -281,6 +295,9 @@ pub async fn serve_until(
     .await
     .context("http server")?;
     if let Some(stop) = watch_stop {
+        let _ = stop.send(());
+    }
+    if let Some(stop) = feeds_stop {
         let _ = stop.send(());
     }
     if let Some(stop) = notify_stop {
