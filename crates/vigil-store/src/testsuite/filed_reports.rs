@@ -87,7 +87,11 @@ pub async fn filed_reports_are_numbered_hashed_and_scoped(store: S) {
         .unwrap();
     assert_eq!((second.seq, third.seq), (2, 3));
     let fin = store
-        .add_filed_report(Scope::All, report(inc.id, "final", 3, r#"{"n":4}"#), "user:a")
+        .add_filed_report(
+            Scope::All,
+            report(inc.id, "final", 3, r#"{"n":4}"#),
+            "user:a",
+        )
         .await
         .unwrap();
     assert_eq!(fin.seq, 4);
@@ -96,6 +100,41 @@ pub async fn filed_reports_are_numbered_hashed_and_scoped(store: S) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+
+    // Two filings built against the same latest report race: exactly one goes in.
+    let race = store
+        .create_incident(incident_spec(a.id, "race", "MP", None), "user:a")
+        .await
+        .unwrap();
+    let (x, y) = tokio::join!(
+        store.add_filed_report(
+            Scope::All,
+            report(race.id, "supplement", 0, r#"{"by":"x"}"#),
+            "user:x"
+        ),
+        store.add_filed_report(
+            Scope::All,
+            report(race.id, "supplement", 0, r#"{"by":"y"}"#),
+            "user:y"
+        ),
+    );
+    assert_eq!(
+        [&x, &y].iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{x:?} / {y:?}"
+    );
+    assert!(
+        [x, y]
+            .into_iter()
+            .any(|r| matches!(r, Err(StoreError::Conflict(_))))
+    );
+    let raced = store
+        .list_filed_reports(Scope::All, race.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(raced.len(), 1);
+    assert_eq!(raced[0].seq, 1);
 
     // Listed in order, without snapshots; read back byte for byte.
     let listed = store
