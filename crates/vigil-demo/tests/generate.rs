@@ -112,6 +112,33 @@ async fn generate_fills_a_sqlite_store() {
         );
     }
 
+    // The planned impacts are recorded, each with its timeline entry.
+    let planned_impacts = expected
+        .incidents
+        .iter()
+        .filter(|i| i.impact.is_some())
+        .count();
+    let mut recorded = 0;
+    for i in &incidents.items {
+        if let Some(r) = store
+            .get_incident_impact(Scope::All, i.id)
+            .await
+            .expect("impact")
+        {
+            recorded += 1;
+            assert!(
+                i.timeline.iter().any(|t| t.action == "impact"),
+                "{}",
+                i.spec.title
+            );
+            if i.spec.subcategory.as_deref() == Some("MPRANS") {
+                assert!(r.impact.ransom.is_some(), "{}", i.spec.title);
+            }
+        }
+    }
+    assert!(planned_impacts > 0, "the demo has ransomware or defacement incidents");
+    assert_eq!(recorded, planned_impacts);
+
     // Alerts escalated by incidents, and triaged ones.
     let planned_escalated: usize = expected
         .incidents
