@@ -136,7 +136,10 @@ async fn generate_fills_a_sqlite_store() {
             }
         }
     }
-    assert!(planned_impacts > 0, "the demo has ransomware or defacement incidents");
+    assert!(
+        planned_impacts > 0,
+        "the demo has ransomware or defacement incidents"
+    );
     assert_eq!(recorded, planned_impacts);
 
     // Alerts escalated by incidents, and triaged ones.
