@@ -882,6 +882,193 @@ pub fn from_snapshot(bytes: &[u8]) -> Result<IncidentReport, serde_json::Error> 
 }
 
 #[cfg(test)]
+mod filing_tests {
+    use super::*;
+    use vigil_model::{Contact, NewIncident, NewOrganization, OrgId};
+    use vigil_store::{FiledReport, FiledReportId};
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_780_000_000 + secs).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn entry(action: &str, secs: i64) -> TimelineEntry {
+        TimelineEntry {
+            at: at(secs),
+            actor: "user:t".into(),
+            action: action.into(),
+            note: String::new(),
+        }
+    }
+
+    fn org() -> Organization {
+        Organization {
+            id: OrgId::new(),
+            spec: NewOrganization {
+                name: "Grid".into(),
+                uscc: None,
+                sector: "power".into(),
+                region_code: "330100".into(),
+                mlps_level: 3,
+                cii: true,
+                miit_type: None,
+                miit_grade: None,
+                responsible: Contact::default(),
+                contacts: vec![],
+            },
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    fn incident(org: &Organization, actions: &[&str]) -> Incident {
+        Incident {
+            id: IncidentId::new(),
+            spec: NewIncident {
+                org_id: org.id,
+                title: "t".into(),
+                description: String::new(),
+                category: "MP".into(),
+                subcategory: None,
+                grade: Grade::Major,
+                asset_ids: vec![],
+                alert_ids: vec![],
+                occurred_at: at(0),
+            },
+            status: IncidentStatus::Remediating,
+            created_at: at(0),
+            updated_at: at(0),
+            closed_at: None,
+            timeline: actions
+                .iter()
+                .zip(0..)
+                .map(|(a, i)| entry(a, i * 60))
+                .collect(),
+        }
+    }
+
+    fn filed(inc: &Incident, seq: u32, kind: &str, upto: u32) -> FiledReport {
+        FiledReport {
+            id: FiledReportId::new(),
+            incident_id: inc.id,
+            org_id: inc.spec.org_id,
+            seq,
+            kind: kind.into(),
+            timeline_upto: upto,
+            filed_by: "user:t".into(),
+            filed_at: at(0),
+            size: 2,
+            sm3: String::new(),
+        }
+    }
+
+    fn prepare(
+        kind: ReportKind,
+        inc: &Incident,
+        org: &Organization,
+        done: &[FiledReport],
+    ) -> Result<Filing, FilingError> {
+        let deadlines = crate::workflow::deadlines(inc, org, at(7200)).unwrap_or_default();
+        prepare_filing(
+            kind,
+            Inputs {
+                incident: inc,
+                org,
+                assets: &[],
+                alerts: &[],
+                deadlines,
+                now: at(7200),
+            },
+            done,
+        )
+    }
+
+    fn changes(f: &Filing) -> Vec<&str> {
+        f.report
+            .changes
+            .iter()
+            .flatten()
+            .map(|s| s.action.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn supplements_cover_only_what_followed_the_previous_filed_report() {
+        let o = org();
+        let mut inc = incident(
+            &o,
+            &["created", "status:triaged", "status:notified", "comment"],
+        );
+        let first = prepare(ReportKind::Initial, &inc, &o, &[]).expect("initial");
+        assert_eq!(first.timeline_upto, 3, "as of the notification");
+        assert_eq!(first.previous_seq, 0);
+        inc.timeline.push(entry("report:initial", 200));
+        let done = [filed(&inc, 1, "initial", first.timeline_upto)];
+        assert_eq!(
+            prepare(ReportKind::Initial, &inc, &o, &done).err(),
+            Some(FilingError::AlreadyFiled("initial", 1))
+        );
+        // The first supplement: after the notification (the filing itself is no news).
+        let sup = prepare(ReportKind::Supplement, &inc, &o, &done).expect("supplement");
+        assert_eq!(changes(&sup), ["comment"]);
+        assert_eq!(sup.previous_seq, 1);
+        assert_eq!(sup.timeline_upto, 5);
+        inc.timeline.push(entry("report:supplement", 300));
+        let done = [
+            done[0].clone(),
+            filed(&inc, 2, "supplement", sup.timeline_upto),
+        ];
+        assert_eq!(
+            prepare(ReportKind::Supplement, &inc, &o, &done).err(),
+            Some(FilingError::NothingNew(2))
+        );
+        inc.timeline.push(entry("status:acknowledged", 400));
+        inc.timeline.push(entry("status:remediating", 500));
+        let next = prepare(ReportKind::Supplement, &inc, &o, &done).expect("supplement");
+        assert_eq!(
+            changes(&next),
+            ["status:acknowledged", "status:remediating"]
+        );
+        assert_eq!(next.previous_seq, 2);
+    }
+
+    #[test]
+    fn initial_waits_for_the_notice_and_nothing_follows_the_final() {
+        let o = org();
+        let inc = incident(&o, &["created", "status:triaged"]);
+        assert_eq!(
+            prepare(ReportKind::Initial, &inc, &o, &[]).err(),
+            Some(FilingError::InitialNotNotified("remediating"))
+        );
+        let done = [filed(&inc, 3, "final", 2)];
+        assert_eq!(
+            prepare(ReportKind::Supplement, &inc, &o, &done).err(),
+            Some(FilingError::AfterFinal(3))
+        );
+    }
+
+    #[test]
+    fn a_filed_snapshot_reads_back_as_the_same_report() {
+        let o = org();
+        let inc = incident(
+            &o,
+            &["created", "status:triaged", "status:notified", "comment"],
+        );
+        let f = prepare(ReportKind::Supplement, &inc, &o, &[]).expect("supplement");
+        assert!(!f.report.deadlines.is_empty(), "deadlines in the snapshot");
+        let bytes = serde_json::to_vec(&f.report).expect("json");
+        let back = from_snapshot(&bytes).expect("reads back");
+        assert_eq!(
+            serde_json::to_value(&back).ok(),
+            serde_json::to_value(&f.report).ok()
+        );
+        assert_eq!(back.grade.name_zh, "重大");
+        let mut broken: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        broken["deadlines"][0]["status"] = "whenever".into();
+        assert!(from_snapshot(broken.to_string().as_bytes()).is_err());
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use vigil_model::{Contact, NewIncident, NewOrganization, OrgId};
