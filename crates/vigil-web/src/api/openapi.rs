@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 pub fn build() -> Value {
     let mut paths = serde_json::Map::new();
     for r in ROUTES {
-        let op = operation(r);
+        let mut op = operation(r);
+        if let Some(schema) = body_schema(r.method, r.path)
+            && let Some(content) = op.pointer_mut("/requestBody/content/application~1json")
+        {
+            content["schema"] = json!({ "$ref": format!("#/components/schemas/{schema}") });
+        }
         if let Value::Object(m) = paths
             .entry(format!("/api/v1{}", r.path))
             .or_insert_with(|| json!({}))
@@ -33,6 +38,7 @@ pub fn build() -> Value {
                 "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE },
             },
             "schemas": {
+                "IncidentImpact": incident_impact_schema(),
                 "Error": {
                     "type": "object",
                     "required": ["code", "message"],
@@ -46,6 +52,48 @@ pub fn build() -> Value {
         },
         "security": [{ "bearer": [] }, { "session": [] }],
         "paths": paths,
+    })
+}
+
+/// The named request schema of a route, for the routes that have one.
+fn body_schema(method: &str, path: &str) -> Option<&'static str> {
+    (method == "PUT" && path == "/incidents/{id}/impact").then_some("IncidentImpact")
+}
+
+/// `vigil_model::IncidentImpact`: every figure optional (absent = not recorded), bounded.
+fn incident_impact_schema() -> Value {
+    use vigil_model::incident as m;
+    let figure = |max: u64, d: &str| json!({ "type": "integer", "minimum": 0, "maximum": max, "description": d });
+    let text = json!({ "type": "string", "maxLength": m::MAX_IMPACT_TEXT });
+    let codes = |all: Vec<&'static str>| json!({ "type": "string", "enum": all });
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "outage_minutes": figure(m::MAX_IMPACT_MINUTES, "whole outage, minutes"),
+            "degraded_minutes": figure(m::MAX_IMPACT_MINUTES, "main functions impaired, minutes"),
+            "people_affected": figure(m::MAX_PEOPLE_AFFECTED, "people affected"),
+            "personal_records_leaked": figure(m::MAX_RECORDS_LEAKED, "personal records leaked"),
+            "direct_loss_yuan": figure(m::MAX_DIRECT_LOSS_YUAN, "direct economic loss, yuan"),
+            "defacement_homepage_minutes": figure(m::MAX_IMPACT_MINUTES, "home page defaced, minutes"),
+            "defacement_other_minutes": figure(m::MAX_IMPACT_MINUTES, "other pages defaced, minutes"),
+            "ransom": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["status", "amount", "currency"],
+                "properties": {
+                    "status": codes(m::RansomStatus::ALL.iter().map(|s| s.as_str()).collect()),
+                    "amount": { "type": ["string", "number"], "description": "positive decimal, e.g. \"2.5\"" },
+                    "currency": { "type": "string", "minLength": 2, "maxLength": 10, "description": "CNY, USD, BTC, XMR..." },
+                    "payment_method": codes(m::PaymentMethod::ALL.iter().map(|p| p.as_str()).collect()),
+                    "payment_date": { "type": "string", "format": "date", "description": "required when paid" },
+                    "wallet_address": { "type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9_-]+$" },
+                },
+            },
+            "support_requested": text.clone(),
+            "preliminary_cause": text.clone(),
+            "affected_scope": text,
+        },
     })
 }
 

@@ -344,3 +344,27 @@ async fn the_regulatory_report_shows_the_recorded_impact_ransom_cause_and_suppor
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_impact_body() {
+    let app = TestApp::new().await;
+    let (s, doc) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let op = &doc["paths"]["/api/v1/incidents/{id}/impact"]["put"];
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/IncidentImpact",
+        "{op}"
+    );
+    let schema = &doc["components"]["schemas"]["IncidentImpact"];
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(
+        schema["properties"]["outage_minutes"]["maximum"],
+        vigil_model::incident::MAX_IMPACT_MINUTES
+    );
+    let methods = schema["properties"]["ransom"]["properties"]["payment_method"]["enum"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(methods.contains(&json!("xmr")) && methods.contains(&json!("bank")));
+}
