@@ -56,6 +56,9 @@ pub use impact::{ImpactOutcome, ImpactUpdate};
 pub mod taxii;
 pub use taxii::{TaxiiFeedPoll, TaxiiFeedState, TaxiiStatus};
 
+pub mod pipeline_sources;
+pub use pipeline_sources::{PipelineSource, SourceOrigin};
+
 pub mod filed_reports;
 pub use filed_reports::{FiledReport, FiledReportId, NewFiledReport};
 
@@ -446,6 +449,17 @@ pub trait Store: Send + Sync + 'static {
     /// [`taxii::STATUS_KEPT_DAYS`] go.
     async fn put_taxii_status(&self, status: TaxiiStatus) -> Result<()>;
     async fn get_taxii_status(&self, id: &str) -> Result<Option<TaxiiStatus>>;
+
+    // Pipeline sources defined at runtime (see the `pipeline_sources` module): platform-wide,
+    // callers check the role.
+    /// Inserts or replaces the source by name (a replaced one keeps its creator and creation
+    /// time) and returns it as stored.
+    async fn put_pipeline_source(&self, source: PipelineSource) -> Result<PipelineSource>;
+    async fn get_pipeline_source(&self, name: &str) -> Result<Option<PipelineSource>>;
+    /// Every stored source, by name.
+    async fn list_pipeline_sources(&self) -> Result<Vec<PipelineSource>>;
+    /// `false` when there was none.
+    async fn delete_pipeline_source(&self, name: &str) -> Result<bool>;
 
     // Incident aggregation (see the `aggregation` module).
     /// The open (not closed or archived) incident of `org` opened under `key`, within the

@@ -89,6 +89,7 @@ macro_rules! store_conformance {
                 intel_indicator_search_filters,
                 intel_imports_are_recorded,
                 edl_lists_put_list_and_delete,
+                pipeline_sources_put_list_and_delete,
             );
         }
     };
@@ -131,6 +132,9 @@ pub use filed_reports::filed_reports_are_numbered_hashed_and_scoped;
 
 mod impact;
 pub use impact::incident_impact_is_recorded_and_raises_the_grade;
+
+mod pipeline_sources;
+pub use pipeline_sources::pipeline_sources_put_list_and_delete;
 
 mod taxii;
 pub use taxii::{

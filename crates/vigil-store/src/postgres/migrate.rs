@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "taxii_state",
         sql: include_str!("../../migrations/postgres/V13__taxii_state.sql"),
     },
+    Migration {
+        version: 14,
+        name: "pipeline_sources",
+        sql: include_str!("../../migrations/postgres/V14__pipeline_sources.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

@@ -25,6 +25,7 @@ pub mod migrate;
 mod notify;
 mod query;
 mod reminders;
+mod pipeline_sources;
 mod stix;
 mod taxii;
 mod warnings;
@@ -712,6 +713,21 @@ impl Store for PgStore {
     }
     async fn get_taxii_status(&self, id: &str) -> Result<Option<crate::TaxiiStatus>> {
         self.get_taxii_status_impl(id).await
+    }
+    async fn put_pipeline_source(
+        &self,
+        source: crate::PipelineSource,
+    ) -> Result<crate::PipelineSource> {
+        self.put_pipeline_source_impl(source).await
+    }
+    async fn get_pipeline_source(&self, name: &str) -> Result<Option<crate::PipelineSource>> {
+        self.get_pipeline_source_impl(name).await
+    }
+    async fn list_pipeline_sources(&self) -> Result<Vec<crate::PipelineSource>> {
+        self.list_pipeline_sources_impl().await
+    }
+    async fn delete_pipeline_source(&self, name: &str) -> Result<bool> {
+        self.delete_pipeline_source_impl(name).await
     }
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
         self.enqueue_deliveries_impl(items).await

@@ -105,6 +105,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V14__taxii_state.sql"),
         then: None,
     },
+    Migration {
+        version: 15,
+        name: "pipeline_sources",
+        sql: include_str!("../../migrations/sqlite/V15__pipeline_sources.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

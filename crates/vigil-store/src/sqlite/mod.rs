@@ -29,6 +29,7 @@ mod migrate;
 mod notify;
 mod reminders;
 mod sql;
+mod pipeline_sources;
 mod stix;
 mod taxii;
 mod warnings;
@@ -739,6 +740,28 @@ impl Store for SqliteStore {
     async fn get_taxii_status(&self, id: &str) -> Result<Option<crate::TaxiiStatus>> {
         let id = id.to_string();
         self.read(move |c| taxii::get_status(c, &id)).await
+    }
+
+    async fn put_pipeline_source(
+        &self,
+        source: crate::PipelineSource,
+    ) -> Result<crate::PipelineSource> {
+        source.validate()?;
+        self.write(move |c| pipeline_sources::put(c, &source)).await
+    }
+
+    async fn get_pipeline_source(&self, name: &str) -> Result<Option<crate::PipelineSource>> {
+        let name = name.to_string();
+        self.read(move |c| pipeline_sources::get(c, &name)).await
+    }
+
+    async fn list_pipeline_sources(&self) -> Result<Vec<crate::PipelineSource>> {
+        self.read(pipeline_sources::list).await
+    }
+
+    async fn delete_pipeline_source(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| pipeline_sources::delete(c, &name)).await
     }
 
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
