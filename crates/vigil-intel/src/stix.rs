@@ -108,6 +108,12 @@ impl ObjectStore {
         self.versions.values().flatten()
     }
 
+    /// Every version of every object, by id, oldest version first, taken out of the store
+    /// (no copies of large bundles).
+    pub fn into_versions(self) -> impl Iterator<Item = StixObject> {
+        self.versions.into_values().flatten()
+    }
+
     /// Number of distinct objects.
     pub fn len(&self) -> usize {
         self.versions.len()

@@ -97,6 +97,13 @@ impl NewStixObject {
             object,
         };
         spec.validate()?;
+        let size = json_size(&spec.object);
+        if size > MAX_OBJECT_BYTES {
+            return Err(invalid(
+                "object",
+                format!("is {size} bytes as JSON, more than {MAX_OBJECT_BYTES}"),
+            ));
+        }
         Ok(spec)
     }
 
@@ -157,6 +164,26 @@ impl NewStixObject {
 
     pub fn relationship_type(&self) -> Option<&str> {
         self.str("relationship_type")
+    }
+}
+
+/// The length of a value serialized as JSON, without building the text.
+fn json_size(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing into a counter cannot fail; a map with non-string keys cannot occur in a Value.
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
     }
 }
 

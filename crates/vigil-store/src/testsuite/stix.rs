@@ -277,6 +277,16 @@ pub async fn stix_objects_keep_versions_dedup_relations_and_page_by_date_added(s
         NewStixObject::from_json(json!({"type": "malware", "id": "malware--x"}), "2.1", None)
             .is_err()
     );
+    let huge = "x".repeat(crate::stix::MAX_OBJECT_BYTES);
+    assert!(
+        NewStixObject::from_json(
+            json!({"type": "note", "id": id("note"), "content": huge}),
+            "2.1",
+            None
+        )
+        .is_err(),
+        "objects over the size limit are refused by id before the store"
+    );
     let missing = store
         .put_stix_objects(vec![obj(
             json!({"type": "tool", "id": id("tool"), "name": "x",

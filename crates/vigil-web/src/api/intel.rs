@@ -157,10 +157,14 @@ pub fn parse_import_all(
     };
     let items = to_new_indicators(&intel, source_id);
     let mut objects = Vec::new();
-    for o in intel.objects.all_versions().filter(|o| o.ty != "indicator") {
-        match NewStixObject::from_json(o.json.clone(), &o.spec_version, Some(source_id)) {
+    for o in intel
+        .objects
+        .into_versions()
+        .filter(|o| o.ty != "indicator")
+    {
+        match NewStixObject::from_json(o.json, &o.spec_version, Some(source_id)) {
             Ok(n) => objects.push(n),
-            Err(e) => problems.push(ImportProblem::new(o.id.clone(), e.to_string())),
+            Err(e) => problems.push(ImportProblem::new(o.id, e.to_string())),
         }
     }
     (summary, problems, items, objects)
