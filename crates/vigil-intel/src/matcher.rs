@@ -733,6 +733,9 @@ impl IndicatorSet {
             IndicatorKind::Sha256 => return self.lookup_hex(&self.sha256, text, now, hit),
             IndicatorKind::Sm3 => return self.lookup_hex(&self.sm3, text, now, hit),
             IndicatorKind::Ja3 => return self.lookup_hex(&self.ja3, text, now, hit),
+            IndicatorKind::Url if canonical_url(text.trim()) => {
+                self.lookup_str(&self.url, text.trim(), now, hit)
+            }
             IndicatorKind::Url | IndicatorKind::Email | IndicatorKind::Ja4 => {
                 match IndicatorValue::parse(kind, text) {
                     Ok(v) => self.lookup(&v, now, hit),
@@ -821,45 +824,81 @@ impl IndicatorSet {
     }
 }
 
+/// True for a URL text that [`crate::indicator::normalize_url`] returns unchanged, judged
+/// conservatively without parsing: `http` or `https`, a lower-case host name of letters,
+/// digits, `-` and `.` whose last label starts with a letter (so it is no IPv4 address) and
+/// none is punycode, no user or port, a path of letters, digits and `/_.-~?=&` with no
+/// percent sign, empty or dot segment. Anything else goes through the parser.
+fn canonical_url(t: &str) -> bool {
+    let Some(rest) = t
+        .strip_prefix("http://")
+        .or_else(|| t.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let Some(slash) = rest.find('/') else {
+        return false;
+    };
+    let (host, path) = rest.split_at(slash);
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with("xn--"))
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase());
+    host_ok
+        && path.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'/' | b'_' | b'.' | b'-' | b'~' | b'?' | b'=' | b'&')
+        })
+        && !path.contains("/.")
+        && !path.contains("//")
+}
+
 /// A domain observable normalized on the stack like [`crate::indicator::normalize_domain`]:
 /// `None` when the text is not ASCII (the caller parses it), `Some(None)` when it is not a
-/// valid domain, `Some(Some(bytes))` otherwise.
+/// valid domain, `Some(Some(bytes))` otherwise. One pass lower-cases and checks the rules of
+/// `normalize_domain`: a dot, at most 253 bytes, labels of 1 to 63 letters, digits, `-` and
+/// `_`, and not an IPv4 address.
 fn ascii_domain<'b>(text: &str, buf: &'b mut [u8; 253]) -> Option<Option<&'b [u8]>> {
     let t = text.trim();
     let t = t.strip_prefix("*.").unwrap_or(t);
     let t = t.strip_suffix('.').unwrap_or(t);
-    if !t.is_ascii() {
-        return None;
-    }
     let b = t.as_bytes();
     if b.len() > buf.len() {
-        return Some(None);
+        return if t.is_ascii() { Some(None) } else { None };
     }
-    let out = &mut buf[..b.len()];
-    for (o, &c) in out.iter_mut().zip(b) {
+    let mut label = 0usize;
+    let mut dots = 0usize;
+    let mut valid = true;
+    let mut numeric = true;
+    for (o, &c) in buf.iter_mut().zip(b) {
+        if !c.is_ascii() {
+            return None;
+        }
         *o = c.to_ascii_lowercase();
-    }
-    let out: &[u8] = out;
-    Some(valid_domain(out).then_some(out))
-}
-
-/// The checks of `normalize_domain` on lower-case ASCII: a dot, at most 253 bytes, labels of
-/// 1 to 63 letters, digits, `-` and `_`, and not an IPv4 address.
-fn valid_domain(d: &[u8]) -> bool {
-    if d.len() > 253 || !d.contains(&b'.') {
-        return false;
-    }
-    for label in d.split(|&b| b == b'.') {
-        if label.is_empty()
-            || label.len() > 63
-            || !label
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return false;
+        if c == b'.' {
+            valid &= label > 0;
+            label = 0;
+            dots += 1;
+        } else {
+            label += 1;
+            valid &= label <= 63 && (c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+            numeric &= c.is_ascii_digit();
         }
     }
-    std::str::from_utf8(d).is_ok_and(|s| s.parse::<std::net::Ipv4Addr>().is_err())
+    let out: &[u8] = &buf[..b.len()];
+    valid &= label > 0 && dots > 0;
+    // Only digits and dots can be an IPv4 address, which is no domain.
+    if valid && numeric {
+        valid = std::str::from_utf8(out).is_ok_and(|s| s.parse::<std::net::Ipv4Addr>().is_err());
+    }
+    Some(valid.then_some(out))
 }
 
 #[cfg(test)]
@@ -1218,6 +1257,16 @@ mod tests {
                         prop_assert_eq!(parsed, reference.is_some(), "text {:?}", t);
                         prop_assert_eq!(&by_text, &want, "text {:?}", t);
                     }
+                }
+            }
+
+            #[test]
+            fn urls_taken_as_canonical_are_what_the_parser_gives(
+                t in "https?://[a-zA-Z0-9.-]{1,12}(:[0-9]{1,3})?/[a-zA-Z0-9/_.~?=&%-]{0,24}",
+            ) {
+                if canonical_url(&t) {
+                    let normalized = crate::indicator::normalize_url(&t);
+                    prop_assert_eq!(normalized.as_deref(), Ok(t.as_str()));
                 }
             }
 
