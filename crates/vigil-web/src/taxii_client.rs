@@ -286,3 +286,69 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(url: &str) -> Peer {
+        Peer {
+            collection_url: url.to_string(),
+            page_size: 10,
+            ..Peer::default()
+        }
+    }
+
+    #[test]
+    fn credentials_go_in_the_header_and_never_in_debug() {
+        let mut p = peer("https://peer.example/api1/collections/c/");
+        assert_eq!(p.authorization(), None);
+        p.basic = Some(("vigil".into(), "interop-pass".into()));
+        assert_eq!(
+            p.authorization().as_deref(),
+            Some("Basic dmlnaWw6aW50ZXJvcC1wYXNz")
+        );
+        p.bearer = Some("vgl_secret".into());
+        assert_eq!(p.authorization().as_deref(), Some("Bearer vgl_secret"));
+        let dbg = format!("{p:?}");
+        assert!(
+            !dbg.contains("interop-pass") && !dbg.contains("vgl_secret"),
+            "{dbg}"
+        );
+        assert!(dbg.contains("vigil:<redacted>"), "{dbg}");
+    }
+
+    #[tokio::test]
+    async fn urls_and_tls_setup_errors_are_reported() {
+        for bad in [
+            "ftp://peer.example/c/",
+            "https://peer.example/c",
+            "peer.example/c/",
+        ] {
+            assert!(
+                matches!(poll(&peer(bad), None).await, Err(TaxiiClientError::Url(_))),
+                "{bad}"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("vigil-taxii-ca-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).ok();
+        let not_pem = dir.join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate\n").ok();
+        for ca in [dir.join("missing.pem"), not_pem] {
+            let p = Peer {
+                ca_file: Some(ca.clone()),
+                ..peer("https://127.0.0.1:9/c/")
+            };
+            let r = poll(&p, None).await;
+            assert!(matches!(r, Err(TaxiiClientError::Tls(_))), "{ca:?}: {r:?}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+        // HTTPS with the webpki roots: set up, then the connection itself fails (nobody
+        // listens on the discard port), reported with its cause.
+        let r = poll(&peer("https://127.0.0.1:9/c/"), None).await;
+        match r {
+            Err(TaxiiClientError::Http(m)) => assert!(m.contains("onnect"), "{m}"),
+            other => panic!("expected a connection error, got {other:?}"),
+        }
+    }
+}

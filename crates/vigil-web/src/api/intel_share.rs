@@ -40,7 +40,7 @@ pub struct ExportParams {
     pub source_id: Option<IntelSourceId>,
     /// Revoked indicators too (exported with `revoked: true`).
     pub include_revoked: Option<bool>,
-    /// Indicators changed and sightings recorded after this time only.
+    /// Indicators changed after this time and sightings seen from it on only.
     pub added_after: Option<Timestamp>,
     /// Most objects exported (default 10,000, at most 100,000).
     pub limit: Option<usize>,
