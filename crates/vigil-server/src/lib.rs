@@ -10,6 +10,7 @@ pub mod config;
 pub mod field_key;
 pub mod notify_config;
 pub mod overdue;
+pub mod retrohunt_config;
 pub mod taxii_feeds;
 
 use anyhow::Context;
@@ -223,11 +224,17 @@ pub async fn serve_until(
             .context("loading the incident grading and classification tables")?;
         state.set_aggregator(Arc::new(agg));
     }
+    // Imports schedule searches of the stored events for the indicators they add or change.
+    state.set_retro_hunter(vigil_pipeline::retrohunt::RetroHunter::spawn(
+        store_for_notify.clone(),
+        config.retro_hunt.clone(),
+        state.aggregator.get().cloned(),
+    ));
     if let Some(p) = &pipeline {
         state.set_pipeline(p.monitor());
-    }
         // HTTP bulk events go through the spool and live detection like listener traffic.
         state.set_intake(p.intake());
+    }
     let key_file = config.notice_key_file.clone();
     let key = tokio::task::spawn_blocking(move || vigil_web::notice::load_or_create_key(&key_file))
         .await
