@@ -691,3 +691,78 @@ async fn org_users_do_not_see_amber_or_red_indicators() {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
+
+/// More indicators than one store page: every one is in the list, each format once. The size
+/// is `VIGIL_BLOCKLIST_N` (default 5,000); the timings are printed (BENCHMARKS.md).
+#[tokio::test]
+async fn blocklist_pages_through_the_whole_store() {
+    let n: u32 = std::env::var("VIGIL_BLOCKLIST_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let app = TestApp::new().await;
+    let src = source(&app, "bulk").await;
+    let mut batch = Vec::new();
+    for i in 0..n {
+        // Every other one an address in 10.0.0.0/8 (odd ones never merge with a neighbour),
+        // the rest domains.
+        let item = if i % 2 == 0 {
+            let a = 0x0a00_0000u32 + i * 4 + 1;
+            ind(
+                src,
+                &format!("bulk-{i}"),
+                "ipv4",
+                &std::net::Ipv4Addr::from(a).to_string(),
+            )
+        } else {
+            ind(
+                src,
+                &format!("bulk-{i}"),
+                "domain",
+                &format!("d{i}.bulk.example"),
+            )
+        };
+        batch.push(item);
+        if batch.len() == 5_000 {
+            app.store
+                .upsert_indicators(std::mem::take(&mut batch))
+                .await
+                .expect("indicators");
+        }
+    }
+    app.store
+        .upsert_indicators(batch)
+        .await
+        .expect("indicators");
+    for format in ["plain", "nftables", "suricata"] {
+        let started = std::time::Instant::now();
+        let (s, body, _) = text(
+            &app,
+            &format!("/api/v1/intel/blocklist?format={format}"),
+            Some(&app.analyst),
+        )
+        .await;
+        let took = started.elapsed();
+        assert_eq!(s, StatusCode::OK);
+        let expected = match format {
+            "plain" => n as usize,
+            "nftables" => n.div_ceil(2) as usize,
+            _ => (n.div_ceil(2) + 3 * (n / 2)) as usize,
+        };
+        let got = match format {
+            "plain" => body.lines().count(),
+            "nftables" => body
+                .lines()
+                .filter(|l| l.starts_with("add element"))
+                .map(|l| l.matches(',').count() + 1)
+                .sum(),
+            _ => body.lines().filter(|l| l.starts_with("alert ")).count(),
+        };
+        assert_eq!(got, expected, "{format}");
+        eprintln!(
+            "blocklist {format}: {n} indicators, {} bytes in {:.1} ms",
+            body.len(),
+            took.as_secs_f64() * 1e3
+        );
+    }
+}
