@@ -17,6 +17,9 @@ pub fn build() -> Value {
         {
             content["schema"] = json!({ "$ref": format!("#/components/schemas/{schema}") });
         }
+        if r.method == "POST" && r.path == "/events" {
+            bulk_ingest_responses(&mut op);
+        }
         if let Value::Object(m) = paths
             .entry(format!("/api/v1{}", r.path))
             .or_insert_with(|| json!({}))
@@ -95,6 +98,27 @@ fn incident_impact_schema() -> Value {
             "affected_scope": text,
         },
     })
+}
+
+/// `POST /events`: NDJSON or a JSON array; 202 when the pipeline spooled it, 503 with
+/// Retry-After when it sheds load or the spool is full.
+fn bulk_ingest_responses(op: &mut Value) {
+    if let Some(content) = op.pointer_mut("/requestBody/content") {
+        content["application/json"] =
+            json!({ "schema": { "type": "array", "items": { "type": "object" } } });
+    }
+    if let Some(responses) = op.get_mut("responses") {
+        let retry = json!({ "Retry-After": { "description": "seconds to wait before sending the request again", "schema": { "type": "integer" } } });
+        responses["202"] = json!({
+            "description": "Accepted into the pipeline's durable spool (spooled, rejected, position, results per line); detected and stored after",
+            "content": { "application/json": {} },
+        });
+        responses["503"] = json!({
+            "description": "Overloaded or spool full (codes overloaded, spool_full, spool_unavailable); nothing of the request was accepted",
+            "headers": retry,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+        });
+    }
 }
 
 fn operation(r: &super::RouteDoc) -> Value {

@@ -130,6 +130,27 @@ async fn a_json_array_body_is_ingested_element_by_element() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_describes_bulk_ingest_answers() {
+    let app = TestApp::new().await;
+    let (s, doc) = app.get("/api/v1/openapi.json", &app.analyst).await;
+    assert_eq!(s, StatusCode::OK);
+    let op = &doc["paths"]["/api/v1/events"]["post"];
+    assert!(op["responses"]["202"].is_object(), "{op}");
+    assert!(
+        op["responses"]["503"]["headers"]["Retry-After"].is_object(),
+        "{op}"
+    );
+    assert!(
+        op["requestBody"]["content"]["application/x-ndjson"].is_object(),
+        "{op}"
+    );
+    assert_eq!(
+        op["requestBody"]["content"]["application/json"]["schema"]["type"],
+        "array"
+    );
+}
+
+#[tokio::test]
 async fn ndjson_bulk_reports_every_line_and_stores_only_whole_good_ones() {
     let app = TestApp::new().await;
     let org = app.a.id;
