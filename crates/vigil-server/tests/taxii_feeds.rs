@@ -303,3 +303,96 @@ async fn get(app: axum::Router, path: &str, secret: &str) -> (u16, serde_json::V
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// TLS in front of a listener, for a peer served over HTTPS.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            // A client that refuses the certificate ends its handshake; keep accepting.
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A feed over HTTPS: verified against the configured CA file, and refused against the
+/// public roots (a private CA is not one of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_feeds_are_verified_against_the_configured_ca() {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let peer = PeerNode::start().await;
+    peer.add("tls.feed.example\n").await;
+    // A private CA and a certificate for 127.0.0.1 it signed.
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Vigil test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    leaf.distinguished_name
+        .push(rcgen::DnType::CommonName, "127.0.0.1");
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca).unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![CertificateDer::from_pem_slice(leaf_cert.pem().as_bytes()).unwrap()],
+        PrivateKeyDer::from_pem_slice(leaf_key.serialize_pem().as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let listener = TlsListener {
+        tcp: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_config)),
+    };
+    let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+    let app = vigil_web::router(peer.state.clone());
+    let serving = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let st = local_node(&dir.path().join("node"));
+
+    let mut feed = peer.feed("tls");
+    feed.peer.collection_url =
+        format!("https://{addr}/taxii2/vigil/collections/{INDICATORS_COLLECTION}/");
+    // The webpki roots do not know the private CA: refused, and the error says why.
+    let refused = poll_once(&st, &feed).await.unwrap();
+    assert!(!refused.ok);
+    let why = refused.state.last_error.clone().unwrap_or_default();
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
+    // With the CA file the same feed polls and imports.
+    feed.peer.ca_file = Some(ca_file);
+    let o = poll_once(&st, &feed).await.unwrap();
+    assert!(o.ok, "{:?}", o.state.last_error);
+    assert_eq!(o.objects, 1);
+    assert_eq!(domains_of(&st, "taxii:tls").await, 1);
+    serving.abort();
+    peer.serving.abort();
+}
