@@ -28,10 +28,12 @@ pub mod detect;
 pub mod directory;
 pub mod intake;
 pub mod intel;
-pub mod retrohunt;
 mod listener;
 pub mod mqtt;
 mod process;
+pub mod retrohunt;
+pub mod source;
+pub mod sources;
 pub mod spool;
 pub mod status;
 pub mod tail;
@@ -75,6 +77,8 @@ pub enum PipelineError {
     Thread(std::io::Error),
     #[error("listener {name}: {message}")]
     Listener { name: String, message: String },
+    #[error("source {0} is defined in the configuration file and cannot be changed at runtime")]
+    ConfigSource(String),
 }
 
 /// The transport of a listener.
@@ -275,7 +279,7 @@ pub struct Stats {
     pub store_errors: AtomicU64,
     /// MQTT topic subscriptions the broker granted.
     pub mqtt_subscribed: AtomicU64,
-    /// Per source (fixed at start).
+    /// Per source (the configured ones from the start, runtime ones as they are defined).
     pub inputs: status::Inputs,
     /// `f64` bits of the last processed batch's lag in seconds.
     pub lag_bits: AtomicU64,
@@ -293,7 +297,7 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     monitor: status::Monitor,
     spool: Spool,
-    addrs: Vec<(String, SocketAddr)>,
+    sources: sources::SourceControl,
     shutdown: watch::Sender<bool>,
     stopping: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -357,12 +361,6 @@ impl Pipeline {
         )?;
 
         // Bind everything before starting anything, so a bind error leaves nothing behind.
-        enum Bound {
-            Udp(tokio::net::UdpSocket),
-            Tcp(tokio::net::TcpListener, Option<tls::Tls>),
-            Mqtt(mqtt::MqttSettings),
-            File(tail::FileSettings),
-        }
         let mut bound = Vec::new();
         let mut zones = process::Zones::new();
         for l in &cfg.listeners {
@@ -375,71 +373,7 @@ impl Pipeline {
             }
         }
         for l in &cfg.listeners {
-            let bind_err = |source| PipelineError::Bind {
-                name: l.name.clone(),
-                addr: l.listen,
-                source,
-            };
-            let b = match l.kind {
-                ListenerKind::SyslogUdp => Bound::Udp(
-                    tokio::net::UdpSocket::bind(l.listen)
-                        .await
-                        .map_err(bind_err)?,
-                ),
-                ListenerKind::SyslogTcp => Bound::Tcp(
-                    tokio::net::TcpListener::bind(l.listen)
-                        .await
-                        .map_err(bind_err)?,
-                    None,
-                ),
-                ListenerKind::SyslogTls => {
-                    let listener_err = |message: String| PipelineError::Listener {
-                        name: l.name.clone(),
-                        message,
-                    };
-                    let settings = l.tls.as_ref().ok_or_else(|| {
-                        listener_err("a syslog_tls listener needs its certificate files".into())
-                    })?;
-                    for c in &settings.client_orgs {
-                        if store.get_org(Scope::All, c.org).await?.is_none() {
-                            return Err(listener_err(format!(
-                                "client_orgs: organization {} (for '{}') does not exist",
-                                c.org.0, c.name
-                            )));
-                        }
-                    }
-                    let s = settings.clone();
-                    let tls = tokio::task::spawn_blocking(move || tls::Tls::load(&s))
-                        .await
-                        .map_err(|e| PipelineError::Thread(std::io::Error::other(e.to_string())))?
-                        .map_err(|e| listener_err(e.to_string()))?;
-                    Bound::Tcp(
-                        tokio::net::TcpListener::bind(l.listen)
-                            .await
-                            .map_err(bind_err)?,
-                        Some(tls),
-                    )
-                }
-                ListenerKind::File => match &l.file {
-                    Some(f) => Bound::File(f.clone()),
-                    None => {
-                        return Err(PipelineError::Listener {
-                            name: l.name.clone(),
-                            message: "a file listener needs its path patterns".into(),
-                        });
-                    }
-                },
-                ListenerKind::Mqtt => match &l.mqtt {
-                    Some(m) => Bound::Mqtt(m.clone()),
-                    None => {
-                        return Err(PipelineError::Listener {
-                            name: l.name.clone(),
-                            message: "an mqtt listener needs its broker settings".into(),
-                        });
-                    }
-                },
-            };
-            bound.push((l.clone(), b));
+            bound.push((l.clone(), sources::bind(l, &store).await?));
         }
 
         let stats = Arc::new(Stats {
@@ -468,53 +402,13 @@ impl Pipeline {
             None
         };
         let mut tasks = Vec::new();
-        let mut addrs = Vec::new();
-        for (l, b) in bound {
-            let ctx = listener::Ctx {
-                cfg: l.clone(),
-                tx: tx.clone(),
-                stats: stats.clone(),
-                shutdown: shutdown_rx.clone(),
-            };
-            match b {
-                Bound::Udp(s) => {
-                    let a = s.local_addr().map_err(|source| PipelineError::Bind {
-                        name: l.name.clone(),
-                        addr: l.listen,
-                        source,
-                    })?;
-                    tracing::info!(input = %l.name, addr = %a, "syslog udp listening");
-                    addrs.push((l.name.clone(), a));
-                    tasks.push(tokio::spawn(listener::run_udp(s, ctx)));
-                }
-                Bound::Tcp(s, tls) => {
-                    let a = s.local_addr().map_err(|source| PipelineError::Bind {
-                        name: l.name.clone(),
-                        addr: l.listen,
-                        source,
-                    })?;
-                    if tls.is_some() {
-                        tracing::info!(input = %l.name, addr = %a, "syslog tls listening");
-                    } else {
-                        tracing::info!(input = %l.name, addr = %a, "syslog tcp listening");
-                    }
-                    addrs.push((l.name.clone(), a));
-                    tasks.push(tokio::spawn(listener::run_tcp(s, ctx, tls)));
-                }
-                Bound::Mqtt(m) => {
-                    tracing::info!(input = %l.name, broker = %m.url(), topics = ?m.topics, "mqtt subscribing");
-                    tasks.push(tokio::spawn(mqtt::run(m, ctx)));
-                }
-                Bound::File(f) => {
-                    tracing::info!(input = %l.name, patterns = ?f.patterns, "tailing files");
-                    let ckpt = tail::checkpoint_path(&cfg.data_dir, &l.name);
-                    tasks.push(tokio::spawn(tail::run(f, ckpt, ctx)));
-                }
-            }
-        }
-        drop(tx);
-        for i in stats.inputs.iter() {
-            i.set_state(status::InputState::Listening);
+        let sources =
+            sources::SourceControl::new(stats.clone(), store.clone(), cfg.data_dir.clone(), tx);
+        sources.start_bound(bound).await?;
+        // Those defined through the API and kept in the store; failures are their state.
+        let stored = sources.start_stored().await;
+        if stored > 0 {
+            tracing::info!(sources = stored, "pipeline: stored sources started");
         }
         let monitor = status::Monitor {
             stats: stats.clone(),
@@ -524,7 +418,7 @@ impl Pipeline {
             rules: detector.as_ref().map_or(0, |d| d.rule_count()),
             processing: cfg.process,
             started_at: jiff::Timestamp::now(),
-            addrs: addrs.clone(),
+            sources: sources.clone(),
         };
         if let Some(worker) = worker {
             let incidents = aggregator(&cfg, &store);
@@ -556,7 +450,7 @@ impl Pipeline {
             stats,
             monitor,
             spool,
-            addrs,
+            sources,
             shutdown,
             stopping,
             tasks,
@@ -566,7 +460,12 @@ impl Pipeline {
 
     /// The bound address of the listener `name` (useful with port 0).
     pub fn local_addr(&self, name: &str) -> Option<SocketAddr> {
-        self.addrs.iter().find(|(n, _)| n == name).map(|(_, a)| *a)
+        self.sources.local_addr(name)
+    }
+
+    /// The handle that starts, restarts and stops sources while the pipeline runs.
+    pub fn sources(&self) -> sources::SourceControl {
+        self.sources.clone()
     }
 
     pub fn stats(&self) -> &Arc<Stats> {
@@ -595,12 +494,11 @@ impl Pipeline {
     /// batch, and waits for every stage. What is spooled but not stored is replayed by the
     /// next start.
     pub async fn shutdown(mut self) {
+        // The listeners first (each with its own signal), then the processor and refreshers.
+        self.sources.stop_all().await;
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
             let _ = t.await;
-        }
-        for i in self.stats.inputs.iter() {
-            i.set_state(status::InputState::Stopped);
         }
         // Connection tasks hold queue senders; they see the signal too. The writer drains the
         // queue and exits when the last sender is gone (or gives up on a full spool).

@@ -163,7 +163,7 @@ pub(crate) async fn run_tcp(listener: TcpListener, ctx: Ctx, tls: Option<Tls>) {
             shutdown: ctx.shutdown.clone(),
         };
         let tls = tls.clone();
-        let open = ctx.stats.inputs.get(&input).cloned();
+        let open = ctx.stats.inputs.get(&input);
         if let Some(o) = &open {
             o.connections.fetch_add(1, Ordering::Relaxed);
         }

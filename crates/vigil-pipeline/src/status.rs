@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine as _;
 use jiff::Timestamp;
@@ -34,6 +34,10 @@ pub enum InputState {
     Disconnected,
     /// The pipeline stopped it.
     Stopped,
+    /// Defined but disabled by an administrator (not listening).
+    Disabled,
+    /// Could not start (the bind error or similar is its `last_error`).
+    Failed,
 }
 
 impl InputState {
@@ -43,6 +47,8 @@ impl InputState {
             2 => InputState::Connected,
             3 => InputState::Disconnected,
             4 => InputState::Stopped,
+            5 => InputState::Disabled,
+            6 => InputState::Failed,
             _ => InputState::Starting,
         }
     }
@@ -54,6 +60,8 @@ impl InputState {
             InputState::Connected => 2,
             InputState::Disconnected => 3,
             InputState::Stopped => 4,
+            InputState::Disabled => 5,
+            InputState::Failed => 6,
         }
     }
 }
@@ -62,9 +70,15 @@ impl InputState {
 #[derive(Debug)]
 pub struct InputStats {
     pub name: String,
-    pub kind: ListenerKind,
-    /// Where it listens, which broker and topics, or which file patterns.
-    pub endpoint: String,
+    /// `config` (`[[pipeline.listeners]]`) or `api` (defined at runtime).
+    pub origin: &'static str,
+    /// The kind and where it listens, which broker and topics, or which file patterns
+    /// (replaced when an administrator changes the source).
+    what: Mutex<(ListenerKind, String)>,
+    /// The address actually bound (port 0 in the settings), while listening.
+    addr: Mutex<Option<SocketAddr>>,
+    /// Why it last failed to start; cleared when it starts.
+    last_error: Mutex<Option<String>>,
     pub received: AtomicU64,
     /// UDP datagrams dropped on a full queue.
     pub dropped: AtomicU64,
@@ -80,30 +94,35 @@ pub struct InputStats {
     state: AtomicU8,
 }
 
+fn endpoint_of(cfg: &ListenerConfig) -> String {
+    match cfg.kind {
+        ListenerKind::SyslogUdp => format!("udp://{}", cfg.listen),
+        ListenerKind::SyslogTcp => format!("tcp://{}", cfg.listen),
+        ListenerKind::SyslogTls => format!("tls://{}", cfg.listen),
+        ListenerKind::Mqtt => match &cfg.mqtt {
+            Some(m) => format!("{} {}", m.url(), m.topics.join(",")),
+            None => "mqtt".into(),
+        },
+        ListenerKind::File => match &cfg.file {
+            Some(f) => f
+                .patterns
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => "file".into(),
+        },
+    }
+}
+
 impl InputStats {
-    fn new(cfg: &ListenerConfig) -> Self {
-        let endpoint = match cfg.kind {
-            ListenerKind::SyslogUdp => format!("udp://{}", cfg.listen),
-            ListenerKind::SyslogTcp => format!("tcp://{}", cfg.listen),
-            ListenerKind::SyslogTls => format!("tls://{}", cfg.listen),
-            ListenerKind::Mqtt => match &cfg.mqtt {
-                Some(m) => format!("{} {}", m.url(), m.topics.join(",")),
-                None => "mqtt".into(),
-            },
-            ListenerKind::File => match &cfg.file {
-                Some(f) => f
-                    .patterns
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => "file".into(),
-            },
-        };
+    pub(crate) fn new(cfg: &ListenerConfig, origin: &'static str) -> Self {
         InputStats {
             name: cfg.name.clone(),
-            kind: cfg.kind,
-            endpoint,
+            origin,
+            what: Mutex::new((cfg.kind, endpoint_of(cfg))),
+            addr: Mutex::new(None),
+            last_error: Mutex::new(None),
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             frame_errors: AtomicU64::new(0),
@@ -125,6 +144,37 @@ impl InputStats {
         self.state.store(s.as_u8(), Ordering::Relaxed);
     }
 
+    pub fn kind(&self) -> ListenerKind {
+        self.what.lock().map_or(ListenerKind::SyslogTcp, |w| w.0)
+    }
+
+    /// New settings for the same source: the counters stay.
+    pub(crate) fn reconfigure(&self, cfg: &ListenerConfig) {
+        if let Ok(mut w) = self.what.lock() {
+            *w = (cfg.kind, endpoint_of(cfg));
+        }
+    }
+
+    pub(crate) fn set_addr(&self, a: Option<SocketAddr>) {
+        if let Ok(mut g) = self.addr.lock() {
+            *g = a;
+        }
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr.lock().ok().and_then(|g| *g)
+    }
+
+    pub(crate) fn set_error(&self, e: Option<String>) {
+        if let Ok(mut g) = self.last_error.lock() {
+            *g = e;
+        }
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|g| g.clone())
+    }
+
     /// Counts one received frame and remembers when.
     pub fn note_received(&self) {
         self.received.fetch_add(1, Ordering::Relaxed);
@@ -135,11 +185,23 @@ impl InputStats {
     fn snapshot(&self) -> InputStatus {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let ms = self.last_received_ms.load(Ordering::Relaxed);
+        let (kind, mut endpoint) = self
+            .what
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or((ListenerKind::SyslogTcp, String::new()));
+        // Port 0 in the settings: show the address actually bound.
+        if let Some(a) = self.addr() {
+            let scheme = endpoint.split("://").next().unwrap_or("tcp").to_string();
+            endpoint = format!("{scheme}://{a}");
+        }
         InputStatus {
             name: self.name.clone(),
-            kind: self.kind.as_str(),
-            endpoint: self.endpoint.clone(),
+            kind: kind.as_str(),
+            origin: self.origin,
+            endpoint,
             state: self.state(),
+            last_error: self.last_error(),
             received: g(&self.received),
             dropped: g(&self.dropped),
             frame_errors: g(&self.frame_errors),
@@ -155,33 +217,53 @@ impl InputStats {
     }
 }
 
-/// The sources of a pipeline by name (fixed when it starts).
+/// The sources of a pipeline by name: the configured ones from the start, those defined at
+/// runtime added and removed as administrators change them.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    by_name: HashMap<String, Arc<InputStats>>,
-    order: Vec<Arc<InputStats>>,
+    inner: RwLock<(HashMap<String, Arc<InputStats>>, Vec<Arc<InputStats>>)>,
 }
 
 impl Inputs {
     pub(crate) fn new(listeners: &[ListenerConfig]) -> Self {
-        let mut by_name = HashMap::new();
-        let mut order = Vec::new();
+        let i = Inputs::default();
         for l in listeners {
-            let s = Arc::new(InputStats::new(l));
-            by_name.insert(l.name.clone(), s.clone());
+            i.insert(Arc::new(InputStats::new(l, "config")));
+        }
+        i
+    }
+
+    /// Adds a source (replacing one of the same name).
+    pub(crate) fn insert(&self, s: Arc<InputStats>) {
+        if let Ok(mut g) = self.inner.write() {
+            let (by_name, order) = &mut *g;
+            order.retain(|o| o.name != s.name);
+            by_name.insert(s.name.clone(), s.clone());
             order.push(s);
         }
-        Inputs { by_name, order }
+    }
+
+    /// Forgets a removed source; `None` when there was none.
+    pub(crate) fn remove(&self, name: &str) -> Option<Arc<InputStats>> {
+        let mut g = self.inner.write().ok()?;
+        let (by_name, order) = &mut *g;
+        order.retain(|o| o.name != name);
+        by_name.remove(name)
     }
 
     /// The source named `name`; `None` for records of an input no longer configured (replayed
-    /// from the spool after a configuration change).
-    pub fn get(&self, name: &str) -> Option<&Arc<InputStats>> {
-        self.by_name.get(name)
+    /// from the spool after a configuration change or a removal).
+    pub fn get(&self, name: &str) -> Option<Arc<InputStats>> {
+        self.inner.read().ok()?.0.get(name).cloned()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<InputStats>> {
-        self.order.iter()
+    /// Every source, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = Arc<InputStats>> + use<> {
+        self.inner
+            .read()
+            .map(|g| g.1.clone())
+            .unwrap_or_default()
+            .into_iter()
     }
 }
 
@@ -190,8 +272,12 @@ impl Inputs {
 pub struct InputStatus {
     pub name: String,
     pub kind: &'static str,
+    /// `config` or `api`.
+    pub origin: &'static str,
     pub endpoint: String,
     pub state: InputState,
+    /// Why it last failed to start (a bind error, missing certificate files).
+    pub last_error: Option<String>,
     pub received: u64,
     pub dropped: u64,
     pub frame_errors: u64,
@@ -256,21 +342,14 @@ pub struct Monitor {
     pub(crate) rules: usize,
     pub(crate) processing: bool,
     pub(crate) started_at: Timestamp,
-    pub(crate) addrs: Vec<(String, SocketAddr)>,
+    pub(crate) sources: crate::sources::SourceControl,
 }
 
 impl Monitor {
     pub fn status(&self) -> PipelineStatus {
         let s = &self.stats;
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut inputs: Vec<InputStatus> = s.inputs.iter().map(|i| i.snapshot()).collect();
-        // Port 0 in the configuration: show the address actually bound.
-        for i in &mut inputs {
-            if let Some((_, a)) = self.addrs.iter().find(|(n, _)| *n == i.name) {
-                let scheme = i.endpoint.split("://").next().unwrap_or("tcp");
-                i.endpoint = format!("{scheme}://{a}");
-            }
-        }
+        let inputs: Vec<InputStatus> = s.inputs.iter().map(|i| i.snapshot()).collect();
         PipelineStatus {
             started_at: self.started_at,
             rules: self.rules,
@@ -299,6 +378,11 @@ impl Monitor {
             },
             lag_seconds: f64::from_bits(s.lag_bits.load(Ordering::Relaxed)),
         }
+    }
+
+    /// The handle that changes the sources of the running pipeline (for administrators).
+    pub fn sources(&self) -> &crate::sources::SourceControl {
+        &self.sources
     }
 
     /// Searches the dead letters (blocking file IO: call from a blocking thread).
@@ -588,6 +672,8 @@ mod tests {
             InputState::Connected,
             InputState::Disconnected,
             InputState::Stopped,
+            InputState::Disabled,
+            InputState::Failed,
         ] {
             assert_eq!(InputState::from_u8(s.as_u8()), s);
         }

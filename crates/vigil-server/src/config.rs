@@ -215,47 +215,9 @@ pub struct RawPipeline {
     pub listeners: Vec<RawListener>,
 }
 
-/// `[[pipeline.listeners]]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawListener {
-    pub name: Option<String>,
-    pub kind: Option<String>,
-    pub listen: Option<String>,
-    pub max_frame_bytes: Option<usize>,
-    pub max_connections: Option<usize>,
-    /// MQTT: the broker, `mqtt://[user:password@]host[:port]`.
-    pub url: Option<String>,
-    /// MQTT: topic filters (wildcards allowed).
-    pub topics: Option<Vec<String>>,
-    /// MQTT: the persistent session's client id (default `vigil-<name>`).
-    pub client_id: Option<String>,
-    /// TLS: the server certificate chain (PEM).
-    pub cert_file: Option<PathBuf>,
-    /// TLS: its private key (PEM).
-    pub key_file: Option<PathBuf>,
-    /// TLS: CA certificates for client certificates; when set, clients must present one.
-    pub client_ca_file: Option<PathBuf>,
-    /// TLS: `[[pipeline.listeners.client_orgs]]`, certificate name → organization.
-    pub client_orgs: Option<Vec<RawClientOrg>>,
-    /// File: glob patterns (`*`, `?` in the file name).
-    pub paths: Option<Vec<PathBuf>>,
-    /// File: how often the patterns are scanned and the files read.
-    pub poll_ms: Option<u64>,
-    /// IANA zone of the senders (`"Asia/Shanghai"`) for times without an offset (RFC 3164);
-    /// default UTC.
-    pub timezone: Option<String>,
-}
-
-/// `[[pipeline.listeners.client_orgs]]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawClientOrg {
-    /// A subject common name or DNS subject alternative name of the client certificate.
-    pub name: Option<String>,
-    /// The organization id.
-    pub org: Option<String>,
-}
+/// `[[pipeline.listeners]]`: the same settings, and the same validator, as the sources
+/// defined through the API.
+pub type RawListener = vigil_pipeline::source::SourceSpec;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -716,14 +678,14 @@ fn resolve_incidents(
 /// `VIGIL_PIPELINE_RULES_DIR`, `VIGIL_PIPELINE_DEFAULT_ORG`, `VIGIL_PIPELINE_FSYNC`,
 /// `VIGIL_PIPELINE_QUEUE_CAPACITY`, `VIGIL_PIPELINE_BATCH_MAX`, `VIGIL_PIPELINE_SPOOL_MAX_MB`,
 /// `VIGIL_PIPELINE_INTEL_REFRESH`, `VIGIL_PIPELINE_INTEL_SEVERITY`.
-/// Listeners are configured in the file only.
+/// Listeners come from the file here; more are defined at runtime through the API.
 fn resolve_pipeline(
     raw: RawPipeline,
     store: &StoreConfig,
     env: Env,
 ) -> Result<Option<vigil_pipeline::PipelineConfig>, ConfigError> {
     use vigil_pipeline::spool::FsyncPolicy;
-    use vigil_pipeline::{ListenerConfig, ListenerKind, PipelineConfig};
+    use vigil_pipeline::PipelineConfig;
 
     let enabled = env_parse::<bool>(env, &["VIGIL_PIPELINE_ENABLED"], "pipeline.enabled")?
         .or(raw.enabled)
@@ -838,173 +800,15 @@ fn resolve_pipeline(
             )
         })?;
     }
-    for (i, mut l) in raw.listeners.into_iter().enumerate() {
+    for (i, l) in raw.listeners.into_iter().enumerate() {
         let key = |k: &str| format!("pipeline.listeners[{i}].{k}");
-        let name = l.name.unwrap_or_default();
-        if name.trim().is_empty() || name.len() > 64 {
-            return Err(invalid(&key("name"), "is required (1 to 64 characters)"));
-        }
-        if c.listeners.iter().any(|o| o.name == name) {
-            return Err(invalid(&key("name"), format!("'{name}' is used twice")));
-        }
-        let kind_s = l.kind.unwrap_or_default();
-        let kind = ListenerKind::parse(&kind_s).ok_or_else(|| {
-            invalid(
-                &key("kind"),
-                format!("'{kind_s}' is not syslog_udp, syslog_tcp, syslog_tls, mqtt or file"),
-            )
-        })?;
-        let mut lc = if kind == ListenerKind::Mqtt {
-            use vigil_pipeline::mqtt::{MqttConfigError, MqttSettings};
-            if l.listen.is_some() {
-                return Err(invalid(
-                    &key("listen"),
-                    "is not used by mqtt listeners (they connect to `url`)",
-                ));
-            }
-            let url = l
-                .url
-                .ok_or_else(|| invalid(&key("url"), "is required for an mqtt listener"))?;
-            let client_id = l.client_id.unwrap_or_else(|| format!("vigil-{name}"));
-            let settings = MqttSettings::new(&url, l.topics.unwrap_or_default(), &client_id)
-                .map_err(|e| {
-                    let k = match e {
-                        MqttConfigError::Url(_) => "url",
-                        MqttConfigError::NoTopics | MqttConfigError::Topic(_) => "topics",
-                        MqttConfigError::ClientId => "client_id",
-                    };
-                    invalid(&key(k), e.to_string())
-                })?;
-            ListenerConfig::mqtt(&name, settings)
-        } else if kind == ListenerKind::File {
-            if l.listen.is_some() {
-                return Err(invalid(&key("listen"), "is not used by file listeners"));
-            }
-            let mut f = vigil_pipeline::tail::FileSettings::new(l.paths.take().unwrap_or_default())
-                .map_err(|e| invalid(&key("paths"), e.to_string()))?;
-            if let Some(ms) = l.poll_ms {
-                f.poll = Duration::from_millis(in_range(&key("poll_ms"), ms, 10, 60_000)?);
-            }
-            ListenerConfig::file(&name, f)
-        } else {
-            for (k, set) in [
-                ("url", l.url.is_some()),
-                ("topics", l.topics.is_some()),
-                ("client_id", l.client_id.is_some()),
-            ] {
-                if set {
-                    return Err(invalid(&key(k), "is for mqtt listeners only"));
-                }
-            }
-            let listen_s = l
-                .listen
-                .ok_or_else(|| invalid(&key("listen"), "is required"))?;
-            let listen: SocketAddr = listen_s.parse().map_err(|_| {
-                invalid(
-                    &key("listen"),
-                    format!("'{listen_s}' is not an address of the form host:port"),
-                )
-            })?;
-            let mut lc = ListenerConfig::new(&name, kind, listen);
-            if kind == ListenerKind::SyslogTls {
-                lc.tls = Some(resolve_tls(
-                    &l.cert_file,
-                    &l.key_file,
-                    &l.client_ca_file,
-                    l.client_orgs.take(),
-                    &key,
-                )?);
-            }
-            lc
-        };
-        if kind != ListenerKind::File {
-            for (k, set) in [
-                ("paths", l.paths.is_some()),
-                ("poll_ms", l.poll_ms.is_some()),
-            ] {
-                if set {
-                    return Err(invalid(&key(k), "is for file listeners only"));
-                }
-            }
-        }
-        if kind != ListenerKind::SyslogTls {
-            for (k, set) in [
-                ("cert_file", l.cert_file.is_some()),
-                ("key_file", l.key_file.is_some()),
-                ("client_ca_file", l.client_ca_file.is_some()),
-                ("client_orgs", l.client_orgs.is_some()),
-            ] {
-                if set {
-                    return Err(invalid(&key(k), "is for syslog_tls listeners only"));
-                }
-            }
-        }
-        if let Some(n) = l.max_frame_bytes {
-            lc.max_frame = in_range(&key("max_frame_bytes"), n, 256, 1 << 20)?;
-        }
-        if let Some(n) = l.max_connections {
-            lc.max_connections = in_range(&key("max_connections"), n, 1, 65_536)?;
-        }
-        if let Some(tz) = l.timezone {
-            let tz = tz.trim().to_string();
-            jiff::tz::TimeZone::get(&tz).map_err(|e| {
-                invalid(
-                    &key("timezone"),
-                    format!("'{tz}' is not a known IANA time zone: {e}"),
-                )
-            })?;
-            lc.timezone = Some(tz);
+        let lc = l.resolve(&key).map_err(|e| invalid(&e.field, e.message))?;
+        if c.listeners.iter().any(|o| o.name == lc.name) {
+            return Err(invalid(&key("name"), format!("'{}' is used twice", lc.name)));
         }
         c.listeners.push(lc);
     }
     Ok(enabled.then_some(c))
-}
-
-/// The certificate files and client table of a `syslog_tls` listener (`key` names a key of
-/// this listener).
-fn resolve_tls(
-    cert_file: &Option<PathBuf>,
-    key_file: &Option<PathBuf>,
-    client_ca_file: &Option<PathBuf>,
-    client_orgs: Option<Vec<RawClientOrg>>,
-    key: &dyn Fn(&str) -> String,
-) -> Result<vigil_pipeline::tls::TlsSettings, ConfigError> {
-    use vigil_pipeline::tls::{ClientOrg, TlsSettings};
-    let file = |v: &Option<PathBuf>, k: &str| -> Result<PathBuf, ConfigError> {
-        match v {
-            Some(p) if !p.as_os_str().is_empty() => Ok(p.clone()),
-            _ => Err(invalid(&key(k), "is required for a syslog_tls listener")),
-        }
-    };
-    let mut t = TlsSettings {
-        cert_file: file(cert_file, "cert_file")?,
-        key_file: file(key_file, "key_file")?,
-        client_ca_file: client_ca_file.clone(),
-        client_orgs: Vec::new(),
-    };
-    let rows = client_orgs.unwrap_or_default();
-    if !rows.is_empty() && t.client_ca_file.is_none() {
-        return Err(invalid(
-            &key("client_orgs"),
-            "needs client_ca_file (only verified client certificates are mapped)",
-        ));
-    }
-    for (j, r) in rows.into_iter().enumerate() {
-        let k = |f: &str| key(&format!("client_orgs[{j}].{f}"));
-        let name = r.name.unwrap_or_default();
-        if name.trim().is_empty() {
-            return Err(invalid(
-                &k("name"),
-                "is required (a certificate CN or DNS name)",
-            ));
-        }
-        let org_s = r.org.unwrap_or_default();
-        let org = org_s
-            .parse::<vigil_model::OrgId>()
-            .map_err(|_| invalid(&k("org"), format!("'{org_s}' is not an organization id")))?;
-        t.client_orgs.push(ClientOrg { name, org });
-    }
-    Ok(t)
 }
 
 /// The process environment.

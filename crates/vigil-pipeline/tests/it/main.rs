@@ -16,6 +16,7 @@ use vigil_testkit::fixtures::{asset_spec, org_spec};
 
 mod intel;
 mod retrohunt;
+mod sources;
 
 fn asset(org: OrgId, name: &str, cidrs: &[&str], hostnames: &[&str]) -> NewAsset {
     NewAsset {

@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod orgs;
 pub mod pipeline;
+pub mod pipeline_sources;
 pub mod stats;
 pub mod tokens;
 pub mod users;
@@ -537,6 +538,48 @@ pub const ROUTES: &[RouteDoc] = &[
         "Search dead letters, newest first (input, reason, q, since, until, limit)",
         None,
     ),
+    r(
+        "GET",
+        "/pipeline/sources",
+        "pipeline",
+        "Pipeline sources: those of the configuration file (origin config, read-only) and those defined through the API (origin api), with settings (secrets left out), state and counters",
+        None,
+    ),
+    r(
+        "POST",
+        "/pipeline/sources",
+        "pipeline",
+        "Define a source (administrators): name, kind, its settings and enabled; validated like [[pipeline.listeners]] (422 names the field), stored and started at once (a bind error is in start_error and the source's state); password is write-only",
+        Some("application/json"),
+    ),
+    r(
+        "GET",
+        "/pipeline/sources/{id}",
+        "pipeline",
+        "One source by name with its settings, state and counters",
+        None,
+    ),
+    r(
+        "PUT",
+        "/pipeline/sources/{id}",
+        "pipeline",
+        "Replace a source defined through the API and restart it (409 for one of the configuration file; the password is kept when left out)",
+        Some("application/json"),
+    ),
+    r(
+        "PATCH",
+        "/pipeline/sources/{id}",
+        "pipeline",
+        "Change some settings of a source or enable/disable it ({\"enabled\": false}); null clears a setting",
+        Some("application/json"),
+    ),
+    r(
+        "DELETE",
+        "/pipeline/sources/{id}",
+        "pipeline",
+        "Remove a source defined through the API: its listener stops and its connections close; what it already spooled is still processed",
+        None,
+    ),
     r("GET", "/openapi.json", "meta", "This document", None),
 ];
 
@@ -628,6 +671,17 @@ pub fn router() -> Router<AppState> {
         .route("/intel/objects/{id}", get(intel_objects::get))
         .route("/pipeline", get(pipeline::status))
         .route("/pipeline/dead-letters", get(pipeline::dead_letters))
+        .route(
+            "/pipeline/sources",
+            get(pipeline_sources::list).post(pipeline_sources::create),
+        )
+        .route(
+            "/pipeline/sources/{id}",
+            get(pipeline_sources::get)
+                .put(pipeline_sources::replace)
+                .patch(pipeline_sources::patch)
+                .delete(pipeline_sources::delete),
+        )
         .route("/warnings", get(warnings::list).post(warnings::create))
         .route("/warnings/{id}", get(warnings::get))
         .route("/warnings/{id}/ack", post(warnings::ack))

@@ -71,6 +71,8 @@ fn state_label(s: InputState) -> (&'static str, &'static str) {
         InputState::Connected => ("pipeline.state_connected", "state state-ok"),
         InputState::Disconnected => ("pipeline.state_disconnected", "state state-bad"),
         InputState::Stopped => ("pipeline.state_stopped", "state state-bad"),
+        InputState::Disabled => ("pipeline.state_disabled", "state state-wait"),
+        InputState::Failed => ("pipeline.state_failed", "state state-bad"),
     }
 }
 
