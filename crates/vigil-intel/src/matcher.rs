@@ -708,7 +708,12 @@ impl IndicatorSet {
         let hit = &mut hit;
         match kind {
             IndicatorKind::Ipv4 | IndicatorKind::Ipv6 => {
-                match text.trim().parse::<std::net::IpAddr>() {
+                let t = text.trim();
+                if let Some(addr) = dotted_quad(t.as_bytes()) {
+                    self.lookup_v4(addr, now, hit);
+                    return true;
+                }
+                match t.parse::<std::net::IpAddr>() {
                     Ok(ip) => match IndicatorValue::from_ip(ip) {
                         IndicatorValue::Ipv4 { addr, .. } => self.lookup_v4(addr, now, hit),
                         IndicatorValue::Ipv6 { addr, .. } => self.lookup_v6(addr, now, hit),
@@ -754,9 +759,18 @@ impl IndicatorSet {
         now: Timestamp,
         hit: &mut impl FnMut(u32),
     ) -> bool {
-        let text = text.trim();
+        let text = text.trim().as_bytes();
         let mut k = [0u8; N];
-        if text.len() != 2 * N || hex::decode_to_slice(text, &mut k).is_err() {
+        if text.len() != 2 * N {
+            return false;
+        }
+        let mut bad = 0u8;
+        for (o, pair) in k.iter_mut().zip(text.chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            bad |= hi | lo;
+            *o = (hi << 4) | (lo & 0x0F);
+        }
+        if bad & 0xF0 != 0 {
             return false;
         }
         self.lookup_inline(t, &k, now, hit);
@@ -830,34 +844,92 @@ impl IndicatorSet {
 /// none is punycode, no user or port, a path of letters, digits and `/_.-~?=&` with no
 /// percent sign, empty or dot segment. Anything else goes through the parser.
 fn canonical_url(t: &str) -> bool {
-    let Some(rest) = t
-        .strip_prefix("http://")
-        .or_else(|| t.strip_prefix("https://"))
-    else {
+    let b = t.as_bytes();
+    let rest = if b.starts_with(b"http://") {
+        &b[7..]
+    } else if b.starts_with(b"https://") {
+        &b[8..]
+    } else {
         return false;
     };
-    let Some(slash) = rest.find('/') else {
+    let Some(slash) = rest.iter().position(|&c| c == b'/') else {
         return false;
     };
     let (host, path) = rest.split_at(slash);
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && host
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with("xn--"))
-        && host
-            .rsplit('.')
-            .next()
-            .is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase());
-    host_ok
-        && path.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(b, b'/' | b'_' | b'.' | b'-' | b'~' | b'?' | b'=' | b'&')
-        })
-        && !path.contains("/.")
-        && !path.contains("//")
+    // Host: labels of [a-z0-9-], none empty, none `xn--`, the last starting with a letter.
+    let mut label_start = 0usize;
+    for i in 0..=host.len() {
+        let c = host.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            let label = &host[label_start..i];
+            if label.is_empty() || label.starts_with(b"xn--") {
+                return false;
+            }
+            if i == host.len() && !label[0].is_ascii_lowercase() {
+                return false;
+            }
+            label_start = i + 1;
+        } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+            return false;
+        }
+    }
+    // Path: safe bytes only, no `//` and no segment starting with a dot.
+    let mut prev = 0u8;
+    for &c in path {
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(c, b'/' | b'_' | b'.' | b'-' | b'~' | b'?' | b'=' | b'&');
+        if !ok || (prev == b'/' && (c == b'/' || c == b'.')) {
+            return false;
+        }
+        prev = c;
+    }
+    true
+}
+
+/// Hex digit values; 0xFF for anything else.
+const HEX: [u8; 256] = {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// A dotted-quad IPv4 address as `Ipv4Addr::from_str` reads it (four decimal octets up to
+/// 255, no leading zeros); `None` for anything else, which then goes through the parser.
+fn dotted_quad(b: &[u8]) -> Option<u32> {
+    let mut addr = 0u32;
+    let mut octets = 0;
+    let mut i = 0;
+    while octets < 4 {
+        if octets > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && b[start] == b'0') {
+            return None;
+        }
+        addr = (addr << 8) | v;
+        octets += 1;
+    }
+    (i == b.len()).then_some(addr)
 }
 
 /// A domain observable normalized on the stack like [`crate::indicator::normalize_domain`]:
@@ -1257,6 +1329,20 @@ mod tests {
                         prop_assert_eq!(parsed, reference.is_some(), "text {:?}", t);
                         prop_assert_eq!(&by_text, &want, "text {:?}", t);
                     }
+                }
+            }
+
+            #[test]
+            fn dotted_quads_are_what_the_parser_reads(t in "[0-9.]{0,18}|[0-9]{1,3}(\\.[0-9]{1,3}){3}") {
+                let std = t.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+                let fast = dotted_quad(t.as_bytes());
+                // The fast path never accepts what the parser refuses or reads another value;
+                // what it leaves out goes through the parser.
+                if let Some(a) = fast {
+                    prop_assert_eq!(Some(a), std, "{:?}", t);
+                }
+                if std.is_some() {
+                    prop_assert_eq!(fast, std, "{:?}", t);
                 }
             }
 
