@@ -1113,7 +1113,8 @@ fn store_token(dir: &Path) -> String {
 #[test]
 fn http_bulk_stream_survives_kill_9_of_the_server() {
     const BATCH: u64 = 250;
-    const KILL_AFTER_BATCHES: u64 = 12;
+    const KILL_AFTER_BATCHES: u64 = 8;
+    const ROUNDS: u64 = 3;
     let dir = tempfile::tempdir().expect("tempdir");
     let org_id = import_fixture_orgs(dir.path());
     let token = store_token(dir.path());
@@ -1125,43 +1126,55 @@ fn http_bulk_stream_survives_kill_9_of_the_server() {
     .expect("write config");
     let spool = dir.path().join("spool");
 
-    let server = Served::start(dir.path(), &cfg);
-    let addr = server.http.clone();
+    // Several rounds, each killed while a stream is on its way and restarted on the same data
+    // directory (which replays the previous round's spool), so that a kill lands between a
+    // batch's store and its checkpoint in some of them.
     let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-    let sender = {
-        let acked = acked.clone();
-        let token = token.clone();
-        let org_id = org_id.clone();
-        std::thread::spawn(move || {
-            let path = format!("/api/v1/events?org_id={org_id}");
-            let mut batch = 0u64;
-            // Ends when the server is gone; the cap only guards against a kill that never
-            // comes.
-            while batch < 10_000 {
-                let body: String = (batch * BATCH..(batch + 1) * BATCH)
-                    .map(|s| http_crash_line(s) + "\n")
-                    .collect();
-                match post_ndjson(&addr, &path, &token, &body) {
-                    Some(n) => {
-                        assert_eq!(n, BATCH, "a whole batch is acknowledged");
-                        if let Ok(mut a) = acked.lock() {
-                            a.push(batch);
+    // Per round: (first batch number, batches attempted).
+    let mut rounds = Vec::new();
+    let mut logs = Vec::new();
+    for round in 0..ROUNDS {
+        let first = round * 100_000;
+        let server = Served::start(dir.path(), &cfg);
+        let addr = server.http.clone();
+        let sender = {
+            let acked = acked.clone();
+            let token = token.clone();
+            let org_id = org_id.clone();
+            std::thread::spawn(move || {
+                let path = format!("/api/v1/events?org_id={org_id}");
+                let mut batch = first;
+                // Ends when the server is gone; the cap only guards against a kill that never
+                // comes.
+                while batch < first + 10_000 {
+                    let body: String = (batch * BATCH..(batch + 1) * BATCH)
+                        .map(|s| http_crash_line(s) + "\n")
+                        .collect();
+                    match post_ndjson(&addr, &path, &token, &body) {
+                        Some(n) => {
+                            assert_eq!(n, BATCH, "a whole batch is acknowledged");
+                            if let Ok(mut a) = acked.lock() {
+                                a.push(batch);
+                            }
                         }
+                        None => break,
                     }
-                    None => break,
+                    batch += 1;
                 }
-                batch += 1;
-            }
-            batch
-        })
-    };
-    wait_until(Duration::from_secs(120), "acknowledged batches", || {
-        acked.lock().map(|a| a.len() as u64).unwrap_or(0) >= KILL_AFTER_BATCHES
-    });
-    let log1 = server.kill9();
-    let attempted = sender.join().expect("sender thread");
+                batch
+            })
+        };
+        let before = acked.lock().map(|a| a.len() as u64).unwrap_or(0);
+        wait_until(Duration::from_secs(120), "acknowledged batches", || {
+            acked.lock().map(|a| a.len() as u64).unwrap_or(0) >= before + KILL_AFTER_BATCHES
+        });
+        let log = server.kill9();
+        let attempted = sender.join().expect("sender thread");
+        rounds.push((first, attempted));
+        logs.push(log);
+    }
     let acked: Vec<u64> = acked.lock().map(|a| a.clone()).unwrap_or_default();
-    assert!(acked.len() as u64 >= KILL_AFTER_BATCHES, "{log1}");
+    assert!(acked.len() as u64 >= ROUNDS * KILL_AFTER_BATCHES);
 
     // Restart (recovery of the store and replay of the spool), wait until the spool is
     // processed, then stop it again.
@@ -1170,8 +1183,12 @@ fn http_bulk_stream_survives_kill_9_of_the_server() {
         let s = scan_spool(&spool, "api");
         s.checkpoint == s.end
     });
-    let log2 = server.kill9();
-    let skipped = log2.contains("not storing it again");
+    logs.push(server.kill9());
+    let skipped = logs
+        .iter()
+        .filter(|l| l.contains("not storing it again"))
+        .count();
+    let (log1, log2) = (logs.join("\n"), String::new());
 
     let mut count: std::collections::BTreeMap<u64, usize> = Default::default();
     for e in stored_events(dir.path(), &org_id) {
@@ -1199,15 +1216,25 @@ fn http_bulk_stream_survives_kill_9_of_the_server() {
         lost.len(),
         &lost[..lost.len().min(10)]
     );
-    // Beyond the acknowledged batches: only the one in flight, whole or not at all.
+    // Beyond the acknowledged batches: only the one in flight at each kill, whole or not at
+    // all.
     let extra: std::collections::BTreeSet<u64> = count
         .keys()
         .map(|s| s / BATCH)
         .filter(|b| !acked.contains(b))
         .collect();
-    assert!(extra.len() <= 1, "unacknowledged batches stored: {extra:?}");
+    for (first, attempted) in &rounds {
+        let in_round = extra.iter().filter(|b| (*first..=*attempted).contains(*b));
+        assert!(
+            in_round.count() <= 1,
+            "unacknowledged batches stored: {extra:?}"
+        );
+    }
     for b in &extra {
-        assert!(*b <= attempted, "batch {b} was never sent");
+        assert!(
+            rounds.iter().any(|(f, a)| (*f..=*a).contains(b)),
+            "batch {b} was never sent"
+        );
         let n = (b * BATCH..(b + 1) * BATCH)
             .filter(|s| count.get(s) == Some(&1))
             .count() as u64;
@@ -1217,8 +1244,8 @@ fn http_bulk_stream_survives_kill_9_of_the_server() {
         );
     }
     eprintln!(
-        "acknowledged {} batches of {BATCH} before the kill; in flight and stored anyway: {}; \
-         batch stored before the kill recognized at the restart: {skipped}",
+        "{ROUNDS} kills; acknowledged {} batches of {BATCH}; in flight and stored anyway: {}; \
+         restarts that found the batch in flight already stored and skipped it: {skipped}",
         acked.len(),
         extra.len()
     );
