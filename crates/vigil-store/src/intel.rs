@@ -411,7 +411,7 @@ pub struct IndicatorQuery {
     pub max_confidence: Option<u8>,
     /// Only those with this label (tag).
     pub label: Option<String>,
-    /// Only these kinds (any of them).
+    /// Only those with a value of one of these kinds (the first value's or any other's).
     pub kinds: Vec<String>,
     /// Only active, expired or revoked ones, as of `now` (the store's clock by default).
     /// `Revoked` lists revoked ones whatever `include_revoked` says.

@@ -351,8 +351,12 @@ impl PgStore {
             query.and(&format!("{p} = ANY(labels)"));
         }
         if !q.kinds.is_empty() {
+            // The first value's kind, or any value's (a pattern's values may be of several).
             let p = query.arg(q.kinds.clone());
-            query.and(&format!("kind = ANY({p})"));
+            query.and(&format!(
+                "(kind = ANY({p}) OR EXISTS (SELECT 1 FROM unnest(all_values) AS v \
+                 WHERE split_part(v, ':', 1) = ANY({p})))"
+            ));
         }
         if let Some(state) = q.state {
             let at = micros(q.now.unwrap_or_else(now));

@@ -305,8 +305,15 @@ pub(crate) fn list_indicators(
         );
     }
     if !q.kinds.is_empty() {
+        // The first value's kind, or any value's (a pattern's values may be of several).
         let marks = vec!["?"; q.kinds.len()].join(", ");
-        f.and(&format!("kind IN ({marks})"), q.kinds.iter().map(text));
+        f.and(
+            &format!(
+                "(kind IN ({marks}) OR EXISTS (SELECT 1 FROM json_each(indicators.all_values) AS v \
+                 WHERE substr(v.value, 1, instr(v.value, ':') - 1) IN ({marks})))"
+            ),
+            q.kinds.iter().chain(q.kinds.iter()).map(text),
+        );
     }
     if let Some(state) = q.state {
         let now = Value::Integer(us(q.now.unwrap_or_else(super::sql::now)));

@@ -122,8 +122,15 @@ pub async fn intel_indicator_search_filters(store: S) {
     let mut revoked = indicator(src.id, "indicator--f5", "domain", "gone.filter.example");
     revoked.revoked = true;
     let disabled = indicator(off.id, "indicator--f6", "domain", "off.filter.example");
+    // A pattern of two values: its first is an address, its second a domain.
+    let mut pair = indicator(src.id, "indicator--f7", "ipv4", "192.0.2.77");
+    pair.values = vec![
+        "ipv4:192.0.2.77".into(),
+        "domain:pair.filter.example".into(),
+    ];
+    pair.confidence = 10;
     store
-        .upsert_indicators(vec![red, green, unmarked, expired, revoked, disabled])
+        .upsert_indicators(vec![red, green, unmarked, expired, revoked, disabled, pair])
         .await
         .unwrap();
     store
@@ -192,7 +199,16 @@ pub async fn intel_indicator_search_filters(store: S) {
             ..source_query(src.id)
         })
         .await,
-        ["198.51.100.7", "http://x.filter.example/a"]
+        ["192.0.2.77", "198.51.100.7", "http://x.filter.example/a"]
+    );
+    // Any value's kind counts: the pair's second value is a domain.
+    assert_eq!(
+        values(IndicatorQuery {
+            kinds: vec!["domain".into()],
+            ..source_query(src.id)
+        })
+        .await,
+        ["192.0.2.77", "green.filter.example", "old.filter.example"]
     );
     assert_eq!(
         values(IndicatorQuery {
@@ -220,6 +236,7 @@ pub async fn intel_indicator_search_filters(store: S) {
         })
         .await,
         [
+            "192.0.2.77",
             "198.51.100.7",
             "green.filter.example",
             "http://x.filter.example/a"
@@ -244,7 +261,7 @@ pub async fn intel_indicator_search_filters(store: S) {
         })
         .await
         .len(),
-        3
+        4
     );
 }
 

@@ -766,3 +766,42 @@ async fn blocklist_pages_through_the_whole_store() {
         );
     }
 }
+
+/// A STIX pattern of an address OR a domain is one stored indicator (its first value an
+/// address): asking for domains still finds its domain.
+#[tokio::test]
+async fn blocklist_takes_every_value_of_a_pattern() {
+    let app = TestApp::new().await;
+    let bundle = crate::intel::bundle("2026-01-02T00:00:00.000Z", 70);
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/intel/import?source=peer-cert",
+            Some(&app.analyst),
+            Some(("application/json", bundle.to_string().into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The indicator is TLP:AMBER: out by default, in on request.
+    let (_, body, _) = text(
+        &app,
+        "/api/v1/intel/blocklist?type=domain",
+        Some(&app.analyst),
+    )
+    .await;
+    assert_eq!(body, "");
+    let (_, body, _) = text(
+        &app,
+        "/api/v1/intel/blocklist?type=domain&tlp=amber",
+        Some(&app.analyst),
+    )
+    .await;
+    assert_eq!(lines(&body), ["c2.evil.example"]);
+    let (_, body, _) = text(
+        &app,
+        "/api/v1/intel/blocklist?type=ipv4&tlp=amber",
+        Some(&app.analyst),
+    )
+    .await;
+    assert_eq!(lines(&body), ["198.51.100.1"]);
+}
