@@ -77,6 +77,9 @@ fn need(method: &str, path: &str) -> Need {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::Auditor])
         }
         ("GET", p) if p.starts_with("/intel/") => Need::AnyAuth,
+        ("POST" | "PUT" | "PATCH" | "DELETE", p) if p.starts_with("/pipeline/sources") => {
+            Need::Roles(&[Role::PlatformAdmin])
+        }
         ("GET", p) if p.starts_with("/pipeline") => {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
         }
@@ -122,7 +125,8 @@ fn success(method: &str, path: &str) -> StatusCode {
             | "/tokens"
             | "/warnings"
             | "/incidents/{id}/evidence"
-            | "/incidents/{id}/reports",
+            | "/incidents/{id}/reports"
+            | "/pipeline/sources",
         ) => StatusCode::CREATED,
         ("DELETE", _) | ("POST", "/users/{id}/password") | ("POST", "/auth/logout") => {
             StatusCode::NO_CONTENT
@@ -145,6 +149,8 @@ fn org_bound(method: &str, path: &str) -> bool {
             | "/audit/verify"
             | "/pipeline"
             | "/pipeline/dead-letters"
+            | "/pipeline/sources"
+            | "/pipeline/sources/{id}"
     ) || (method == "POST" && path == "/organizations")
         // Indicators and sources are platform-wide; sightings are organization data.
         || (path.starts_with("/intel/") && path != "/intel/sightings"))
@@ -196,6 +202,7 @@ async fn request(
         p if p.starts_with("/warnings/") => {
             crate::warnings::seed_warning(app, t.id).await.to_string()
         }
+        p if p.starts_with("/pipeline/sources/") => seed_pipeline_source(app).await,
         "/warnings" if method == "GET" => {
             // A warning for each organization, so the own list is not empty and the other
             // one's must stay out of it.
@@ -298,6 +305,14 @@ async fn request(
         ),
         ("PATCH", "/intel/sources/{id}") => js(json!({ "trust": 60, "enabled": false })),
         ("PUT", "/intel/edl/{id}") => js(json!({ "filter": { "types": ["ipv4"] } })),
+        ("POST", "/pipeline/sources") => js(json!({
+            "name": format!("matrix-{}", uuid::Uuid::now_v7().simple()),
+            "kind": "syslog_udp", "listen": "127.0.0.1:0", "enabled": false,
+        })),
+        ("PUT", "/pipeline/sources/{id}") => {
+            js(json!({ "kind": "syslog_udp", "listen": "127.0.0.1:0", "enabled": false }))
+        }
+        ("PATCH", "/pipeline/sources/{id}") => js(json!({ "max_frame_bytes": 4096 })),
         ("POST", "/intel/import") => Some((
             "text/plain",
             b"evil.example\n198.51.100.1\nnot a value at all\n".to_vec(),
@@ -312,6 +327,27 @@ async fn request(
         _ => None,
     };
     (uri, body)
+}
+
+/// A fresh pipeline source defined through the API (disabled), by name.
+async fn seed_pipeline_source(app: &TestApp) -> String {
+    let now = vigil_model::Timestamp::now();
+    let name = format!("matrix-{}", uuid::Uuid::now_v7().simple());
+    app.store
+        .put_pipeline_source(vigil_store::PipelineSource {
+            name: name.clone(),
+            kind: "syslog_tcp".into(),
+            settings: json!({ "listen": "127.0.0.1:0" }),
+            enabled: false,
+            origin: vigil_store::SourceOrigin::Api,
+            created_by: "user:seed".into(),
+            created_at: now,
+            updated_by: "user:seed".into(),
+            updated_at: now,
+        })
+        .await
+        .expect("pipeline source");
+    name
 }
 
 /// A fresh intelligence source.

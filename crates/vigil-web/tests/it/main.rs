@@ -14,6 +14,7 @@ mod intel;
 mod intel_admin;
 mod notifications;
 mod overdue;
+mod pipeline_sources;
 mod retrohunt;
 mod sessions;
 mod stix_objects;
