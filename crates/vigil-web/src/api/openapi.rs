@@ -27,6 +27,7 @@ pub fn build() -> Value {
             m.insert(r.method.to_lowercase(), op);
         }
     }
+    paths.insert("/edl/{file}".into(), edl_path());
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -42,6 +43,8 @@ pub fn build() -> Value {
             },
             "schemas": {
                 "IncidentImpact": incident_impact_schema(),
+                "IntelSourcePatch": intel_source_patch_schema(),
+                "EdlList": edl_list_schema(),
                 "Error": {
                     "type": "object",
                     "required": ["code", "message"],
@@ -60,7 +63,72 @@ pub fn build() -> Value {
 
 /// The named request schema of a route, for the routes that have one.
 fn body_schema(method: &str, path: &str) -> Option<&'static str> {
-    (method == "PUT" && path == "/incidents/{id}/impact").then_some("IncidentImpact")
+    match (method, path) {
+        ("PUT", "/incidents/{id}/impact") => Some("IncidentImpact"),
+        ("PATCH", "/intel/sources/{id}") => Some("IntelSourcePatch"),
+        ("PUT", "/intel/edl/{id}") => Some("EdlList"),
+        _ => None,
+    }
+}
+
+fn tlp_enum() -> Value {
+    json!({ "type": ["string", "null"], "enum": ["clear", "green", "amber", "amber+strict", "red", null] })
+}
+
+/// `PATCH /intel/sources/{id}`: fields left out stay; `null` clears the optional ones.
+fn intel_source_patch_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "enabled": { "type": "boolean", "description": "a disabled source's indicators stop matching and leave the blocklists" },
+            "trust": { "type": "integer", "minimum": 0, "maximum": 100, "description": "default confidence of its values" },
+            "default_tlp": tlp_enum(),
+            "description": { "type": ["string", "null"], "maxLength": 2000 },
+        },
+    })
+}
+
+/// `PUT /intel/edl/{name}`: the blocklist filter of an external dynamic list.
+fn edl_list_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "description": { "type": ["string", "null"], "maxLength": 2000 },
+            "filter": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "types": { "type": "array", "items": { "type": "string", "enum": ["ipv4", "ipv6", "cidr", "domain", "url"] } },
+                    "min_confidence": { "type": ["integer", "null"], "minimum": 0, "maximum": 100 },
+                    "tlp": { "type": ["string", "null"], "enum": ["clear", "green", "amber", null], "description": "highest marking included (default green); TLP:RED is never exported" },
+                    "sources": { "type": "array", "items": { "type": "string" }, "description": "source names or ids; empty: every enabled source" },
+                },
+            },
+        },
+    })
+}
+
+/// `GET /edl/{file}`: the external dynamic list firewalls poll (outside `/api/v1`).
+fn edl_path() -> Value {
+    json!({
+        "get": {
+            "tags": ["intel"],
+            "summary": "An external dynamic list as plain text, one value per line ({file} is <name>.txt); bearer token; ETag, 304 on If-None-Match",
+            "parameters": [
+                { "name": "file", "in": "path", "required": true, "schema": { "type": "string" } },
+                { "name": "If-None-Match", "in": "header", "required": false, "schema": { "type": "string" } },
+            ],
+            "responses": {
+                "200": { "description": "the list", "content": { "text/plain": { "schema": { "type": "string" } } } },
+                "304": { "description": "unchanged since the ETag given" },
+                "401": { "description": "no or a bad token" },
+                "403": { "description": "organization users may not export above TLP:GREEN" },
+                "404": { "description": "no such list" },
+            },
+        },
+    })
 }
 
 /// `vigil_model::IncidentImpact`: every figure optional (absent = not recorded), bounded.

@@ -805,3 +805,26 @@ async fn blocklist_takes_every_value_of_a_pattern() {
     .await;
     assert_eq!(lines(&body), ["198.51.100.1"]);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_sources_edl_and_blocklists() {
+    let app = TestApp::new().await;
+    let (s, doc) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/edl/{file}"]["get"]["responses"]["304"].is_object());
+    assert!(doc["paths"]["/api/v1/intel/blocklist"]["get"].is_object());
+    let patch = &doc["paths"]["/api/v1/intel/sources/{id}"]["patch"];
+    assert_eq!(
+        patch["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/IntelSourcePatch",
+        "{patch}"
+    );
+    let schema = &doc["components"]["schemas"]["IntelSourcePatch"]["properties"];
+    assert_eq!(schema["trust"]["maximum"], 100);
+    let edl = &doc["components"]["schemas"]["EdlList"]["properties"]["filter"]["properties"];
+    assert!(
+        edl["types"]["items"]["enum"]
+            .as_array()
+            .is_some_and(|e| e.len() == 5)
+    );
+}
