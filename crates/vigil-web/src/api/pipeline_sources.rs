@@ -281,17 +281,17 @@ fn changes(before: &PipelineSource, after: &PipelineSource) -> String {
     }
 }
 
-/// `POST /api/v1/pipeline/sources`: 201 with the source; `start_error` when it could not
-/// start (it is kept, shown failed).
-pub async fn create(
-    State(st): State<AppState>,
-    auth: Auth,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> ApiResult<Response> {
-    require_manage(&auth)?;
-    let (spec, enabled) = parse_body(json_body(body)?)?;
+/// Defines a source from a request body (administrators): validated, stored, started. The
+/// error of a start that failed is returned beside the stored source.
+pub async fn create_source(
+    st: &AppState,
+    auth: &Auth,
+    body: serde_json::Value,
+) -> Result<(PipelineSource, Option<String>), ApiError> {
+    require_manage(auth)?;
+    let (spec, enabled) = parse_body(body)?;
     let name = spec.name.clone().unwrap_or_default();
-    if is_config_source(&st, &name) {
+    if is_config_source(st, &name) {
         return Err(config_conflict(&name));
     }
     if !name.is_empty() && st.store.get_pipeline_source(&name).await?.is_some() {
@@ -302,10 +302,10 @@ pub async fn create(
         ));
     }
     let enabled = enabled.unwrap_or(true);
-    let (stored, err) = save(&st, &auth, spec.normalized(), enabled, None).await?;
+    let (stored, err) = save(st, auth, spec.normalized(), enabled, None).await?;
     audit_change(
-        &st,
-        &auth,
+        st,
+        auth,
         "pipeline.source.create",
         format!("pipeline-source/{}", stored.name),
         None,
@@ -322,6 +322,18 @@ pub async fn create(
         ),
     )
     .await;
+    Ok((stored, err))
+}
+
+/// `POST /api/v1/pipeline/sources`: 201 with the source; `start_error` when it could not
+/// start (it is kept, shown failed).
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let body = json_body(body)?;
+    let (stored, err) = create_source(&st, &auth, body).await?;
     Ok(answer(&st, StatusCode::CREATED, &stored, err))
 }
 
@@ -338,13 +350,13 @@ async fn existing(st: &AppState, name: &str) -> Result<PipelineSource, ApiError>
 }
 
 async fn update(
-    st: AppState,
-    auth: Auth,
+    st: &AppState,
+    auth: &Auth,
     name: String,
     before: PipelineSource,
     mut spec: SourceSpec,
     enabled: bool,
-) -> ApiResult<Response> {
+) -> Result<(PipelineSource, Option<String>), ApiError> {
     if spec.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::invalid(
             "name",
@@ -359,10 +371,10 @@ async fn update(
             .ok()
             .and_then(|b| b.normalized().password);
     }
-    let (stored, err) = save(&st, &auth, spec, enabled, Some(&before)).await?;
+    let (stored, err) = save(st, auth, spec, enabled, Some(&before)).await?;
     audit_change(
-        &st,
-        &auth,
+        st,
+        auth,
         "pipeline.source.update",
         format!("pipeline-source/{}", stored.name),
         None,
@@ -378,7 +390,7 @@ async fn update(
         ),
     )
     .await;
-    Ok(answer(&st, StatusCode::OK, &stored, err))
+    Ok((stored, err))
 }
 
 /// `PUT /api/v1/pipeline/sources/{name}`: replaces the definition (`enabled` defaults to the
@@ -393,20 +405,20 @@ pub async fn replace(
     let before = existing(&st, &name).await?;
     let (spec, enabled) = parse_body(json_body(body)?)?;
     let enabled = enabled.unwrap_or(before.enabled);
-    update(st, auth, name, before, spec, enabled).await
+    let (stored, err) = update(&st, &auth, name, before, spec, enabled).await?;
+    Ok(answer(&st, StatusCode::OK, &stored, err))
 }
 
-/// `PATCH /api/v1/pipeline/sources/{name}`: changes the fields given (`null` clears one);
-/// `{"enabled": false}` disables the source.
-pub async fn patch(
-    State(st): State<AppState>,
-    auth: Auth,
-    Path(name): Path<String>,
-    body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> ApiResult<Response> {
-    require_manage(&auth)?;
-    let before = existing(&st, &name).await?;
-    let body = json_body(body)?;
+/// Changes the fields given of the API source `name` (`null` clears one, `enabled`
+/// enables or disables it), stores and applies the result (administrators).
+pub async fn patch_source(
+    st: &AppState,
+    auth: &Auth,
+    name: &str,
+    body: serde_json::Value,
+) -> Result<(PipelineSource, Option<String>), ApiError> {
+    require_manage(auth)?;
+    let before = existing(st, name).await?;
     let serde_json::Value::Object(changes) = body else {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     };
@@ -426,7 +438,47 @@ pub async fn patch(
     }
     let (spec, enabled) = parse_body(serde_json::Value::Object(merged))?;
     let enabled = enabled.unwrap_or(before.enabled);
-    update(st, auth, name, before, spec, enabled).await
+    update(st, auth, name.to_string(), before, spec, enabled).await
+}
+
+/// `PATCH /api/v1/pipeline/sources/{name}`: changes the fields given (`null` clears one);
+/// `{"enabled": false}` disables the source.
+pub async fn patch(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    body: Result<Json<serde_json::Value>, JsonRejection>,
+) -> ApiResult<Response> {
+    let body = json_body(body)?;
+    let (stored, err) = patch_source(&st, &auth, &name, body).await?;
+    Ok(answer(&st, StatusCode::OK, &stored, err))
+}
+
+/// Stops and forgets the API source `name` (administrators).
+pub async fn delete_source(st: &AppState, auth: &Auth, name: &str) -> Result<(), ApiError> {
+    require_manage(auth)?;
+    let before = existing(st, name).await?;
+    if let Some(m) = st.pipeline.get() {
+        match m.sources().remove(name).await {
+            Ok(_) => {}
+            Err(vigil_pipeline::PipelineError::ConfigSource(n)) => return Err(config_conflict(&n)),
+            Err(e) => {
+                tracing::error!(input = %name, error = %e, "stopping a source failed");
+                return Err(ApiError::internal());
+            }
+        }
+    }
+    st.store.delete_pipeline_source(name).await?;
+    audit_change(
+        st,
+        auth,
+        "pipeline.source.delete",
+        format!("pipeline-source/{name}"),
+        None,
+        &format!("{name}: kind {}", before.kind),
+    )
+    .await;
+    Ok(())
 }
 
 /// `DELETE /api/v1/pipeline/sources/{name}`: stops the listener (its connections closed;
@@ -436,27 +488,6 @@ pub async fn delete(
     auth: Auth,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    require_manage(&auth)?;
-    let before = existing(&st, &name).await?;
-    if let Some(m) = st.pipeline.get() {
-        match m.sources().remove(&name).await {
-            Ok(_) => {}
-            Err(vigil_pipeline::PipelineError::ConfigSource(n)) => return Err(config_conflict(&n)),
-            Err(e) => {
-                tracing::error!(input = %name, error = %e, "stopping a source failed");
-                return Err(ApiError::internal());
-            }
-        }
-    }
-    st.store.delete_pipeline_source(&name).await?;
-    audit_change(
-        &st,
-        &auth,
-        "pipeline.source.delete",
-        format!("pipeline-source/{name}"),
-        None,
-        &format!("{name}: kind {}", before.kind),
-    )
-    .await;
+    delete_source(&st, &auth, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

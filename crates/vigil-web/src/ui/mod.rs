@@ -73,6 +73,12 @@ pub fn router() -> Router<AppState> {
         .route("/intel/attack", get(pages::attack::matrix))
         .route("/intel/attack/{id}", get(pages::attack::technique))
         .route("/pipeline", get(pages::pipeline::page))
+        .route("/pipeline/sources", post(pages::pipeline::save))
+        .route(
+            "/pipeline/sources/{id}/state",
+            post(pages::pipeline::set_state),
+        )
+        .route("/pipeline/sources/{id}/delete", post(pages::pipeline::remove))
         .route(
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),

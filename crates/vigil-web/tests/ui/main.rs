@@ -23,6 +23,7 @@ mod impact;
 mod incident_report;
 mod intel;
 mod notifications;
+mod pipeline;
 mod portal;
 mod warnings;
 
