@@ -362,16 +362,8 @@ impl Pipeline {
 
         // Bind everything before starting anything, so a bind error leaves nothing behind.
         let mut bound = Vec::new();
-        let mut zones = process::Zones::new();
-        for l in &cfg.listeners {
-            if let Some(name) = &l.timezone {
-                let tz = jiff::tz::TimeZone::get(name).map_err(|e| PipelineError::Listener {
-                    name: l.name.clone(),
-                    message: format!("timezone '{name}': {e}"),
-                })?;
-                zones.insert(l.name.clone(), tz);
-            }
-        }
+        // Filled by the source control as it starts each source (configured or stored).
+        let zones = process::Zones::default();
         for l in &cfg.listeners {
             bound.push((l.clone(), sources::bind(l, &store).await?));
         }
@@ -397,13 +389,21 @@ impl Pipeline {
         };
         // Started before any listener task so that a failure here leaves nothing running.
         let worker = if cfg.process {
-            Some(process::Worker::start(detector.clone(), zones).map_err(PipelineError::Thread)?)
+            Some(
+                process::Worker::start(detector.clone(), zones.clone())
+                    .map_err(PipelineError::Thread)?,
+            )
         } else {
             None
         };
         let mut tasks = Vec::new();
-        let sources =
-            sources::SourceControl::new(stats.clone(), store.clone(), cfg.data_dir.clone(), tx);
+        let sources = sources::SourceControl::new(
+            stats.clone(),
+            store.clone(),
+            cfg.data_dir.clone(),
+            tx,
+            zones,
+        );
         sources.start_bound(bound).await?;
         // Those defined through the API and kept in the store; failures are their state.
         let stored = sources.start_stored().await;

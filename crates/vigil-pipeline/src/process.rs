@@ -35,8 +35,10 @@ use crate::spool::{InFlight, RecordKind, Spool, SpoolReader, SpooledRecord};
 /// crash, whether the batch in flight was stored (see [`InFlight`]).
 pub const INGEST_OFFSET_FIELD: &str = "vigil.ingest.offset";
 
-/// Zones of the sources by input name, for times without an offset (RFC 3164).
-pub(crate) type Zones = HashMap<String, jiff::tz::TimeZone>;
+/// Zones of the sources by input name, for times without an offset (RFC 3164). Shared with
+/// [`crate::sources::SourceControl`], which sets a source's zone whenever it (re)starts it, so
+/// sources added or changed at runtime get theirs too.
+pub(crate) type Zones = Arc<std::sync::RwLock<HashMap<String, jiff::tz::TimeZone>>>;
 
 /// Bytes of record data read from the spool per batch, at most.
 const MAX_BATCH_BYTES: usize = 16 << 20;
@@ -120,6 +122,11 @@ fn prepare<'r>(
     };
     let mut scratch = Scratch::new();
     let mut matches = Vec::new();
+    // Read once per batch: a source (re)started meanwhile applies from the next batch.
+    let zones = zones
+        .read()
+        .map(|z| z.clone())
+        .unwrap_or_else(|e| e.into_inner().clone());
     for sr in batch {
         let offset = sr.offset;
         let r = sr.record;

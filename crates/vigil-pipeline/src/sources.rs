@@ -116,6 +116,8 @@ struct Inner {
     /// `None` once the pipeline is stopping: nothing starts any more.
     tx: std::sync::Mutex<Option<mpsc::Sender<Queued>>>,
     running: tokio::sync::Mutex<HashMap<String, Running>>,
+    /// The processor's zones by source name (RFC 3164 times), set at each (re)start.
+    zones: crate::process::Zones,
 }
 
 /// Starts, restarts and stops the pipeline's listeners while it runs (cheap to clone).
@@ -136,6 +138,7 @@ impl SourceControl {
         store: Arc<dyn Store>,
         data_dir: PathBuf,
         tx: mpsc::Sender<Queued>,
+        zones: crate::process::Zones,
     ) -> Self {
         SourceControl {
             inner: Arc::new(Inner {
@@ -144,6 +147,7 @@ impl SourceControl {
                 data_dir,
                 tx: std::sync::Mutex::new(Some(tx)),
                 running: tokio::sync::Mutex::new(HashMap::new()),
+                zones,
             }),
         }
     }
@@ -158,6 +162,18 @@ impl SourceControl {
         let Some(tx) = self.inner.tx.lock().ok().and_then(|g| g.clone()) else {
             return Ok(None);
         };
+        // `bind` checked the name; records already spooled from this source keep the zone it
+        // has from now on.
+        let tz = l
+            .timezone
+            .as_deref()
+            .and_then(|n| jiff::tz::TimeZone::get(n).ok());
+        if let Ok(mut z) = self.inner.zones.write() {
+            match tz {
+                Some(tz) => z.insert(l.name.clone(), tz),
+                None => z.remove(&l.name),
+            };
+        }
         let (stop, stop_rx) = watch::channel(false);
         let ctx = listener::Ctx {
             cfg: l.clone(),

@@ -1068,6 +1068,29 @@ async fn rfc3164_times_use_the_zone_of_their_listener_across_the_new_year() {
     let p = Pipeline::start(c, w.store.clone()).await.expect("start");
     let s = p.stats().clone();
     until("4 stored events", async || get(&s.stored) == 4).await;
+    // A source added at runtime gets its zone too: the same live line to it and to the UTC
+    // listener is 8 h apart.
+    let mut live = ListenerConfig::new(
+        "cn-live",
+        ListenerKind::SyslogUdp,
+        "127.0.0.1:0".parse().expect("addr"),
+    );
+    live.timezone = Some("Asia/Shanghai".into());
+    let live_addr = p
+        .sources()
+        .apply(live, true)
+        .await
+        .expect("runtime source")
+        .expect("bound");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp");
+    let line = b"<13>Jul  1 12:00:00 web-1.corp.example app: tz-live";
+    udp.send_to(line, live_addr).await.expect("send");
+    udp.send_to(line, p.local_addr("utc").expect("utc"))
+        .await
+        .expect("send");
+    until("2 live events stored", async || get(&s.stored) == 6).await;
     p.shutdown().await;
     let events = events_of(w.store.as_ref(), w.org_a).await;
     let time = |input: &str, msg: &str| {
@@ -1087,6 +1110,10 @@ async fn rfc3164_times_use_the_zone_of_their_listener_across_the_new_year() {
         let d = time("utc", m).duration_since(time("cn", m));
         assert_eq!(d, jiff::SignedDuration::from_hours(8), "{m}");
     }
+    assert_eq!(
+        time("utc", "tz-live").duration_since(time("cn-live", "tz-live")),
+        jiff::SignedDuration::from_hours(8)
+    );
     // An unknown zone stops the start with the listener named.
     let mut c = config(&w, &[("bad", ListenerKind::SyslogUdp)]);
     c.listeners[0].timezone = Some("Mars/Olympus".into());
