@@ -110,6 +110,9 @@ impl PgStore {
             let m: Ts = r.try_get(1)?;
             known.entry(id).or_default().insert(m.0.as_microsecond());
         }
+        // Objects with versions stored before: their `latest` flags are recomputed after the
+        // insert; the others get theirs right at the insert.
+        let had_before: HashSet<String> = known.keys().cloned().collect();
         let last: Option<Ts> = tx
             .query_one("SELECT max(date_added) FROM stix_objects", &[])
             .await?
@@ -144,9 +147,21 @@ impl PgStore {
             cols.push(spec, object, Ts(added));
         }
         if !cols.stix_id.is_empty() {
+            let latest: Vec<bool> = cols
+                .stix_id
+                .iter()
+                .zip(&cols.modified)
+                .map(|(id, m)| {
+                    known
+                        .get(id)
+                        .and_then(|v| v.iter().max())
+                        .is_none_or(|newest| *newest == m.0.as_microsecond())
+                })
+                .collect();
             let changed: Vec<String> = cols
                 .stix_id
                 .iter()
+                .filter(|id| had_before.contains(*id))
                 .cloned()
                 .collect::<BTreeSet<_>>()
                 .into_iter()
@@ -155,11 +170,12 @@ impl PgStore {
                 "INSERT INTO stix_objects (stix_id, modified, type, spec_version, created,
                      revoked, source_id, date_added, latest, object, name, attack_id,
                      source_ref, target_ref, relationship_type)
-                 SELECT i, m, t, sv, c, r, s, d, false, o::jsonb, n, a, sr, tr, rt
+                 SELECT i, m, t, sv, c, r, s, d, l, o::jsonb, n, a, sr, tr, rt
                  FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[],
                      $5::timestamptz[], $6::boolean[], $7::uuid[], $8::timestamptz[],
                      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                     $14::text[]) AS u(i, m, t, sv, c, r, s, d, o, n, a, sr, tr, rt)
+                     $14::text[], $15::boolean[])
+                     AS u(i, m, t, sv, c, r, s, d, o, n, a, sr, tr, rt, l)
                  ON CONFLICT (stix_id, modified) DO NOTHING",
                 &[
                     &cols.stix_id,
@@ -176,17 +192,21 @@ impl PgStore {
                     &cols.source_ref,
                     &cols.target_ref,
                     &cols.relationship_type,
+                    &latest,
                 ],
             )
             .await?;
-            tx.execute(
-                "UPDATE stix_objects s SET latest = (s.modified = m.newest)
-                 FROM (SELECT stix_id, max(modified) AS newest FROM stix_objects
-                       WHERE stix_id = ANY($1) GROUP BY stix_id) m
-                 WHERE s.stix_id = m.stix_id AND s.latest IS DISTINCT FROM (s.modified = m.newest)",
-                &[&changed],
-            )
-            .await?;
+            if !changed.is_empty() {
+                tx.execute(
+                    "UPDATE stix_objects s SET latest = (s.modified = m.newest)
+                     FROM (SELECT stix_id, max(modified) AS newest FROM stix_objects
+                           WHERE stix_id = ANY($1) GROUP BY stix_id) m
+                     WHERE s.stix_id = m.stix_id
+                       AND s.latest IS DISTINCT FROM (s.modified = m.newest)",
+                    &[&changed],
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(counts)
