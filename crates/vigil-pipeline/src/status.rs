@@ -221,8 +221,11 @@ impl InputStats {
 /// runtime added and removed as administrators change them.
 #[derive(Debug, Default)]
 pub struct Inputs {
-    inner: RwLock<(HashMap<String, Arc<InputStats>>, Vec<Arc<InputStats>>)>,
+    inner: RwLock<Registry>,
 }
+
+/// The sources by name, and in the order they were added.
+type Registry = (HashMap<String, Arc<InputStats>>, Vec<Arc<InputStats>>);
 
 impl Inputs {
     pub(crate) fn new(listeners: &[ListenerConfig]) -> Self {
