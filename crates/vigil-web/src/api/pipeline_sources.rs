@@ -429,6 +429,20 @@ pub async fn patch_source(
     merged.insert("name".into(), before.name.clone().into());
     merged.insert("kind".into(), before.kind.clone().into());
     merged.insert("enabled".into(), before.enabled.into());
+    // A new URL with a password replaces the stored password (unless one is given too).
+    let url_password = changes
+        .get("url")
+        .and_then(|v| v.as_str())
+        .is_some_and(|u| {
+            SourceSpec {
+                url: Some(u.to_string()),
+                ..SourceSpec::default()
+            }
+            .has_password()
+        });
+    if url_password && !changes.contains_key("password") {
+        merged.remove("password");
+    }
     for (k, v) in changes {
         if v.is_null() {
             merged.remove(&k);

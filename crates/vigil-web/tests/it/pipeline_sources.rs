@@ -265,6 +265,35 @@ async fn administrators_define_sources_that_run_at_once_and_survive_a_restart() 
     for text in [v.to_string(), v2.to_string(), all.to_string()] {
         assert!(!text.contains("s3cret-pw"), "{text}");
     }
+    let (s, v3) = app
+        .json(
+            "PATCH",
+            &format!("{base}/plant"),
+            &app.admin,
+            json!({ "url": "mqtt://vigil:n3w-pw@127.0.0.1:1" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v3}");
+    assert!(!v3.to_string().contains("n3w-pw"), "{v3}");
+    let stored = app
+        .store
+        .get_pipeline_source("plant")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        stored.settings["password"], "n3w-pw",
+        "the URL's new password replaces it"
+    );
+    assert_eq!(stored.settings["url"], "mqtt://vigil@127.0.0.1:1");
+    let (_, _) = app
+        .json(
+            "PATCH",
+            &format!("{base}/plant"),
+            &app.admin,
+            json!({ "password": "s3cret-pw" }),
+        )
+        .await;
     let stored = app
         .store
         .get_pipeline_source("plant")
