@@ -194,7 +194,16 @@ async fn sources_are_added_disabled_reenabled_and_removed_while_running() {
         Some(InputState::Listening)
     );
 
-    // Removed: closed and forgotten.
+    // Removed: closed and forgotten; what it received before is still stored.
+    send_tcp(
+        tcp_addr,
+        "<13>1 2026-11-21T10:00:04Z otherhost app - - - received just before removal",
+    )
+    .await;
+    until("the last tcp frame received", async || {
+        input(&p, "rt-tcp").is_some_and(|i| i.received == 3)
+    })
+    .await;
     assert!(control.remove("rt-tcp").await.expect("removed"));
     assert!(control.remove("clash").await.expect("removed"));
     assert!(!control.remove("rt-tcp").await.expect("already gone"));
@@ -203,7 +212,14 @@ async fn sources_are_added_disabled_reenabled_and_removed_while_running() {
         tokio::net::TcpStream::connect(tcp_addr).await.is_err(),
         "the port is closed"
     );
+    until("the frame received before removal stored", async || {
+        events_of(w.store.as_ref(), w.org_b)
+            .await
+            .iter()
+            .any(|e| e.event.message().contains("just before removal"))
+    })
+    .await;
     let stored = events_of(w.store.as_ref(), w.org_b).await;
-    assert_eq!(stored.len(), 4, "every event received was stored once");
+    assert_eq!(stored.len(), 5, "every event received was stored once");
     p.shutdown().await;
 }
