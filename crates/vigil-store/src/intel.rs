@@ -375,6 +375,33 @@ impl StoredIndicator {
     }
 }
 
+/// Most rows one [`Store::indicators_for_matching`](crate::Store::indicators_for_matching)
+/// page returns.
+pub const MAX_MATCH_PAGE: usize = 10_000;
+
+/// What the live matcher loads of a stored indicator: no STIX object, no STIX id, no
+/// provenance times (an alert fetches the whole indicator by `id` on a hit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchIndicator {
+    pub id: IndicatorId,
+    pub source_id: IntelSourceId,
+    pub kind: String,
+    pub value: Option<String>,
+    /// Every normalized value as `kind:value`.
+    pub values: Vec<String>,
+    pub pattern: Option<String>,
+    /// Name and description feed only the category suggestion.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub confidence: u8,
+    pub tlp: Option<String>,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub labels: Vec<String>,
+    pub kill_chain: Vec<String>,
+    pub attack_ids: Vec<String>,
+}
+
 /// Outcome of a bulk upsert.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct UpsertCounts {

@@ -537,6 +537,16 @@ pub trait Store: Send + Sync + 'static {
     async fn get_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>>;
     /// Newest first by `date_added` (or oldest first when asked), then id.
     async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>>;
+    /// The lean read the live matcher loads from: indicators neither revoked nor expired at
+    /// `now`, of enabled sources, in id order strictly after `after`, at most `limit` (capped
+    /// at [`intel::MAX_MATCH_PAGE`]); fewer than asked means the end. Keyset-paged, so a whole
+    /// store reads in linear time without decoding STIX objects.
+    async fn indicators_for_matching(
+        &self,
+        after: Option<IndicatorId>,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<intel::MatchIndicator>>;
     /// Marks the indicator revoked in Vigil (kept, no longer active); `None` when missing.
     async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>>;
     /// Deletes the indicator and its sightings.

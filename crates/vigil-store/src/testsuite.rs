@@ -90,6 +90,7 @@ macro_rules! store_conformance {
                 intel_imports_are_recorded,
                 edl_lists_put_list_and_delete,
                 pipeline_sources_put_list_and_delete,
+                indicators_for_matching_pages_only_what_can_match,
             );
         }
     };
@@ -149,6 +150,9 @@ pub use intel_admin::{
     edl_lists_put_list_and_delete, intel_imports_are_recorded, intel_indicator_search_filters,
     intel_source_settings_and_counts,
 };
+
+mod intel_match;
+pub use intel_match::indicators_for_matching_pages_only_what_can_match;
 
 mod reminders;
 pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};

@@ -7,8 +7,9 @@ use super::{PgStore, Ts, micros, now, scope_org};
 use crate::intel::{
     EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IntelImport,
     IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch,
-    MAX_IMPORT_REJECTIONS, NewEdlList, NewIndicator, NewIntelImport, NewIntelSource, NewSighting,
-    Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
+    MAX_IMPORT_REJECTIONS, MAX_MATCH_PAGE, MatchIndicator, NewEdlList, NewIndicator,
+    NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
+    StoredIndicator, UpsertCounts,
 };
 use crate::{Cursor, Result, StoreError, page_size};
 use std::collections::BTreeSet;
@@ -296,6 +297,51 @@ impl PgStore {
             .as_ref()
             .map(indicator_from_row)
             .transpose()
+    }
+
+    /// See [`crate::Store::indicators_for_matching`].
+    pub(crate) async fn indicators_for_matching_impl(
+        &self,
+        after: Option<IndicatorId>,
+        now: vigil_model::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<MatchIndicator>> {
+        let limit = limit.clamp(1, MAX_MATCH_PAGE) as i64;
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT id, source_id, kind, value, all_values, pattern, name, description,
+                        confidence, tlp, valid_from, valid_until, labels, kill_chain, attack_ids
+                 FROM indicators
+                 WHERE ($1::uuid IS NULL OR id > $1) AND NOT revoked AND revoked_at IS NULL
+                   AND (valid_until IS NULL OR valid_until > $2)
+                   AND source_id IN (SELECT id FROM intel_sources WHERE enabled)
+                 ORDER BY id LIMIT $3",
+            )
+            .await?;
+        let after = after.map(|a| a.0);
+        let rows = client.query(&stmt, &[&after, &Ts(now), &limit]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(MatchIndicator {
+                    id: IndicatorId(r.try_get("id")?),
+                    source_id: IntelSourceId(r.try_get("source_id")?),
+                    kind: r.try_get("kind")?,
+                    value: r.try_get("value")?,
+                    values: r.try_get("all_values")?,
+                    pattern: r.try_get("pattern")?,
+                    name: r.try_get("name")?,
+                    description: r.try_get("description")?,
+                    confidence: small(r.try_get("confidence")?, "confidence")?,
+                    tlp: r.try_get("tlp")?,
+                    valid_from: r.try_get::<_, Option<Ts>>("valid_from")?.map(|t| t.0),
+                    valid_until: r.try_get::<_, Option<Ts>>("valid_until")?.map(|t| t.0),
+                    labels: r.try_get("labels")?,
+                    kill_chain: r.try_get("kill_chain")?,
+                    attack_ids: r.try_get("attack_ids")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn list_indicators_impl(

@@ -618,6 +618,14 @@ impl Store for PgStore {
     async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>> {
         self.list_indicators_impl(q).await
     }
+    async fn indicators_for_matching(
+        &self,
+        after: Option<IndicatorId>,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<crate::intel::MatchIndicator>> {
+        self.indicators_for_matching_impl(after, now, limit).await
+    }
     async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
         self.revoke_indicator_impl(id).await
     }

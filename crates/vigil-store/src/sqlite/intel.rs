@@ -7,9 +7,9 @@ use super::sql::{
 };
 use crate::intel::{
     EdlList, IndicatorId, IndicatorQuery, IndicatorState, IntelImport, IntelImportId, IntelSource,
-    IntelSourceCounts, IntelSourceId, IntelSourcePatch, MAX_IMPORT_REJECTIONS, NewEdlList,
-    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
-    StoredIndicator, UpsertCounts,
+    IntelSourceCounts, IntelSourceId, IntelSourcePatch, MAX_IMPORT_REJECTIONS, MAX_MATCH_PAGE,
+    MatchIndicator, NewEdlList, NewIndicator, NewIntelImport, NewIntelSource, NewSighting,
+    Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
 };
 use crate::{Cursor, Result, StoreError, page_size};
 use rusqlite::types::Value;
@@ -361,6 +361,49 @@ pub(crate) fn list_indicators(
         micros: us(i.date_added),
         key: i.id.to_string(),
     }))
+}
+
+/// See [`crate::Store::indicators_for_matching`]: only the columns the matcher needs, in
+/// primary-key order after `after`.
+pub(crate) fn indicators_for_matching(
+    conn: &Connection,
+    after: Option<IndicatorId>,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<MatchIndicator>> {
+    let limit = limit.clamp(1, MAX_MATCH_PAGE);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, source_id, kind, value, all_values, pattern, name, description, confidence,
+                tlp, valid_from, valid_until, labels, kill_chain, attack_ids
+         FROM indicators
+         WHERE id > ?1 AND revoked = 0 AND revoked_at IS NULL
+           AND (valid_until IS NULL OR valid_until > ?2)
+           AND source_id IN (SELECT id FROM intel_sources WHERE enabled = 1)
+         ORDER BY id LIMIT ?3",
+    )?;
+    let after = after.map(|a| a.to_string()).unwrap_or_default();
+    let rows = stmt
+        .query_map(params![after, us(now), limit as i64], |row| {
+            Ok(MatchIndicator {
+                id: IndicatorId(get_uuid(row, 0)?),
+                source_id: IntelSourceId(get_uuid(row, 1)?),
+                kind: row.get(2)?,
+                value: row.get(3)?,
+                values: get_json(row, 4)?,
+                pattern: row.get(5)?,
+                name: row.get(6)?,
+                description: row.get(7)?,
+                confidence: row.get(8)?,
+                tlp: row.get(9)?,
+                valid_from: get_opt_ts(row, 10)?,
+                valid_until: get_opt_ts(row, 11)?,
+                labels: get_json(row, 12)?,
+                kill_chain: get_json(row, 13)?,
+                attack_ids: get_json(row, 14)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// `s` with `\`, `%` and `_` escaped for `LIKE ... ESCAPE '\'`.

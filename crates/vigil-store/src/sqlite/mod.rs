@@ -600,6 +600,16 @@ impl Store for SqliteStore {
         self.read(move |c| intel::list_indicators(c, &q)).await
     }
 
+    async fn indicators_for_matching(
+        &self,
+        after: Option<IndicatorId>,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<crate::intel::MatchIndicator>> {
+        self.read(move |c| intel::indicators_for_matching(c, after, now, limit))
+            .await
+    }
+
     async fn revoke_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>> {
         let now = sql::now();
         self.write(move |c| intel::revoke_indicator(c, id, now))
