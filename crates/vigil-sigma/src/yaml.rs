@@ -191,9 +191,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<SNode>, YamlError> {
         max_aliases: 1_000,
         max_anchors: 1_000,
     };
+    // YAML 1.2 booleans (true/false only): under YAML 1.1 a field named `N` or `Y`, or a
+    // value `n`, would read as a boolean (found by the pySigma differential test).
     let options = serde_saphyr::options! {
         budget: budget,
         with_snippet: false,
+        strict_booleans: true,
     };
     serde_saphyr::from_multiple_with_options::<SNode>(text, options).map_err(|e| {
         let pos = e

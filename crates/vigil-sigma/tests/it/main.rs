@@ -3,6 +3,7 @@
 
 mod corpus;
 mod correlation;
+mod differential;
 mod errors;
 mod match_set;
 mod regression;
