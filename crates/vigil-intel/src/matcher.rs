@@ -379,6 +379,23 @@ impl IndicatorSet {
         indicators: impl IntoIterator<Item = Indicator>,
         patterns: Vec<PatternIndicator>,
     ) -> Self {
+        Self::build_tracked(
+            indicators.into_iter().map(|i| (i, ())),
+            patterns,
+            |(), _| {},
+        )
+    }
+
+    /// Like [`Self::build`], for indicators that each carry a tag of the caller's (the stored
+    /// indicator they came from): `placed(tag, id)` is called for every indicator taken, in
+    /// order, with the id of the set's indicator it became or was merged into. Those beyond
+    /// [`MAX_INDICATORS`] are not taken (and not reported). The indicators are consumed as
+    /// they come, so a caller can stream them from a store without holding them all.
+    pub fn build_tracked<T>(
+        indicators: impl IntoIterator<Item = (Indicator, T)>,
+        patterns: Vec<PatternIndicator>,
+        mut placed: impl FnMut(T, u32),
+    ) -> Self {
         let iter = indicators.into_iter();
         let mut set = Self {
             indicators: Vec::with_capacity(iter.size_hint().0.min(MAX_INDICATORS)),
@@ -404,7 +421,7 @@ impl IndicatorSet {
         };
         let mut networks: hashbrown::HashMap<(u128, u8, bool), u32, foldhash::fast::FixedState> =
             hashbrown::HashMap::with_hasher(set.hasher.clone());
-        for ind in iter {
+        for (ind, tag) in iter {
             let next = set.indicators.len() as u32;
             let existing = match &ind.value {
                 IndicatorValue::Ipv4 { addr, prefix: 32 } => {
@@ -455,9 +472,11 @@ impl IndicatorSet {
                 Some(i) => {
                     set.duplicates += 1;
                     set.indicators[i as usize].merge(&ind);
+                    placed(tag, i);
                 }
                 None => {
                     set.indicators.push(ind);
+                    placed(tag, next);
                     if set.indicators.len() >= MAX_INDICATORS {
                         break;
                     }
@@ -536,6 +555,12 @@ impl IndicatorSet {
     }
 
     /// The general (not line-rate) patterns.
+    /// Replaces the general patterns (for a caller that learns them while streaming the
+    /// atomic indicators into [`Self::build_tracked`]).
+    pub fn set_patterns(&mut self, patterns: Vec<PatternIndicator>) {
+        self.patterns = patterns;
+    }
+
     pub fn patterns(&self) -> &[PatternIndicator] {
         &self.patterns
     }
@@ -649,11 +674,16 @@ impl IndicatorSet {
 
     #[inline(always)]
     fn lookup_str(&self, t: &StrTable, s: &str, now: Timestamp, hit: &mut impl FnMut(u32)) {
+        self.lookup_bytes(t, s.as_bytes(), now, hit);
+    }
+
+    #[inline]
+    fn lookup_bytes(&self, t: &StrTable, s: &[u8], now: Timestamp, hit: &mut impl FnMut(u32)) {
         if t.len() == 0 {
             return;
         }
-        let h = StrTable::hash(&self.hasher, s.as_bytes());
-        if let Some(e) = t.find(h, s.as_bytes()) {
+        let h = StrTable::hash(&self.hasher, s);
+        if let Some(e) = t.find(h, s) {
             self.emit(e, now, hit);
         }
     }
@@ -741,12 +771,21 @@ impl IndicatorSet {
             IndicatorKind::Url if canonical_url(text.trim()) => {
                 self.lookup_str(&self.url, text.trim(), now, hit)
             }
-            IndicatorKind::Url | IndicatorKind::Email | IndicatorKind::Ja4 => {
-                match IndicatorValue::parse(kind, text) {
-                    Ok(v) => self.lookup(&v, now, hit),
-                    Err(_) => return false,
+            IndicatorKind::Email => {
+                let mut buf = [0u8; EMAIL_MAX];
+                match ascii_email(text, &mut buf) {
+                    Some(Some(e)) => self.lookup_bytes(&self.email, e, now, hit),
+                    Some(None) => return false,
+                    None => match IndicatorValue::parse(kind, text) {
+                        Ok(v) => self.lookup(&v, now, hit),
+                        Err(_) => return false,
+                    },
                 }
             }
+            IndicatorKind::Url | IndicatorKind::Ja4 => match IndicatorValue::parse(kind, text) {
+                Ok(v) => self.lookup(&v, now, hit),
+                Err(_) => return false,
+            },
         }
         true
     }
@@ -930,6 +969,38 @@ fn dotted_quad(b: &[u8]) -> Option<u32> {
         octets += 1;
     }
     (i == b.len()).then_some(addr)
+}
+
+/// Longest e-mail address [`ascii_email`] normalizes: a 64-byte local part, `@`, a domain.
+const EMAIL_MAX: usize = 64 + 1 + 253;
+
+/// An e-mail observable normalized on the stack like [`crate::indicator::normalize_email`]:
+/// `None` when the text is not ASCII (the caller parses it), `Some(None)` when it is no
+/// e-mail address, `Some(Some(bytes))` otherwise: the local part lower-cased, `@`, the
+/// domain as [`ascii_domain`] gives it.
+fn ascii_email<'b>(text: &str, buf: &'b mut [u8; EMAIL_MAX]) -> Option<Option<&'b [u8]>> {
+    if !text.is_ascii() {
+        return None;
+    }
+    let t = text.trim().trim_start_matches('<').trim_end_matches('>');
+    let Some((local, domain)) = t.rsplit_once('@') else {
+        return Some(None);
+    };
+    let l = local.as_bytes();
+    if l.is_empty() || l.len() > 64 || l.iter().any(|&c| (c as char).is_whitespace()) {
+        return Some(None);
+    }
+    let mut d = [0u8; 253];
+    let Some(domain) = ascii_domain(domain, &mut d)? else {
+        return Some(None);
+    };
+    let n = l.len() + 1 + domain.len();
+    for (o, &c) in buf.iter_mut().zip(l) {
+        *o = c.to_ascii_lowercase();
+    }
+    buf[l.len()] = b'@';
+    buf[l.len() + 1..n].copy_from_slice(domain);
+    Some(Some(&buf[..n]))
 }
 
 /// A domain observable normalized on the stack like [`crate::indicator::normalize_domain`]:
@@ -1344,6 +1415,21 @@ mod tests {
                 if std.is_some() {
                     prop_assert_eq!(fast, std, "{:?}", t);
                 }
+            }
+
+            #[test]
+            fn emails_normalized_on_the_stack_are_what_the_parser_gives(
+                t in "[ <]{0,2}[a-zA-Z0-9._%+@ \t-]{0,20}@[*.]{0,2}[a-zA-Z0-9_.-]{0,30}[.> ]{0,2}",
+            ) {
+                let mut buf = [0u8; EMAIL_MAX];
+                let fast = ascii_email(&t, &mut buf);
+                let parsed = crate::indicator::normalize_email(&t).ok();
+                let fast = fast.expect("ASCII text is never left to the parser");
+                prop_assert_eq!(
+                    fast.map(|b| String::from_utf8_lossy(b).into_owned()),
+                    parsed,
+                    "{:?}", t
+                );
             }
 
             #[test]

@@ -1,10 +1,17 @@
 //! Live threat-intelligence matching (issue 5, item 4), beside Sigma detection.
 //!
 //! A refresh task loads the active, non-revoked indicators of enabled sources from the store
-//! page by page, builds a `vigil_intel::IndicatorSet` on a blocking thread and publishes it
-//! through a `watch` channel: the processor takes the current [`IntelMatcher`] per batch, so a
-//! new set replaces the old one between batches, atomically. A failed load keeps the old set
-//! (logged, counted in `vigil_pipeline_intel_refresh_errors_total`).
+//! and builds a `vigil_intel::IndicatorSet`, publishing it through a `watch` channel: the
+//! processor takes the current [`IntelMatcher`] per batch, so a new set replaces the old one
+//! between batches, atomically. A failed load keeps the old set (logged, counted in
+//! `vigil_pipeline_intel_refresh_errors_total`).
+//!
+//! The load is lean (issue 5, item 7: 10 M indicators in under a minute and 2 GiB): it reads
+//! only what matching needs through `Store::indicators_for_matching` (keyset pages, no STIX
+//! objects), streams the pages into the set's build on a blocking thread (the indicators are
+//! never all held twice), and shares one context per distinct source, marking, tags, links and
+//! category instead of one per indicator. Per stored indicator only its id is kept (16 bytes);
+//! what an alert names besides (STIX id, name) is fetched by id on a hit and cached.
 //!
 //! On the detection thread every event's observables (ECS addresses, domains, URLs, hashes,
 //! e-mail addresses, TLS fingerprints) are looked up; patterns the line-rate matcher cannot
@@ -16,18 +23,19 @@
 //! indicator and event, linked to the alert).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use vigil_intel::indicator::{
     Indicator, IndicatorContext, IndicatorKind, IndicatorValue, SourceRef, Tlp,
 };
 use vigil_intel::pattern::Compiled;
 use vigil_intel::{IndicatorSet, Observation, PatternIndicator, observables_from_fields};
 use vigil_model::{AlertId, AlertSource, EventId, NewAlert, NewEvent, OrgId, Severity};
-use vigil_store::{IndicatorId, IndicatorQuery, NewSighting, Store, StoreError};
+use vigil_store::intel::{MAX_MATCH_PAGE, MatchIndicator};
+use vigil_store::{IndicatorId, IndicatorQuery, IntelSourceId, NewSighting, Store, StoreError};
 
 use crate::detect::EventMeta;
 
@@ -37,6 +45,11 @@ pub const MAX_HITS_PER_EVENT: usize = 32;
 pub const MAX_PATTERNS: usize = 10_000;
 /// Event ids per alert (the model's limit).
 const MAX_EVENTS_PER_ALERT: usize = 10_000;
+/// Stored indicators whose STIX id and name one outcome fetches, at most (hits are rare; a
+/// flood of distinct ones gets alerts without those two details rather than stalling).
+const MAX_FETCHES_PER_OUTCOME: usize = 256;
+/// No stored indicator (an atomic indicator of the set built from something else).
+const NONE: u32 = u32::MAX;
 
 /// Errors loading the indicators.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +61,7 @@ pub enum IntelError {
 }
 
 /// What an alert names of a stored indicator besides what the set's context keeps.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct StoredMeta {
     stix_id: Box<str>,
     name: Option<Box<str>>,
@@ -71,91 +84,105 @@ pub struct IntelHit {
     pub value: String,
 }
 
+/// Where an outcome fetches STIX ids and names of hit indicators from.
+struct Fetch {
+    store: Arc<dyn Store>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Fetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fetch")
+    }
+}
+
 /// An indicator set with what maps its hits back to the stored indicators.
 #[derive(Debug, Default)]
 pub struct IntelMatcher {
     set: IndicatorSet,
-    /// By stored id: STIX id and name.
-    stored: HashMap<IndicatorId, StoredMeta>,
+    /// The stored indicators loaded, by load index.
+    ids: Vec<IndicatorId>,
+    /// Per atomic indicator of the set: the load index of the first stored indicator with
+    /// that value ([`NONE`] for none).
+    first: Vec<u32>,
+    /// (atomic indicator, load index) of further stored indicators with the same value
+    /// (reported by several sources or twice), sorted.
+    more: Vec<(u32, u32)>,
     /// The stored id of each general pattern (same index as `set.patterns()`).
     pattern_ids: Vec<IndicatorId>,
+    /// STIX ids and names fetched so far (`None`: the indicator is gone from the store).
+    metas: Mutex<HashMap<IndicatorId, Option<StoredMeta>>>,
+    fetch: Option<Fetch>,
+}
+
+/// The key a context is shared under: everything it holds.
+#[derive(PartialEq, Eq, Hash)]
+struct ContextKey {
+    source: IntelSourceId,
+    confidence: u8,
+    tlp: Option<String>,
+    labels: Vec<String>,
+    kill_chain: Vec<String>,
+    attack_ids: Vec<String>,
+    category: Option<&'static str>,
 }
 
 /// Stored indicators turned into what the set is built from.
-#[derive(Default)]
 struct Collector {
-    atomic: Vec<Indicator>,
+    sources: HashMap<IntelSourceId, (String, bool)>,
+    contexts: HashMap<ContextKey, Arc<IndicatorContext>>,
+    /// Category of indicators without name and description, by their tags and phases.
+    categories: HashMap<(Vec<String>, Vec<String>), Option<&'static str>>,
+    ids: Vec<IndicatorId>,
     patterns: Vec<PatternIndicator>,
     pattern_ids: Vec<IndicatorId>,
-    stored: HashMap<IndicatorId, StoredMeta>,
     report: LoadReport,
 }
 
 impl Collector {
-    /// Adds one stored indicator: its values as atomic indicators, or its pattern when the
-    /// line-rate matcher cannot hold it. Revoked ones and those of disabled sources are left
-    /// out (counted).
-    fn add(
-        &mut self,
-        si: vigil_store::StoredIndicator,
-        sources: &HashMap<vigil_store::IntelSourceId, (String, bool)>,
-    ) {
-        if si.is_revoked() {
-            return;
+    fn new(sources: HashMap<IntelSourceId, (String, bool)>) -> Self {
+        Self {
+            sources,
+            contexts: HashMap::new(),
+            categories: HashMap::new(),
+            ids: Vec::new(),
+            patterns: Vec::new(),
+            pattern_ids: Vec::new(),
+            report: LoadReport::default(),
         }
-        let source = match sources.get(&si.spec.source_id) {
+    }
+
+    /// Adds one stored indicator: its values as atomic indicators (into `out`, tagged with
+    /// its load index), or its pattern when the line-rate matcher cannot hold it. Those of
+    /// disabled sources are left out (counted).
+    fn add(&mut self, si: MatchIndicator, out: &mut Vec<(Indicator, u32)>) {
+        let source = match self.sources.get(&si.source_id) {
             Some((_, false)) => {
                 self.report.skipped_disabled += 1;
                 return;
             }
             Some((name, true)) => name.clone(),
-            None => si.spec.source_id.to_string(),
+            None => si.source_id.to_string(),
         };
-        self.report.stored += 1;
-        let spec = &si.spec;
-        let mut ctx = IndicatorContext {
-            sources: vec![SourceRef {
-                source,
-                reference: Some(si.id.to_string()),
-                confidence: spec.confidence,
-            }],
-            tlp: spec.tlp.as_deref().and_then(Tlp::parse),
-            tags: spec.labels.clone(),
-            kill_chain_phases: spec.kill_chain.clone(),
-            techniques: spec.attack_ids.clone(),
-            // Name and description only feed the category suggestion; not kept.
-            description: Some(format!(
-                "{} {}",
-                spec.name.as_deref().unwrap_or(""),
-                spec.description.as_deref().unwrap_or("")
-            )),
-            ..IndicatorContext::default()
-        };
-        ctx.suggest_category();
-        ctx.description = None;
-        let ctx = Arc::new(ctx);
         let mut values: Vec<IndicatorValue> = Vec::new();
-        let texts: Vec<(&str, &str)> = if spec.values.is_empty() {
-            spec.value
-                .as_deref()
-                .map(|v| (spec.kind.as_str(), v))
-                .into_iter()
-                .collect()
+        if si.values.is_empty() {
+            if let Some(v) = si.value.as_deref() {
+                match IndicatorKind::parse(&si.kind).map(|k| IndicatorValue::parse(k, v)) {
+                    Some(Ok(v)) => values.push(v),
+                    _ => self.report.bad_values += 1,
+                }
+            }
         } else {
-            spec.values
-                .iter()
-                .filter_map(|kv| kv.split_once(':'))
-                .collect()
-        };
-        for (kind, text) in texts {
-            match IndicatorKind::parse(kind).map(|k| IndicatorValue::parse(k, text)) {
-                Some(Ok(v)) => values.push(v),
-                _ => self.report.bad_values += 1,
+            for (kind, text) in si.values.iter().filter_map(|kv| kv.split_once(':')) {
+                match IndicatorKind::parse(kind).map(|k| IndicatorValue::parse(k, text)) {
+                    Some(Ok(v)) => values.push(v),
+                    _ => self.report.bad_values += 1,
+                }
             }
         }
         let mut general = None;
         if values.is_empty()
-            && let Some(text) = &spec.pattern
+            && let Some(text) = &si.pattern
         {
             match vigil_intel::pattern::parse(text) {
                 Ok(p) => match p.compile() {
@@ -165,42 +192,118 @@ impl Collector {
                 Err(_) => self.report.bad_values += 1,
             }
         }
-        if let Some(pattern) = general {
-            if self.patterns.len() >= MAX_PATTERNS {
-                self.report.patterns_dropped += 1;
-                return;
+        if general.is_none() && values.is_empty() {
+            return;
+        }
+        if general.is_some() && self.patterns.len() >= MAX_PATTERNS {
+            self.report.patterns_dropped += 1;
+            return;
+        }
+        self.report.stored += 1;
+        let category = if si.name.is_none() && si.description.is_none() {
+            let key = (si.labels, si.kill_chain);
+            let c = *self.categories.entry(key.clone()).or_insert_with(|| {
+                vigil_intel::category::suggest(key.0.iter().chain(&key.1).map(String::as_str))
+            });
+            (c, key)
+        } else {
+            let text = format!(
+                "{} {}",
+                si.name.as_deref().unwrap_or(""),
+                si.description.as_deref().unwrap_or("")
+            );
+            let c = vigil_intel::category::suggest(
+                si.labels
+                    .iter()
+                    .chain(&si.kill_chain)
+                    .map(String::as_str)
+                    .chain([text.as_str()]),
+            );
+            (c, (si.labels, si.kill_chain))
+        };
+        let (category, (labels, kill_chain)) = category;
+        let key = ContextKey {
+            source: si.source_id,
+            confidence: si.confidence,
+            tlp: si.tlp,
+            labels,
+            kill_chain,
+            attack_ids: si.attack_ids,
+            category,
+        };
+        let ctx = match self.contexts.get(&key) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Arc::new(IndicatorContext {
+                    sources: vec![SourceRef {
+                        source,
+                        reference: None,
+                        confidence: key.confidence,
+                    }],
+                    tlp: key.tlp.as_deref().and_then(Tlp::parse),
+                    tags: key.labels.clone(),
+                    kill_chain_phases: key.kill_chain.clone(),
+                    techniques: key.attack_ids.clone(),
+                    category: key.category.map(str::to_string),
+                    ..IndicatorContext::default()
+                });
+                self.contexts.insert(key, c.clone());
+                c
             }
+        };
+        if let Some(pattern) = general {
             self.patterns.push(PatternIndicator {
-                id: spec.stix_id.clone(),
-                pattern_text: spec.pattern.clone().unwrap_or_default(),
+                id: si.id.to_string(),
+                pattern_text: si.pattern.unwrap_or_default(),
                 pattern,
-                confidence: spec.confidence,
-                valid_from: spec.valid_from,
-                valid_until: spec.valid_until,
+                confidence: si.confidence,
+                valid_from: si.valid_from,
+                valid_until: si.valid_until,
                 context: ctx,
             });
             self.pattern_ids.push(si.id);
-        } else if values.is_empty() {
             return;
-        } else {
-            for value in values {
-                self.atomic.push(Indicator {
-                    value,
-                    confidence: spec.confidence.min(100),
-                    valid_from: spec.valid_from,
-                    valid_until: spec.valid_until,
-                    context: ctx.clone(),
-                });
-            }
         }
-        self.stored.insert(
-            si.id,
-            StoredMeta {
-                stix_id: spec.stix_id.as_str().into(),
-                name: spec.name.as_deref().map(Into::into),
-            },
-        );
+        let at = self.ids.len() as u32;
+        self.ids.push(si.id);
+        for value in values {
+            out.push((
+                Indicator {
+                    value,
+                    confidence: si.confidence.min(100),
+                    valid_from: si.valid_from,
+                    valid_until: si.valid_until,
+                    context: ctx.clone(),
+                },
+                at,
+            ));
+        }
     }
+}
+
+/// A stored indicator as the lean read gives it.
+fn lean(si: vigil_store::StoredIndicator) -> Option<MatchIndicator> {
+    if si.is_revoked() {
+        return None;
+    }
+    let s = si.spec;
+    Some(MatchIndicator {
+        id: si.id,
+        source_id: s.source_id,
+        kind: s.kind,
+        value: s.value,
+        values: s.values,
+        pattern: s.pattern,
+        name: s.name,
+        description: s.description,
+        confidence: s.confidence,
+        tlp: s.tlp,
+        valid_from: s.valid_from,
+        valid_until: s.valid_until,
+        labels: s.labels,
+        kill_chain: s.kill_chain,
+        attack_ids: s.attack_ids,
+    })
 }
 
 /// Counts of one load, for the log.
@@ -214,6 +317,14 @@ pub struct LoadReport {
     pub patterns_dropped: usize,
 }
 
+/// Where a load reads its pages from.
+enum Read {
+    /// Every matchable indicator, by [`Store::indicators_for_matching`].
+    All,
+    /// What a query selects (full rows; for small selections such as a retro-hunt's).
+    Query(Box<IndicatorQuery>),
+}
+
 impl IntelMatcher {
     /// True when no event can match: the processor skips matching entirely.
     pub fn is_empty(&self) -> bool {
@@ -225,17 +336,37 @@ impl IntelMatcher {
         self.set.len() + self.set.patterns().len()
     }
 
-    /// Loads the active indicators of enabled sources from the store and builds the set (on a
-    /// blocking thread).
+    /// Loads the indicators that can match now (of enabled sources, neither revoked nor
+    /// expired) with the lean read, building the set on a blocking thread as pages arrive.
     pub async fn load(store: &dyn Store) -> Result<(IntelMatcher, LoadReport), IntelError> {
-        Self::load_where(store, IndicatorQuery::default()).await
+        Self::load_from(store, Read::All).await
+    }
+
+    /// Like [`Self::load`], with what fetches STIX ids and names on a hit: alerts of the
+    /// returned matcher name them (the live pipeline's refresh uses this).
+    pub async fn load_shared(
+        store: Arc<dyn Store>,
+    ) -> Result<(IntelMatcher, LoadReport), IntelError> {
+        let (mut m, r) = Self::load_from(store.as_ref(), Read::All).await?;
+        m.fetch = Some(Fetch {
+            store,
+            runtime: tokio::runtime::Handle::current(),
+        });
+        Ok((m, r))
     }
 
     /// Like [`Self::load`], for the indicators `filter` selects (its source, kind, value or
-    /// `added_after`; paging and order are set here).
+    /// `added_after`; paging and order are set here), read as full rows.
     pub async fn load_where(
         store: &dyn Store,
         filter: IndicatorQuery,
+    ) -> Result<(IntelMatcher, LoadReport), IntelError> {
+        Self::load_from(store, Read::Query(Box::new(filter))).await
+    }
+
+    async fn load_from(
+        store: &dyn Store,
+        read: Read,
     ) -> Result<(IntelMatcher, LoadReport), IntelError> {
         let sources: HashMap<_, _> = store
             .list_intel_sources()
@@ -243,43 +374,128 @@ impl IntelMatcher {
             .into_iter()
             .map(|s| (s.id, (s.spec.name, s.spec.enabled)))
             .collect();
-        let mut c = Collector::default();
-        let mut cursor = None;
-        loop {
-            let page = store
-                .list_indicators(&IndicatorQuery {
-                    include_revoked: false,
-                    oldest_first: true,
-                    limit: vigil_store::MAX_PAGE,
-                    cursor: cursor.take(),
-                    ..filter.clone()
-                })
-                .await?;
-            for si in page.items {
-                c.add(si, &sources);
+        // Pages go to the building thread through a short queue: at most a few pages of rows
+        // are held besides the set under construction.
+        let (tx, mut rx) = mpsc::channel::<Vec<MatchIndicator>>(2);
+        let build = tokio::task::spawn_blocking(move || {
+            let mut c = Collector::new(sources);
+            let mut first: Vec<u32> = Vec::new();
+            let mut more: Vec<(u32, u32)> = Vec::new();
+            let mut values = 0usize;
+            let mut cur: std::vec::IntoIter<(Indicator, u32)> = Vec::new().into_iter();
+            let c_ref = &mut c;
+            let stream = std::iter::from_fn(|| {
+                loop {
+                    if let Some(x) = cur.next() {
+                        return Some(x);
+                    }
+                    let page = rx.blocking_recv()?;
+                    let mut buf = Vec::with_capacity(page.len());
+                    for si in page {
+                        c_ref.add(si, &mut buf);
+                    }
+                    cur = buf.into_iter();
+                }
+            });
+            let set = IndicatorSet::build_tracked(stream, Vec::new(), |at: u32, i: u32| {
+                values += 1;
+                let i_us = i as usize;
+                if i_us >= first.len() {
+                    first.resize(i_us + 1, NONE);
+                }
+                if first[i_us] == NONE {
+                    first[i_us] = at;
+                } else if first[i_us] != at {
+                    more.push((i, at));
+                }
+            });
+            (set, c, first, more, values)
+        });
+        let mut failed = None;
+        match read {
+            Read::All => {
+                let now = Timestamp::now();
+                let mut after = None;
+                loop {
+                    match store
+                        .indicators_for_matching(after, now, MAX_MATCH_PAGE)
+                        .await
+                    {
+                        Ok(page) => {
+                            let last = page.last().map(|r| r.id);
+                            let full = page.len() >= MAX_MATCH_PAGE;
+                            if !page.is_empty() && tx.send(page).await.is_err() {
+                                break;
+                            }
+                            match last {
+                                Some(l) if full => after = Some(l),
+                                _ => break,
+                            }
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
+            Read::Query(filter) => {
+                let mut cursor = None;
+                loop {
+                    let page = match store
+                        .list_indicators(&IndicatorQuery {
+                            include_revoked: false,
+                            oldest_first: true,
+                            limit: vigil_store::MAX_PAGE,
+                            cursor: cursor.take(),
+                            ..(*filter).clone()
+                        })
+                        .await
+                    {
+                        Ok(p) => p,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    };
+                    let rows: Vec<_> = page.items.into_iter().filter_map(lean).collect();
+                    if !rows.is_empty() && tx.send(rows).await.is_err() {
+                        break;
+                    }
+                    match page.next_cursor {
+                        Some(next) => cursor = Some(next),
+                        None => break,
+                    }
+                }
             }
         }
+        drop(tx);
+        let (mut set, c, first, mut more, values) =
+            build.await.map_err(|e| IntelError::Task(e.to_string()))?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
         let Collector {
-            atomic,
+            ids,
             patterns,
             pattern_ids,
-            stored,
             mut report,
+            ..
         } = c;
-        report.atomic = atomic.len();
+        more.sort_unstable();
+        more.dedup();
+        report.atomic = values;
         report.patterns = patterns.len();
-        let set = tokio::task::spawn_blocking(move || IndicatorSet::build(atomic, patterns))
-            .await
-            .map_err(|e| IntelError::Task(e.to_string()))?;
+        set.set_patterns(patterns);
         Ok((
             IntelMatcher {
                 set,
-                stored,
+                ids,
+                first,
+                more,
                 pattern_ids,
+                metas: Mutex::new(HashMap::new()),
+                fetch: None,
             },
             report,
         ))
@@ -340,17 +556,92 @@ impl IntelMatcher {
         out
     }
 
+    /// The stored indicators behind atomic indicator `i` of the set.
+    fn stored_ids(&self, i: u32) -> Vec<IndicatorId> {
+        let mut out = Vec::new();
+        let id = |at: u32| self.ids.get(at as usize).copied();
+        if let Some(first) = self.first.get(i as usize).and_then(|&at| id(at)) {
+            out.push(first);
+        }
+        let from = self.more.partition_point(|&(j, _)| j < i);
+        for &(_, at) in self.more[from..].iter().take_while(|&&(j, _)| j == i) {
+            if let Some(x) = id(at) {
+                out.push(x);
+            }
+        }
+        out
+    }
+
+    /// Fetches the STIX ids and names of `ids` not fetched yet (hits are rare, so these are
+    /// few), into the cache alerts read them from. Call before [`Self::outcome`] where the
+    /// store is at hand; a matcher from [`Self::load_shared`] fetches by itself otherwise.
+    pub async fn prefetch(&self, store: &dyn Store, ids: &[IndicatorId]) {
+        let missing = self.missing_metas(ids);
+        for id in missing {
+            let meta = match store.get_indicator(id).await {
+                Ok(found) => found.map(|si| StoredMeta {
+                    stix_id: si.spec.stix_id.into(),
+                    name: si.spec.name.map(Into::into),
+                }),
+                Err(e) => {
+                    metrics::counter!("vigil_pipeline_intel_fetch_errors_total").increment(1);
+                    tracing::warn!(error = %e, indicator = %id, "pipeline: fetching a hit indicator failed");
+                    continue;
+                }
+            };
+            if let Ok(mut m) = self.metas.lock() {
+                m.insert(id, meta);
+            }
+        }
+    }
+
+    /// Those of `ids` whose STIX id and name are not cached, at most
+    /// [`MAX_FETCHES_PER_OUTCOME`], without duplicates.
+    fn missing_metas(&self, ids: &[IndicatorId]) -> Vec<IndicatorId> {
+        let Ok(m) = self.metas.lock() else {
+            return Vec::new();
+        };
+        let mut out: Vec<IndicatorId> = Vec::new();
+        for id in ids {
+            if !m.contains_key(id) && !out.contains(id) {
+                out.push(*id);
+                if out.len() >= MAX_FETCHES_PER_OUTCOME {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Fetches what [`Self::prefetch`] would, from the store the matcher was loaded with, when
+    /// the calling thread may block: a blocking thread, or a worker of a multi-threaded
+    /// runtime (through `block_in_place`). Elsewhere nothing is fetched and alerts go without
+    /// STIX ids and names.
+    fn fetch_blocking(&self, ids: &[IndicatorId]) {
+        let Some(f) = &self.fetch else {
+            return;
+        };
+        if self.missing_metas(ids).is_empty() {
+            return;
+        }
+        let run = || f.runtime.block_on(self.prefetch(f.store.as_ref(), ids));
+        match tokio::runtime::Handle::try_current() {
+            Err(_) => run(),
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(run)
+            }
+            Ok(_) => {
+                tracing::debug!("pipeline: hit indicators not fetched on a current-thread runtime")
+            }
+        }
+    }
+
     /// The context and the stored ids behind a target.
     fn target(&self, t: Target) -> Option<(&Arc<IndicatorContext>, u8, String, Vec<IndicatorId>)> {
         match t {
             Target::Atomic(i) => {
                 let ind = self.set.indicator(i)?;
-                let ids = ind
-                    .context
-                    .sources
-                    .iter()
-                    .filter_map(|s| s.reference.as_deref()?.parse().ok())
-                    .collect();
+                let ids = self.stored_ids(i);
                 Some((
                     &ind.context,
                     ind.confidence,
@@ -380,6 +671,18 @@ impl IntelMatcher {
         default_severity: Severity,
     ) -> Outcome {
         let mut out = Outcome::default();
+        let mut hit_ids: Vec<IndicatorId> = Vec::new();
+        let mut targets: Vec<Target> = Vec::new();
+        for (_, _, hits) in events {
+            for h in *hits {
+                if !targets.contains(&h.target) && targets.len() < MAX_FETCHES_PER_OUTCOME {
+                    targets.push(h.target);
+                    hit_ids.extend(self.indicator_ids(h.target));
+                }
+            }
+        }
+        self.fetch_blocking(&hit_ids);
+        let metas = self.metas.lock().map(|m| m.clone()).unwrap_or_default();
         let mut alert_of: HashMap<(Target, OrgId), usize> = HashMap::new();
         // (stored indicator, event) → sighting index, to count repeated hits once.
         let mut sighting_of: HashMap<(IndicatorId, EventId), usize> = HashMap::new();
@@ -392,8 +695,15 @@ impl IntelMatcher {
                 let ai = match alert_of.get(&k) {
                     Some(&i) => i,
                     None => {
-                        let a =
-                            self.new_alert(ctx, confidence, &what, &ids, event, default_severity);
+                        let a = new_alert(
+                            &metas,
+                            ctx,
+                            confidence,
+                            &what,
+                            &ids,
+                            event,
+                            default_severity,
+                        );
                         out.alerts.push(a);
                         out.hits_per_alert.push(Vec::new());
                         let i = out.alerts.len() - 1;
@@ -456,49 +766,51 @@ impl IntelMatcher {
         }
         out
     }
+}
 
-    fn new_alert(
-        &self,
-        ctx: &IndicatorContext,
-        confidence: u8,
-        what: &str,
-        ids: &[IndicatorId],
-        event: &EventMeta,
-        default_severity: Severity,
-    ) -> NewAlert {
-        let metas: Vec<&StoredMeta> = ids.iter().filter_map(|i| self.stored.get(i)).collect();
-        let sources: Vec<&str> = ctx.sources.iter().map(|s| s.source.as_str()).collect();
-        let name = metas.iter().find_map(|m| m.name.as_deref());
-        let mut title = format!("Threat intelligence match: {what}");
-        if let Some(n) = name {
-            title.push_str(&format!(" ({n})"));
-        }
-        title.push_str(&format!(" from {}", sources.join(", ")));
-        NewAlert {
-            org_id: event.org_id,
-            asset_id: event.asset_id,
-            source: AlertSource::Ioc,
-            rule_id: clip(what, 200),
-            title: clip(&title, 500),
-            severity: severity(confidence, default_severity),
-            category: ctx.category.clone(),
-            detected_at: event.timestamp,
-            event_ids: Vec::new(),
-            details: serde_json::json!({
-                "indicator": what,
-                "indicator_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "stix_ids": metas.iter().map(|m| m.stix_id.as_ref()).collect::<Vec<_>>(),
-                "names": metas.iter().filter_map(|m| m.name.as_deref()).collect::<Vec<_>>(),
-                "sources": sources,
-                "confidence": confidence,
-                "tlp": ctx.tlp.map(Tlp::as_str),
-                "labels": ctx.tags,
-                "kill_chain_phases": ctx.kill_chain_phases,
-                "attack_techniques": ctx.techniques,
-                "malware": ctx.malware,
-                "threat_actors": ctx.threat_actors,
-            }),
-        }
+/// The alert of a target's first hit of an organization in a batch.
+#[allow(clippy::too_many_arguments)]
+fn new_alert(
+    metas: &HashMap<IndicatorId, Option<StoredMeta>>,
+    ctx: &IndicatorContext,
+    confidence: u8,
+    what: &str,
+    ids: &[IndicatorId],
+    event: &EventMeta,
+    default_severity: Severity,
+) -> NewAlert {
+    let metas: Vec<&StoredMeta> = ids.iter().filter_map(|i| metas.get(i)?.as_ref()).collect();
+    let sources: Vec<&str> = ctx.sources.iter().map(|s| s.source.as_str()).collect();
+    let name = metas.iter().find_map(|m| m.name.as_deref());
+    let mut title = format!("Threat intelligence match: {what}");
+    if let Some(n) = name {
+        title.push_str(&format!(" ({n})"));
+    }
+    title.push_str(&format!(" from {}", sources.join(", ")));
+    NewAlert {
+        org_id: event.org_id,
+        asset_id: event.asset_id,
+        source: AlertSource::Ioc,
+        rule_id: clip(what, 200),
+        title: clip(&title, 500),
+        severity: severity(confidence, default_severity),
+        category: ctx.category.clone(),
+        detected_at: event.timestamp,
+        event_ids: Vec::new(),
+        details: serde_json::json!({
+            "indicator": what,
+            "indicator_ids": ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "stix_ids": metas.iter().map(|m| m.stix_id.as_ref()).collect::<Vec<_>>(),
+            "names": metas.iter().filter_map(|m| m.name.as_deref()).collect::<Vec<_>>(),
+            "sources": sources,
+            "confidence": confidence,
+            "tlp": ctx.tlp.map(Tlp::as_str),
+            "labels": ctx.tags,
+            "kill_chain_phases": ctx.kill_chain_phases,
+            "attack_techniques": ctx.techniques,
+            "malware": ctx.malware,
+            "threat_actors": ctx.threat_actors,
+        }),
     }
 }
 
@@ -557,7 +869,7 @@ pub(crate) async fn refresh_task(
             break;
         }
         let started = std::time::Instant::now();
-        match IntelMatcher::load(store.as_ref()).await {
+        match IntelMatcher::load_shared(store.clone()).await {
             Ok((m, r)) => {
                 metrics::gauge!("vigil_pipeline_intel_indicators").set(m.len() as f64);
                 tracing::info!(
@@ -620,32 +932,33 @@ mod tests {
     }
 
     fn matcher(values: &[(&str, &str)], patterns: &[&str]) -> IntelMatcher {
-        let mut stored = HashMap::new();
+        let mut metas = HashMap::new();
         let mut atomic = Vec::new();
         let mut pats = Vec::new();
         let mut pattern_ids = Vec::new();
+        let mut ids = Vec::new();
         for (kind, v) in values {
             let id = IndicatorId::new();
             let ctx = Arc::new(IndicatorContext {
                 sources: vec![SourceRef {
                     source: "feed".into(),
-                    reference: Some(id.to_string()),
+                    reference: None,
                     confidence: 70,
                 }],
                 ..IndicatorContext::default()
             });
             let kind = IndicatorKind::parse(kind).expect("kind");
-            atomic.push(Indicator::new(
-                IndicatorValue::parse(kind, v).expect("value"),
-                70,
-                ctx,
+            atomic.push((
+                Indicator::new(IndicatorValue::parse(kind, v).expect("value"), 70, ctx),
+                ids.len() as u32,
             ));
-            stored.insert(
+            ids.push(id);
+            metas.insert(
                 id,
-                StoredMeta {
+                Some(StoredMeta {
                     stix_id: format!("indicator--{id}").into(),
                     name: None,
-                },
+                }),
             );
         }
         for p in patterns {
@@ -661,10 +974,23 @@ mod tests {
             });
             pattern_ids.push(id);
         }
+        let mut first = Vec::new();
+        let mut more = Vec::new();
+        let set = IndicatorSet::build_tracked(atomic, pats, |at, i| {
+            if i as usize == first.len() {
+                first.push(at);
+            } else {
+                more.push((i, at));
+            }
+        });
         IntelMatcher {
-            set: IndicatorSet::build(atomic, pats),
-            stored,
+            set,
+            ids,
+            first,
+            more,
             pattern_ids,
+            metas: Mutex::new(metas),
+            fetch: None,
         }
     }
 
@@ -746,6 +1072,143 @@ mod tests {
         assert_eq!(s[1].alert_id, ids[0]);
         assert_eq!(s[2].alert_id, None);
         assert_eq!(s[2].org_id, org_b);
+    }
+
+    fn stored(
+        source: vigil_store::IntelSourceId,
+        n: u32,
+        kind: &str,
+        value: &str,
+        name: Option<&str>,
+    ) -> vigil_store::NewIndicator {
+        vigil_store::NewIndicator {
+            source_id: source,
+            stix_id: format!("indicator--{}", uuid::Uuid::from_u128(u128::from(n) + 1)),
+            kind: kind.into(),
+            value: Some(value.into()),
+            values: vec![format!("{kind}:{value}")],
+            pattern: None,
+            name: name.map(Into::into),
+            description: None,
+            confidence: 90,
+            tlp: Some("amber".into()),
+            valid_from: None,
+            valid_until: None,
+            labels: vec!["botnet".into()],
+            kill_chain: vec![],
+            attack_ids: vec![],
+            modified: now(),
+            revoked: false,
+            object: serde_json::json!({"type": "indicator"}),
+        }
+    }
+
+    /// The lean load: disabled sources and expired indicators left out, one shared context
+    /// per source and marking, a value of two sources mapped back to both stored indicators,
+    /// and STIX ids and names fetched from the store on a hit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_lean_load_shares_contexts_and_fetches_names_on_a_hit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> =
+            Arc::new(vigil_store::sqlite::SqliteStore::open(dir.path()).expect("store"));
+        let source = |name: &str, enabled: bool| vigil_store::NewIntelSource {
+            name: name.into(),
+            kind: "stix".into(),
+            url: None,
+            enabled,
+            trust: 70,
+        };
+        let a = store
+            .upsert_intel_source(source("feed-a", true))
+            .await
+            .expect("a");
+        let b = store
+            .upsert_intel_source(source("feed-b", true))
+            .await
+            .expect("b");
+        let off = store
+            .upsert_intel_source(source("feed-off", false))
+            .await
+            .expect("off");
+        let mut expired = stored(a.id, 4, "domain", "old.example", None);
+        expired.valid_from = Some("2020-01-01T00:00:00Z".parse().expect("ts"));
+        expired.valid_until = Some("2021-01-01T00:00:00Z".parse().expect("ts"));
+        store
+            .upsert_indicators(vec![
+                stored(a.id, 1, "ipv4", "203.0.113.7", Some("Mirai C2")),
+                stored(a.id, 2, "domain", "evil.example", None),
+                stored(a.id, 3, "sha256", &"ab".repeat(32), None),
+                expired,
+                stored(b.id, 5, "ipv4", "203.0.113.7", None),
+                stored(off.id, 6, "domain", "off.example", None),
+            ])
+            .await
+            .expect("store");
+        let (m, r) = IntelMatcher::load_shared(store.clone())
+            .await
+            .expect("load");
+        assert_eq!(r.stored, 4);
+        assert_eq!(m.set().len(), 3, "the address of both feeds is one value");
+        let texts: Vec<String> = m
+            .set()
+            .indicators()
+            .iter()
+            .map(|i| i.value.text())
+            .collect();
+        assert!(
+            !texts
+                .iter()
+                .any(|t| t == "off.example" || t == "old.example")
+        );
+        let domain = m
+            .set()
+            .indicators()
+            .iter()
+            .find(|i| i.value.text() == "evil.example")
+            .expect("domain");
+        let digest = m
+            .set()
+            .indicators()
+            .iter()
+            .find(|i| i.value.kind() == IndicatorKind::Sha256)
+            .expect("digest");
+        assert!(
+            Arc::ptr_eq(&domain.context, &digest.context),
+            "one context per source"
+        );
+        assert_eq!(domain.context.category.as_deref(), Some("MPZOMB"));
+
+        let hits = m.match_event(
+            &event(serde_json::json!({"source.ip": "203.0.113.7"})),
+            now(),
+        );
+        assert_eq!(hits.len(), 1);
+        let mut ids = m.indicator_ids(hits[0].target);
+        ids.sort();
+        assert_eq!(ids.len(), 2, "both stored indicators behind the value");
+        let meta = EventMeta {
+            org_id: OrgId(uuid::Uuid::nil()),
+            asset_id: None,
+            timestamp: now(),
+        };
+        let o = m.outcome(&[(meta, 7, hits.as_slice())], Severity::Medium);
+        assert_eq!(o.alerts.len(), 1);
+        let alert = &o.alerts[0];
+        assert!(alert.title.contains("Mirai C2"), "{}", alert.title);
+        assert!(alert.title.contains("feed-a") && alert.title.contains("feed-b"));
+        let mut stix = alert.details["stix_ids"]
+            .as_array()
+            .expect("stix ids")
+            .clone();
+        stix.sort_by_key(|v| v.to_string());
+        assert_eq!(
+            stix,
+            [
+                format!("indicator--{}", uuid::Uuid::from_u128(2)),
+                format!("indicator--{}", uuid::Uuid::from_u128(6)),
+            ]
+        );
+        assert_eq!(o.sightings.len(), 2, "a sighting per stored indicator");
     }
 
     #[test]

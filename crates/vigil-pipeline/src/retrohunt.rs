@@ -407,6 +407,9 @@ pub async fn hunt(
         .iter()
         .map(|(meta, id, hs)| (*meta, *id, hs.as_slice()))
         .collect();
+    // STIX ids and names of the hit indicators, for the alerts (the matcher keeps only ids).
+    let hit_ids: Vec<IndicatorId> = ids_of.values().flatten().copied().collect();
+    m.prefetch(store, &hit_ids).await;
     let mut outcome = m.outcome(&batch, cfg.default_severity);
     for a in &mut outcome.alerts {
         a.title = format!("Retro-hunt: {}", a.title);
