@@ -10,6 +10,18 @@ use vigil_sigma::{CompileOptions, LogSource, RuleSet};
 #[derive(serde::Deserialize)]
 struct Info {
     rule_metadata: Vec<RuleMeta>,
+    #[serde(default)]
+    regression_tests_info: Vec<TestInfo>,
+}
+
+/// One `regression_tests_info` entry. SigmaHQ's have no `match_count` (a positive sample must
+/// match); Vigil's own fixtures give it, and add negative tests (`match_count: 0`).
+#[derive(serde::Deserialize)]
+struct TestInfo {
+    name: String,
+    path: String,
+    #[serde(default)]
+    match_count: Option<usize>,
 }
 
 #[derive(serde::Deserialize)]
@@ -30,6 +42,75 @@ fn samples(dir: &Path) -> Vec<(std::path::PathBuf, Info)> {
         out.push((folder, info));
     }
     out
+}
+
+/// The records of a sample file: concatenated EVTX-JSON objects.
+fn records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("sample json");
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<serde_json::Value>()
+        .map(|v| v.expect("valid json record"))
+        .collect()
+}
+
+/// Vigil's own regression samples (tests/fixtures/regression), in SigmaHQ's shape: a folder
+/// per rule with `info.yml` and the samples it names, plus the rule itself as `rule.yml`
+/// (so the check runs without ../shared/data). Each `regression_tests_info` entry gives the
+/// exact number of records its rule must match: positive samples all of theirs, negative
+/// samples none. Together they cover windash, all of/1 of with null and startswith filters,
+/// base64offset at each offset, cidr v4/v6 under not, re|i, cased, fieldref and gte, each
+/// routed by channel and event id like the SigmaHQ samples.
+#[test]
+fn own_regression_fixtures_give_their_match_counts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regression");
+    let opts = CompileOptions::with_mapping("evtx").expect("builtin mapping");
+    let windows = LogSource::new().product("windows");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (folder, info) in samples(&dir) {
+        let rule_text = std::fs::read_to_string(folder.join("rule.yml")).expect("rule.yml");
+        let (set, problems) = RuleSet::compile_with(&[("rule.yml", rule_text)], &opts);
+        assert!(problems.is_empty(), "{}: {problems:?}", folder.display());
+        let meta = &info.rule_metadata[0];
+        assert!(
+            info.regression_tests_info.len() >= 2,
+            "{}: expected a positive and a negative test",
+            folder.display()
+        );
+        for t in &info.regression_tests_info {
+            let events = records(&folder.join(&t.path));
+            let want = t.match_count.expect("own fixtures give match_count");
+            let got = events
+                .iter()
+                .filter(|e| {
+                    set.matches(*e, &windows)
+                        .any(|m| m.id() == Some(meta.id.as_str()))
+                })
+                .count();
+            checked += 1;
+            if got != want {
+                failures.push(format!(
+                    "{} '{}' ({}): {got} of {} records matched, expected {want}",
+                    folder.file_name().unwrap_or_default().to_string_lossy(),
+                    meta.title,
+                    t.name,
+                    events.len()
+                ));
+            }
+        }
+    }
+    println!(
+        "own regression fixtures: {checked} sample files checked, {} failed",
+        failures.len()
+    );
+    for f in &failures {
+        println!("  FAIL {f}");
+    }
+    assert!(
+        checked >= 16,
+        "expected 8 fixtures with 2 tests each, found {checked}"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]
