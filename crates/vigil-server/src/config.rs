@@ -684,8 +684,8 @@ fn resolve_pipeline(
     store: &StoreConfig,
     env: Env,
 ) -> Result<Option<vigil_pipeline::PipelineConfig>, ConfigError> {
-    use vigil_pipeline::spool::FsyncPolicy;
     use vigil_pipeline::PipelineConfig;
+    use vigil_pipeline::spool::FsyncPolicy;
 
     let enabled = env_parse::<bool>(env, &["VIGIL_PIPELINE_ENABLED"], "pipeline.enabled")?
         .or(raw.enabled)
@@ -804,7 +804,10 @@ fn resolve_pipeline(
         let key = |k: &str| format!("pipeline.listeners[{i}].{k}");
         let lc = l.resolve(&key).map_err(|e| invalid(&e.field, e.message))?;
         if c.listeners.iter().any(|o| o.name == lc.name) {
-            return Err(invalid(&key("name"), format!("'{}' is used twice", lc.name)));
+            return Err(invalid(
+                &key("name"),
+                format!("'{}' is used twice", lc.name),
+            ));
         }
         c.listeners.push(lc);
     }

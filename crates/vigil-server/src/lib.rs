@@ -285,7 +285,10 @@ pub async fn serve_until(
                 let _ = stop_rx.await;
             },
         ));
-        tracing::info!(feeds = config.taxii_feeds.len(), "taxii feed poller started");
+        tracing::info!(
+            feeds = config.taxii_feeds.len(),
+            "taxii feed poller started"
+        );
     }
     let app = vigil_web::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)

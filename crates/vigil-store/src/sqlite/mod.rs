@@ -27,9 +27,9 @@ mod impact;
 mod intel;
 mod migrate;
 mod notify;
+mod pipeline_sources;
 mod reminders;
 mod sql;
-mod pipeline_sources;
 mod stix;
 mod taxii;
 mod warnings;
@@ -771,7 +771,8 @@ impl Store for SqliteStore {
 
     async fn delete_pipeline_source(&self, name: &str) -> Result<bool> {
         let name = name.to_string();
-        self.write(move |c| pipeline_sources::delete(c, &name)).await
+        self.write(move |c| pipeline_sources::delete(c, &name))
+            .await
     }
 
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {

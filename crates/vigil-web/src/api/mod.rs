@@ -609,10 +609,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/notice", get(incidents::notice))
         .route("/incidents/{id}/deadlines", get(incidents::deadlines))
         .route("/incidents/{id}/report", get(incidents::report))
-        .route(
-            "/incidents/{id}/impact",
-            axum::routing::put(impact::put),
-        )
+        .route("/incidents/{id}/impact", axum::routing::put(impact::put))
         .route(
             "/incidents/{id}/evidence",
             get(evidence::list).post(evidence::upload),

@@ -78,7 +78,10 @@ pub fn router() -> Router<AppState> {
             "/pipeline/sources/{id}/state",
             post(pages::pipeline::set_state),
         )
-        .route("/pipeline/sources/{id}/delete", post(pages::pipeline::remove))
+        .route(
+            "/pipeline/sources/{id}/delete",
+            post(pages::pipeline::remove),
+        )
         .route(
             "/incidents/{id}",
             get(pages::incidents::detail).post(pages::incidents::update),

@@ -127,13 +127,7 @@ async fn overdue_rows(
     names: &OrgNames,
 ) -> UiResult<(Vec<IncidentRow>, Option<String>, Option<String>)> {
     let now = vigil_model::Timestamp::now();
-    let bad_cursor = || {
-        Ok((
-            Vec::new(),
-            None,
-            Some(t.t("error.bad_cursor").to_string()),
-        ))
-    };
+    let bad_cursor = || Ok((Vec::new(), None, Some(t.t("error.bad_cursor").to_string())));
     if let Some(want) = p.get("overdue").and_then(|o| o.parse::<bool>().ok()) {
         return match crate::overdue::page(st.store.as_ref(), scope, q, want, now).await {
             Ok(page) => Ok((

@@ -2,12 +2,12 @@
 
 pub mod alerts;
 pub mod asset_form;
-pub mod attack;
 pub mod assets;
+pub mod attack;
 pub mod events;
 pub mod feedback;
-pub mod impact;
 pub mod filed_reports;
+pub mod impact;
 pub mod incident_report;
 pub mod incidents;
 pub mod intel;
