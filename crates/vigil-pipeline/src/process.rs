@@ -1,15 +1,22 @@
 //! The processing stage: spool → parse → attribute → detect → store → checkpoint.
 //!
-//! One task reads batches from the spool reader. Parsing, attribution and rule evaluation are
-//! CPU work and run on the detection thread ([`Worker`]); the store calls are async. The
-//! checkpoint advances only after the batch's dead letters are written, its events appended
-//! (durable) and its alerts created, so a crash anywhere before that replays the batch (at
-//! least once).
+//! Two stages overlap. The processor task reads a batch from the spool and has it parsed,
+//! attributed and evaluated on the detection thread ([`Worker`]), in spool order, so
+//! correlation state follows event order. The prepared batch then goes to the store stage, a
+//! task of its own ([`StoreStage::store`]) that writes its dead letters, appends its events,
+//! creates its alerts and sightings and only then moves the checkpoint past it. While it does,
+//! the processor reads and prepares the next batch; that one is handed over only when the
+//! previous store task has finished. So at most two batches are in flight, the store sees
+//! them in spool order, the checkpoint never passes an unstored batch, and the in-flight
+//! marker (written by the store stage) always names the batch starting at the checkpoint. A
+//! crash anywhere replays from the checkpoint (at least once; exactly once for HTTP batches
+//! through the marker).
 //!
-//! When the store fails, the batch is not dropped: the reader is moved back to the batch's
-//! first record, the directory is reloaded (a deleted organization is the likely permanent
-//! cause), and the batch is processed again after a growing pause (up to 5 s). Meanwhile the
-//! spool fills up, which is how store trouble becomes backpressure on the listeners.
+//! When the store fails, no batch is dropped: the reader is moved back to the failed batch's
+//! first record (the checkpoint), the prepared batch after it is discarded unstored, the
+//! directory is reloaded (a deleted organization is the likely permanent cause), and both are
+//! processed again in order after a growing pause (up to 5 s). Meanwhile the spool fills up,
+//! which is how store trouble becomes backpressure on the listeners.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +49,8 @@ pub(crate) type Zones = Arc<std::sync::RwLock<HashMap<String, jiff::tz::TimeZone
 
 /// Bytes of record data read from the spool per batch, at most.
 const MAX_BATCH_BYTES: usize = 16 << 20;
+/// Batches are up to this many times `batch_max` records while the spool is backlogged.
+const BACKLOG_BATCH_FACTOR: usize = 4;
 
 pub(crate) struct Processor {
     pub store: Arc<dyn Store>,
@@ -320,10 +329,23 @@ impl Processor {
     }
 
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let stage = StoreStage {
+            store: self.store.clone(),
+            spool: self.spool.clone(),
+            detector: self.detector.clone(),
+            dead: self.dead.clone(),
+            stats: self.stats.clone(),
+            aggregator: self.aggregator.clone(),
+            intel_severity: self.intel_severity,
+        };
         let mut directory: Option<Arc<Directory>> = None;
         let mut loaded: Option<Instant> = None;
         let mut backoff = Duration::from_millis(100);
         let mut inflight_checked = false;
+        // The batch being stored (and checkpointed) by its own task while the next one is
+        // read and prepared: at most one, so at most two batches are in flight.
+        let mut storing: Option<Storing> = None;
+        let mut backlog = false;
         loop {
             // A dropped `Pipeline` (sender gone) stops the processor like a shutdown would;
             // otherwise `changed()` would return at once forever and the loop would spin.
@@ -368,7 +390,14 @@ impl Processor {
             }
             self.publish_gauges();
             let start = self.reader.position();
-            let batch_max = self.batch_max;
+            // Behind the writers (the last batch was full): bigger batches, which spread the
+            // per-batch costs (checkpoint fsyncs, store transaction, task hand-offs) over more
+            // events; back to `batch_max` once caught up, to keep the latency low.
+            let batch_max = if backlog {
+                self.batch_max.saturating_mul(BACKLOG_BATCH_FACTOR)
+            } else {
+                self.batch_max
+            };
             let mut reader = std::mem::replace(&mut self.reader, self.spool.reader());
             let res = tokio::task::spawn_blocking(move || {
                 let r = reader.read_batch(batch_max, MAX_BATCH_BYTES);
@@ -394,7 +423,15 @@ impl Processor {
                     continue;
                 }
             };
+            backlog = batch.len() >= batch_max;
             let Some(last) = batch.last().map(|r| r.next) else {
+                // Caught up: settle the batch being stored before waiting for more.
+                if let Some(s) = storing.take() {
+                    if !self.settle(s, &mut backoff, &mut shutdown).await {
+                        loaded = None;
+                    }
+                    continue;
+                }
                 tokio::select! {
                     _ = self.spool.wait_for_data(start) => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -402,22 +439,47 @@ impl Processor {
                 }
                 continue;
             };
-            match self.process(batch, &directory, start, last).await {
-                Ok(()) => {
-                    backoff = Duration::from_millis(100);
-                    if let Err(e) = self.spool.commit(last) {
-                        // The batch is stored; it will be stored again after a restart.
-                        tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
-                    }
+            let n = batch.len() as u64;
+            // The set current now is the one this batch is matched, alerted and sighted with.
+            let intel = self.intel.borrow().clone();
+            // Parsed and detected on the detection thread while the previous batch is stored.
+            let prepared = self
+                .worker
+                .prepare(batch, directory.clone(), self.default_org, intel.clone())
+                .await;
+            // The previous batch first: this one is stored only after it is stored and
+            // checkpointed (spool order, and the in-flight marker always names the batch
+            // starting at the checkpoint). When it failed, the reader is back at its start and
+            // this batch is dropped unstored, to be read and prepared again after it.
+            if let Some(s) = storing.take()
+                && !self.settle(s, &mut backoff, &mut shutdown).await
+            {
+                loaded = None;
+                continue;
+            }
+            let prepared = match prepared {
+                Ok(p) => p,
+                Err(e) => {
+                    self.failed(start, &e, &mut backoff, &mut shutdown).await;
+                    loaded = None;
+                    continue;
+                }
+            };
+            storing = Some(Storing {
+                start,
+                task: tokio::spawn(stage.clone().store(prepared, intel, n, start, last)),
+            });
+        }
+        // Stopping: the batch being stored is finished (and checkpointed when it succeeds);
+        // one prepared after it was not stored and is read again at the next start.
+        if let Some(s) = storing.take() {
+            match s.task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "pipeline: storing a batch failed while stopping; it is processed again at the next start");
                 }
                 Err(e) => {
-                    self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
-                    metrics::counter!("vigil_pipeline_store_errors_total").increment(1);
-                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "pipeline: storing a batch failed; it will be processed again");
-                    self.reader.rewind_to(start);
-                    loaded = None;
-                    self.pause(&mut shutdown, backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    tracing::error!(error = %e, "pipeline: the store task failed while stopping; its batch is processed again at the next start");
                 }
             }
         }
@@ -425,8 +487,79 @@ impl Processor {
         tracing::info!("pipeline processor stopped");
     }
 
-    /// Records a batch's sightings, retried like alerts. Sightings of indicators deleted since
-    /// the set was loaded are dropped (counted), the rest recorded.
+    /// Waits for the batch being stored. False when it failed: the failure is counted, the
+    /// reader moved back to that batch's first record (the checkpoint: nothing after it was
+    /// stored, since a batch is stored only once the one before it is), and the processor
+    /// pauses before processing it again.
+    async fn settle(
+        &mut self,
+        s: Storing,
+        backoff: &mut Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let err = match s.task.await {
+            Ok(Ok(())) => {
+                *backoff = Duration::from_millis(100);
+                return true;
+            }
+            Ok(Err(e)) => e,
+            Err(e) => ProcessError::Task(e.to_string()),
+        };
+        self.failed(s.start, &err, backoff, shutdown).await;
+        false
+    }
+
+    /// A batch starting at `start` failed: counted, logged, the reader moved back to it, and
+    /// a growing pause.
+    async fn failed(
+        &mut self,
+        start: u64,
+        e: &ProcessError,
+        backoff: &mut Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        self.stats.store_errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("vigil_pipeline_store_errors_total").increment(1);
+        tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "pipeline: storing a batch failed; it will be processed again");
+        self.reader.rewind_to(start);
+        self.pause(shutdown, *backoff).await;
+        *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    }
+
+    async fn pause(&self, shutdown: &mut watch::Receiver<bool>, d: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    fn publish_gauges(&self) {
+        metrics::gauge!("vigil_pipeline_spool_bytes").set(self.spool.used_bytes() as f64);
+        metrics::gauge!("vigil_pipeline_spool_pending_bytes")
+            .set(self.spool.pending_bytes() as f64);
+    }
+}
+
+/// A batch handed to the store stage: its first record's offset and the task storing it.
+struct Storing {
+    start: u64,
+    task: tokio::task::JoinHandle<Result<(), ProcessError>>,
+}
+
+/// The store stage: what a prepared batch needs to reach the store and the checkpoint. It
+/// runs as a task per batch, one at a time, while the processor prepares the next batch.
+#[derive(Clone)]
+struct StoreStage {
+    store: Arc<dyn Store>,
+    spool: Spool,
+    detector: Option<Arc<Detector>>,
+    dead: Arc<std::sync::Mutex<DeadLetterFile>>,
+    stats: Arc<Stats>,
+    aggregator: Option<Arc<vigil_aggregator::Aggregator>>,
+    intel_severity: vigil_model::Severity,
+}
+
+impl StoreStage {
     async fn record_sightings(&self, mut items: Vec<NewSighting>) -> Result<(), ProcessError> {
         let mut attempt = 0;
         while !items.is_empty() {
@@ -470,33 +603,17 @@ impl Processor {
         Ok(())
     }
 
-    async fn pause(&self, shutdown: &mut watch::Receiver<bool>, d: Duration) {
-        tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-
-    fn publish_gauges(&self) {
-        metrics::gauge!("vigil_pipeline_spool_bytes").set(self.spool.used_bytes() as f64);
-        metrics::gauge!("vigil_pipeline_spool_pending_bytes")
-            .set(self.spool.pending_bytes() as f64);
-    }
-
-    async fn process(
-        &mut self,
-        batch: Vec<SpooledRecord>,
-        directory: &Arc<Directory>,
+    /// Stores a prepared batch, then moves the checkpoint past it. The checkpoint advances
+    /// only after the batch's dead letters are written, its events appended (durable) and its
+    /// alerts and sightings created, so a crash anywhere before that replays the batch.
+    async fn store(
+        self,
+        mut p: Prepared,
+        intel: Option<Arc<IntelMatcher>>,
+        n: u64,
         start: u64,
         end: u64,
     ) -> Result<(), ProcessError> {
-        let n = batch.len() as u64;
-        // The set current now is the one this batch is matched, alerted and sighted with.
-        let intel = self.intel.borrow().clone();
-        let mut p = self
-            .worker
-            .prepare(batch, directory.clone(), self.default_org, intel.clone())
-            .await?;
         let parsed = n
             - p.rejected
             - p.dead
@@ -668,6 +785,10 @@ impl Processor {
             s.lag_bits.store(lag.to_bits(), Ordering::Relaxed);
             metrics::gauge!("vigil_pipeline_lag_seconds").set(lag);
         }
+        if let Err(e) = self.spool.commit(end) {
+            // The batch is stored; it will be stored again after a restart.
+            tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
+        }
         Ok(())
     }
 }
@@ -685,7 +806,8 @@ struct Job {
 /// batches and borrow the compiled rules, which the thread owns for its whole life.
 ///
 /// Correlation state lives in memory only: windows open at a restart start empty, and a
-/// batch processed again after a store failure is observed again.
+/// batch processed again after a store failure (and the batch prepared after it, discarded
+/// then) is observed again.
 pub(crate) struct Worker {
     tx: std::sync::mpsc::SyncSender<Job>,
 }

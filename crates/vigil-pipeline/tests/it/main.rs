@@ -15,6 +15,7 @@ use vigil_store::{AlertQuery, EventQuery, Store};
 use vigil_testkit::fixtures::{asset_spec, org_spec};
 
 mod intel;
+mod overlap;
 mod retrohunt;
 mod sources;
 
