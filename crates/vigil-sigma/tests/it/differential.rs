@@ -8,10 +8,9 @@
 //!   chain and resolved condition tree and evaluates the tree's leaves with the rules stated at
 //!   its top. So this compares rule acceptance, modifier output, condition semantics, and leaf
 //!   matching under those stated rules.
-//! - **rsigma** (crates.io, the `rsigma eval` CLI), compared when `VIGIL_TEST_RSIGMA` names its
-//!   binary or /var/tmp/vigil-tools/bin/rsigma exists. CI does not install it (its
-//!   `cargo install` takes far more than the 3-minute CI budget on this machine kind), so it never
-//!   skips-fails; a SKIP line says when it was not run.
+//! - **rsigma** (crates.io 0.23.0, the `rsigma validate` and `rsigma eval` CLI), compared when
+//!   `VIGIL_TEST_RSIGMA` names its binary. CI does not install it (its `cargo install` takes far
+//!   more than the 3-minute budget on this machine kind); a line says when it was not run.
 //!
 //! A verdict is `match`, `nomatch` or `error` (the rule is rejected). Every disagreement must be
 //! listed in tests/fixtures/differential/known_differences.txt, each explained in
@@ -181,8 +180,9 @@ fn pysigma_verdicts(
     verdicts_from_lines(rules, &matched, &errors)
 }
 
-/// rsigma: `rsigma validate` per rule for rejections, then `rsigma eval` over each group's
-/// events (NDJSON on stdin), matches as JSON lines naming the rule title.
+/// rsigma: per rule, `rsigma validate` (exit 0 or the rule is rejected) then `rsigma eval
+/// --include-event` over the rule's group's events; each JSON match carries the event, which
+/// identifies its index (the events of a group are distinct).
 fn rsigma_verdicts(
     bin: &Path,
     dir: &Path,
@@ -191,58 +191,66 @@ fn rsigma_verdicts(
 ) -> BTreeMap<(String, usize), Verdict> {
     let mut matched = BTreeSet::new();
     let mut errors = BTreeSet::new();
-    let by_title: BTreeMap<String, &GenRule> = rules
-        .iter()
-        .map(|r| (format!("diff {}", r.key), r))
-        .collect();
     for r in rules {
         // One rule per directory so a rejected rule does not hide the others.
         let rdir = dir.join("rsigma").join(&r.stem);
         std::fs::create_dir_all(&rdir).expect("rule dir");
         std::fs::write(rdir.join("rule.yml"), &r.text).expect("write rule");
+        let group = &events[r.events.clone()];
         let mut ndjson = String::new();
-        for e in &events[r.events.clone()] {
+        for e in group {
             ndjson.push_str(&serde_json::to_string(e).expect("event json"));
             ndjson.push('\n');
         }
-        let efile = rdir.join("events.ndjson");
+        let efile = dir.join("rsigma").join(format!("{}.ndjson", r.stem));
         std::fs::write(&efile, ndjson).expect("write events");
+        let valid = Command::new(bin)
+            .arg("validate")
+            .arg(&rdir)
+            .output()
+            .expect("run rsigma validate");
+        if !valid.status.success() {
+            println!(
+                "  rsigma rejects {}: {}",
+                r.stem,
+                String::from_utf8_lossy(&valid.stdout)
+                    .lines()
+                    .chain(String::from_utf8_lossy(&valid.stderr).lines())
+                    .filter(|l| l.to_lowercase().contains("error"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            );
+            errors.insert(r.stem.clone());
+            continue;
+        }
         let out = Command::new(bin)
             .arg("eval")
             .arg("-r")
-            .arg(rdir.join("rule.yml"))
+            .arg(&rdir)
+            .arg("--include-event")
             .arg("-e")
             .arg(format!("@{}", efile.display()))
             .output()
             .expect("run rsigma eval");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() || stderr.contains("rror") && !stderr.contains("0 errors") {
-            println!("  rsigma rejects {}: {}", r.stem, stderr.trim());
+        if out.status.code() == Some(2) || out.status.code() == Some(3) {
+            println!(
+                "  rsigma eval rejects {}: {}",
+                r.stem,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
             errors.insert(r.stem.clone());
             continue;
         }
-        // One JSON object per match; events are numbered by their order in the file.
-        let mut line_no = 0usize;
-        for line in stdout.lines() {
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                 continue;
             };
-            let title = v
-                .get("rule_title")
-                .or_else(|| v.get("title"))
-                .and_then(|t| t.as_str())
-                .unwrap_or_default();
-            let idx = v
-                .get("event_index")
-                .or_else(|| v.get("line"))
-                .and_then(|n| n.as_u64())
-                .map(|n| n as usize);
-            if let Some(rule) = by_title.get(title) {
-                let i = idx.unwrap_or(line_no);
-                matched.insert((rule.stem.clone(), r.events.start + i));
+            let Some(ev) = v.get("event") else {
+                continue;
+            };
+            if let Some(k) = group.iter().position(|e| e == ev) {
+                matched.insert((r.stem.clone(), r.events.start + k));
             }
-            line_no += 1;
         }
     }
     verdicts_from_lines(rules, &matched, &errors)
@@ -275,12 +283,11 @@ fn python(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// The rsigma binary: `VIGIL_TEST_RSIGMA`, else /var/tmp/vigil-tools/bin/rsigma when present.
-/// A `VIGIL_TEST_RSIGMA` naming a missing file is a SKIP, or a failure under
-/// `VIGIL_TEST_REQUIRE=1`; with the variable unset the rsigma comparison is optional (CI
-/// compares pySigma only) and a line says it was not run.
+/// The rsigma binary named by `VIGIL_TEST_RSIGMA` (for example
+/// /var/tmp/vigil-tools/bin/rsigma). Set but missing: a SKIP line, or a failure under
+/// `VIGIL_TEST_REQUIRE=1`. Unset: the rsigma comparison is optional (CI compares pySigma only,
+/// so its result never depends on a tool left on the machine) and a line says it was not run.
 fn rsigma(test: &str) -> Option<PathBuf> {
-    let default = PathBuf::from("/var/tmp/vigil-tools/bin/rsigma");
     match std::env::var("VIGIL_TEST_RSIGMA")
         .ok()
         .filter(|p| !p.is_empty())
@@ -296,11 +303,9 @@ fn rsigma(test: &str) -> Option<PathBuf> {
             println!("SKIP {test} (rsigma part): {why}");
             None
         }
-        None if default.exists() => Some(default),
         None => {
             println!(
-                "{test}: rsigma not compared (VIGIL_TEST_RSIGMA unset, {} absent; CI compares pySigma only)",
-                default.display()
+                "{test}: rsigma not compared (VIGIL_TEST_RSIGMA unset; CI compares pySigma only)"
             );
             None
         }
