@@ -49,8 +49,6 @@ pub(crate) type Zones = Arc<std::sync::RwLock<HashMap<String, jiff::tz::TimeZone
 
 /// Bytes of record data read from the spool per batch, at most.
 const MAX_BATCH_BYTES: usize = 16 << 20;
-/// Batches are up to this many times `batch_max` records while the spool is backlogged.
-const BACKLOG_BATCH_FACTOR: usize = 4;
 
 pub(crate) struct Processor {
     pub store: Arc<dyn Store>,
@@ -131,6 +129,7 @@ fn prepare<'r>(
     };
     let mut scratch = Scratch::new();
     let mut matches = Vec::new();
+    let mut last_ls: Option<(vigil_ingest::LogSource, vigil_sigma::LogSource)> = None;
     // Read once per batch: a source (re)started meanwhile applies from the next batch.
     let zones = zones
         .read()
@@ -176,11 +175,21 @@ fn prepare<'r>(
                 continue;
             }
         };
-        let ls = &parsed.logsource;
-        let mut sigma_ls = vigil_sigma::LogSource::new();
-        sigma_ls.product = ls.product.as_ref().map(|s| s.to_string());
-        sigma_ls.category = ls.category.as_ref().map(|s| s.to_string());
-        sigma_ls.service = ls.service.as_ref().map(|s| s.to_string());
+        // Runs of events share their log source: converted once per run, not per event.
+        if last_ls
+            .as_ref()
+            .is_some_and(|(ls, _)| *ls != parsed.logsource)
+        {
+            last_ls = None;
+        }
+        let (_, sigma_ls) = &*last_ls.get_or_insert_with(|| {
+            let ls = &parsed.logsource;
+            let mut sigma_ls = vigil_sigma::LogSource::new();
+            sigma_ls.product = ls.product.as_ref().map(|s| s.to_string());
+            sigma_ls.category = ls.category.as_ref().map(|s| s.to_string());
+            sigma_ls.service = ls.service.as_ref().map(|s| s.to_string());
+            (ls.clone(), sigma_ls)
+        });
         // Attribution reads event fields, so the event is built first with a placeholder
         // organization and fixed up (or dead-lettered) right after.
         let provenance = Provenance {
@@ -228,7 +237,7 @@ fn prepare<'r>(
         }
         let mut hits = Vec::new();
         if let Some(d) = detector {
-            hits = d.evaluate(&event, &sigma_ls, &mut scratch, &mut matches);
+            hits = d.evaluate(&event, sigma_ls, &mut scratch, &mut matches);
             if d.correlation_count() > 0 {
                 let engines_len = engines.len();
                 let engine = match engines.entry(event.org_id) {
@@ -345,7 +354,6 @@ impl Processor {
         // The batch being stored (and checkpointed) by its own task while the next one is
         // read and prepared: at most one, so at most two batches are in flight.
         let mut storing: Option<Storing> = None;
-        let mut backlog = false;
         loop {
             // A dropped `Pipeline` (sender gone) stops the processor like a shutdown would;
             // otherwise `changed()` would return at once forever and the loop would spin.
@@ -390,14 +398,7 @@ impl Processor {
             }
             self.publish_gauges();
             let start = self.reader.position();
-            // Behind the writers (the last batch was full): bigger batches, which spread the
-            // per-batch costs (checkpoint fsyncs, store transaction, task hand-offs) over more
-            // events; back to `batch_max` once caught up, to keep the latency low.
-            let batch_max = if backlog {
-                self.batch_max.saturating_mul(BACKLOG_BATCH_FACTOR)
-            } else {
-                self.batch_max
-            };
+            let batch_max = self.batch_max;
             let mut reader = std::mem::replace(&mut self.reader, self.spool.reader());
             let res = tokio::task::spawn_blocking(move || {
                 let r = reader.read_batch(batch_max, MAX_BATCH_BYTES);
@@ -423,7 +424,6 @@ impl Processor {
                     continue;
                 }
             };
-            backlog = batch.len() >= batch_max;
             let Some(last) = batch.last().map(|r| r.next) else {
                 // Caught up: settle the batch being stored before waiting for more.
                 if let Some(s) = storing.take() {
@@ -639,9 +639,16 @@ impl StoreStage {
         // Per input: [parsed, rejected, stored], for the labelled metrics.
         let mut per_input: HashMap<String, [u64; 3]> = HashMap::new();
         for e in &p.events {
-            let c = per_input.entry(e.provenance.input.clone()).or_default();
-            c[0] += 1;
-            c[2] += 1;
+            // Looked up before inserting: no input name copied per event.
+            match per_input.get_mut(&e.provenance.input) {
+                Some(c) => {
+                    c[0] += 1;
+                    c[2] += 1;
+                }
+                None => {
+                    per_input.insert(e.provenance.input.clone(), [1, 0, 1]);
+                }
+            }
         }
         for d in &p.dead {
             let c = per_input.entry(d.input.clone()).or_default();
