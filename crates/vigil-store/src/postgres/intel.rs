@@ -308,19 +308,27 @@ impl PgStore {
     ) -> Result<Vec<MatchIndicator>> {
         let limit = limit.clamp(1, MAX_MATCH_PAGE) as i64;
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT id, source_id, kind, value, all_values, pattern, name, description,
-                        confidence, tlp, valid_from, valid_until, labels, kill_chain, attack_ids
-                 FROM indicators
-                 WHERE ($1::uuid IS NULL OR id > $1) AND NOT revoked AND revoked_at IS NULL
-                   AND (valid_until IS NULL OR valid_until > $2)
-                   AND source_id IN (SELECT id FROM intel_sources WHERE enabled)
-                 ORDER BY id LIMIT $3",
-            )
-            .await?;
-        let after = after.map(|a| a.0);
-        let rows = client.query(&stmt, &[&after, &Ts(now), &limit]).await?;
+        // Two statements rather than `$1 IS NULL OR id > $1`, which a generic plan cannot
+        // turn into a range of the primary key (every page would scan and sort the table).
+        let columns = "SELECT id, source_id, kind, value, all_values, pattern, name, description,
+                confidence, tlp, valid_from, valid_until, labels, kill_chain, attack_ids
+             FROM indicators
+             WHERE NOT revoked AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until > $1)
+               AND source_id IN (SELECT id FROM intel_sources WHERE enabled)";
+        let rows = match after {
+            None => {
+                let stmt = client
+                    .prepare_cached(&format!("{columns} ORDER BY id LIMIT $2"))
+                    .await?;
+                client.query(&stmt, &[&Ts(now), &limit]).await?
+            }
+            Some(a) => {
+                let stmt = client
+                    .prepare_cached(&format!("{columns} AND id > $3 ORDER BY id LIMIT $2"))
+                    .await?;
+                client.query(&stmt, &[&Ts(now), &limit, &a.0]).await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 Ok(MatchIndicator {

@@ -364,7 +364,8 @@ pub(crate) fn list_indicators(
 }
 
 /// See [`crate::Store::indicators_for_matching`]: only the columns the matcher needs, in
-/// primary-key order after `after`.
+/// primary-key order after `after`. The `+` keeps the planner off the `(source_id, stix_id)`
+/// index, which would sort the whole table for every page (quadratic: 42 s for 1 M).
 pub(crate) fn indicators_for_matching(
     conn: &Connection,
     after: Option<IndicatorId>,
@@ -378,7 +379,7 @@ pub(crate) fn indicators_for_matching(
          FROM indicators
          WHERE id > ?1 AND revoked = 0 AND revoked_at IS NULL
            AND (valid_until IS NULL OR valid_until > ?2)
-           AND source_id IN (SELECT id FROM intel_sources WHERE enabled = 1)
+           AND +source_id IN (SELECT id FROM intel_sources WHERE enabled = 1)
          ORDER BY id LIMIT ?3",
     )?;
     let after = after.map(|a| a.to_string()).unwrap_or_default();
