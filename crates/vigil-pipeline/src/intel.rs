@@ -156,14 +156,10 @@ impl Collector {
     /// its load index), or its pattern when the line-rate matcher cannot hold it. Those of
     /// disabled sources are left out (counted).
     fn add(&mut self, si: MatchIndicator, out: &mut Vec<(Indicator, u32)>) {
-        let source = match self.sources.get(&si.source_id) {
-            Some((_, false)) => {
-                self.report.skipped_disabled += 1;
-                return;
-            }
-            Some((name, true)) => name.clone(),
-            None => si.source_id.to_string(),
-        };
+        if let Some((_, false)) = self.sources.get(&si.source_id) {
+            self.report.skipped_disabled += 1;
+            return;
+        }
         let mut values: Vec<IndicatorValue> = Vec::new();
         if si.values.is_empty() {
             if let Some(v) = si.value.as_deref() {
@@ -202,9 +198,16 @@ impl Collector {
         self.report.stored += 1;
         let category = if si.name.is_none() && si.description.is_none() {
             let key = (si.labels, si.kill_chain);
-            let c = *self.categories.entry(key.clone()).or_insert_with(|| {
-                vigil_intel::category::suggest(key.0.iter().chain(&key.1).map(String::as_str))
-            });
+            let c = match self.categories.get(&key) {
+                Some(c) => *c,
+                None => {
+                    let c = vigil_intel::category::suggest(
+                        key.0.iter().chain(&key.1).map(String::as_str),
+                    );
+                    self.categories.insert(key.clone(), c);
+                    c
+                }
+            };
             (c, key)
         } else {
             let text = format!(
@@ -234,6 +237,10 @@ impl Collector {
         let ctx = match self.contexts.get(&key) {
             Some(c) => c.clone(),
             None => {
+                let source = match self.sources.get(&si.source_id) {
+                    Some((name, _)) => name.clone(),
+                    None => si.source_id.to_string(),
+                };
                 let c = Arc::new(IndicatorContext {
                     sources: vec![SourceRef {
                         source,
