@@ -370,55 +370,6 @@ struct FieldCache {
     seen: Vec<u32>,
     pos: Vec<u32>,
     vals: Vec<Option<Value<'static>>>,
-    texts: Texts,
-}
-
-/// Every string of an event (as [`Event::any_string`] gives them, in its order), copied once
-/// per event into one buffer when a field-less (keyword) test needs them: several keyword
-/// atoms then read the copy instead of each walking the event again.
-#[derive(Debug, Default)]
-struct Texts {
-    /// The epoch of the event `bytes` holds the strings of.
-    epoch: u32,
-    bytes: Vec<u8>,
-    /// Per string: its end in `bytes` (it starts where the one before ends).
-    ends: Vec<u32>,
-}
-
-impl Texts {
-    /// Calls `f` with each string of `event` until it returns true, as `event.any_string(f)`
-    /// does, filling the copy on the first call of an epoch.
-    fn any<E: Event + ?Sized>(
-        &mut self,
-        epoch: u32,
-        event: &E,
-        f: &mut dyn FnMut(&[u8]) -> bool,
-    ) -> bool {
-        if self.epoch != epoch {
-            self.bytes.clear();
-            self.ends.clear();
-            let (bytes, ends) = (&mut self.bytes, &mut self.ends);
-            event.any_string(&mut |t| {
-                bytes.extend_from_slice(t);
-                ends.push(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
-                false
-            });
-            // A copy whose offsets do not fit is not kept: the event is walked instead.
-            if u32::try_from(self.bytes.len()).is_err() {
-                return event.any_string(f);
-            }
-            self.epoch = epoch;
-        }
-        let mut start = 0usize;
-        for &end in &self.ends {
-            let end = end as usize;
-            if f(&self.bytes[start..end]) {
-                return true;
-            }
-            start = end;
-        }
-        false
-    }
 }
 
 /// Reuses a vector's buffer for values of another lifetime: the vector is emptied, and the
@@ -438,7 +389,6 @@ struct Fields<'e, E: ?Sized> {
     /// Per slot: its index in `vals` (valid when `seen` holds the current epoch).
     pos: Vec<u32>,
     vals: Vec<Option<Value<'e>>>,
-    texts: Texts,
 }
 
 impl<'e, E: Event + ?Sized> Fields<'e, E> {
@@ -450,7 +400,6 @@ impl<'e, E: Event + ?Sized> Fields<'e, E> {
             seen: c.seen,
             pos: c.pos,
             vals: recycle(c.vals),
-            texts: c.texts,
         }
     }
 
@@ -459,7 +408,6 @@ impl<'e, E: Event + ?Sized> Fields<'e, E> {
             seen: self.seen,
             pos: self.pos,
             vals: recycle(self.vals),
-            texts: self.texts,
         };
     }
 }
@@ -484,7 +432,6 @@ impl Scratch {
             self.needle_stamp.iter_mut().for_each(|s| *s = 0);
             self.rule_stamp.iter_mut().for_each(|s| *s = 0);
             self.fields.seen.iter_mut().for_each(|s| *s = 0);
-            self.fields.texts.epoch = 0;
             self.epoch = 0;
         }
         // Stamps only ever hold past generations, so sharing a scratch between rule sets
@@ -1277,7 +1224,7 @@ impl RuleSet {
                     None if sc.joined => {
                         if !joined_ready {
                             joined.clear();
-                            f.texts.any(epoch, event, &mut |t| {
+                            event.any_string(&mut |t| {
                                 joined_nonascii |= !t.is_ascii();
                                 joined.extend_from_slice(t);
                                 joined.push(SEP);
@@ -1302,7 +1249,7 @@ impl RuleSet {
                         }
                     }
                     None => {
-                        f.texts.any(epoch, event, &mut on_text);
+                        event.any_string(&mut on_text);
                     }
                 }
             }
@@ -1469,7 +1416,7 @@ impl RuleSet {
     ) -> bool {
         match slot {
             Some(slot) => self.field(fields, slot).is_some_and(|v| v.any_text(f)),
-            None => fields.texts.any(fields.epoch, fields.event, f),
+            None => fields.event.any_string(f),
         }
     }
 
