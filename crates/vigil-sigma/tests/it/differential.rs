@@ -8,7 +8,7 @@
 //!   chain and resolved condition tree and evaluates the tree's leaves with the rules stated at
 //!   its top. So this compares rule acceptance, modifier output, condition semantics, and leaf
 //!   matching under those stated rules.
-//! - **rsigma** (crates.io 0.23.0, the `rsigma validate` and `rsigma eval` CLI), compared when
+//! - **rsigma** (crates.io 0.23.0, its `rule validate` and `engine eval` commands), compared when
 //!   `VIGIL_TEST_RSIGMA` names its binary. CI does not install it (its `cargo install` takes far
 //!   more than the 3-minute budget on this machine kind); a line says when it was not run.
 //!
@@ -180,7 +180,7 @@ fn pysigma_verdicts(
     verdicts_from_lines(rules, &matched, &errors)
 }
 
-/// rsigma: per rule, `rsigma validate` (exit 0 or the rule is rejected) then `rsigma eval
+/// rsigma: per rule, `rsigma rule validate` (exit 0 or the rule is rejected) then `rsigma engine eval
 /// --include-event` over the rule's group's events; each JSON match carries the event, which
 /// identifies its index (the events of a group are distinct).
 fn rsigma_verdicts(
@@ -205,7 +205,7 @@ fn rsigma_verdicts(
         let efile = dir.join("rsigma").join(format!("{}.ndjson", r.stem));
         std::fs::write(&efile, ndjson).expect("write events");
         let valid = Command::new(bin)
-            .arg("validate")
+            .args(["rule", "validate"])
             .arg(&rdir)
             .output()
             .expect("run rsigma validate");
@@ -224,7 +224,7 @@ fn rsigma_verdicts(
             continue;
         }
         let out = Command::new(bin)
-            .arg("eval")
+            .args(["engine", "eval"])
             .arg("-r")
             .arg(&rdir)
             .arg("--include-event")
