@@ -1,13 +1,13 @@
 //! Evidence files (see `crate::evidence`): records and bytes in two tables; the incident row
 //! is locked while the record goes in and its timeline gets the entry, in one transaction.
 
+use super::cases::lock_incident;
 use super::{PgStore, Ts, now, scope_org};
 use crate::evidence::{Evidence, EvidenceId, MAX_EVIDENCE_LISTED, NewEvidence};
 use crate::{Result, StoreError};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
-use uuid::Uuid;
-use vigil_model::{IncidentId, OrgId, Scope, TimelineEntry};
+use vigil_model::{Incident, IncidentId, OrgId, Scope, TimelineEntry, Timestamp};
 
 const COLUMNS: &str = "e.id, e.incident_id, e.org_id, e.file_name, e.content_type, e.size, \
                        e.sm3, e.uploaded_by, e.uploaded_at, e.note";
@@ -28,6 +28,50 @@ fn from_row(r: &Row) -> Result<Evidence> {
     })
 }
 
+/// The incident a record is being attached to, locked for the rest of the transaction; an
+/// incident outside the scope is a missing reference.
+pub(super) async fn lock_incident_for_write(
+    tx: &deadpool_postgres::Transaction<'_>,
+    scope: Scope,
+    id: IncidentId,
+) -> Result<Incident> {
+    lock_incident(tx, scope, id)
+        .await?
+        .ok_or_else(|| StoreError::MissingReference(format!("incident {id}")))
+}
+
+/// Appends the timeline entry for an attached record to the locked incident.
+pub(super) async fn append_timeline(
+    tx: &deadpool_postgres::Transaction<'_>,
+    inc: Incident,
+    entry: TimelineEntry,
+) -> Result<()> {
+    let at: Timestamp = entry.at;
+    let mut timeline = inc.timeline;
+    timeline.push(entry);
+    tx.execute(
+        "UPDATE incidents SET timeline = $2, updated_at = $3 WHERE id = $1",
+        &[&inc.id.0, &Json(&timeline), &Ts(at)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the incident exists within the scope.
+pub(super) async fn incident_visible(
+    client: &deadpool_postgres::Client,
+    scope: Scope,
+    id: IncidentId,
+) -> Result<bool> {
+    Ok(client
+        .query_opt(
+            "SELECT 1 FROM incidents WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2)",
+            &[&id.0, &scope_org(scope)],
+        )
+        .await?
+        .is_some())
+}
+
 impl PgStore {
     pub(crate) async fn add_evidence_impl(
         &self,
@@ -39,22 +83,8 @@ impl PgStore {
         let at = now();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT org_id, timeline FROM incidents \
-                 WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2) FOR UPDATE",
-                &[&spec.incident_id.0, &scope_org(scope)],
-            )
-            .await?
-        else {
-            return Err(StoreError::MissingReference(format!(
-                "incident {}",
-                spec.incident_id
-            )));
-        };
-        let org: Uuid = row.try_get("org_id")?;
-        let Json(mut timeline): Json<Vec<TimelineEntry>> = row.try_get("timeline")?;
-        let ev = spec.record(OrgId(org), actor, at);
+        let inc = lock_incident_for_write(&tx, scope, spec.incident_id).await?;
+        let ev = spec.record(inc.spec.org_id, actor, at);
         tx.execute(
             "INSERT INTO evidence (id, incident_id, org_id, file_name, content_type, size, sm3,
                  uploaded_by, uploaded_at, note)
@@ -78,17 +108,13 @@ impl PgStore {
             &[&ev.id.0, &spec.bytes],
         )
         .await?;
-        timeline.push(TimelineEntry {
+        let entry = TimelineEntry {
             at,
             actor: actor.to_string(),
             action: "evidence".into(),
             note: ev.timeline_note(),
-        });
-        tx.execute(
-            "UPDATE incidents SET timeline = $2, updated_at = $3 WHERE id = $1",
-            &[&spec.incident_id.0, &Json(&timeline), &Ts(at)],
-        )
-        .await?;
+        };
+        append_timeline(&tx, inc, entry).await?;
         tx.commit().await?;
         Ok(ev)
     }
@@ -99,14 +125,7 @@ impl PgStore {
         incident: IncidentId,
     ) -> Result<Option<Vec<Evidence>>> {
         let client = self.client().await?;
-        let visible = client
-            .query_opt(
-                "SELECT 1 FROM incidents WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2)",
-                &[&incident.0, &scope_org(scope)],
-            )
-            .await?
-            .is_some();
-        if !visible {
+        if !incident_visible(&client, scope, incident).await? {
             return Ok(None);
         }
         let stmt = client

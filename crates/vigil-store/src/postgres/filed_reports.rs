@@ -2,14 +2,13 @@
 //! sequence number is chosen, the record goes in and the timeline gets its entry, in one
 //! transaction.
 
-use super::cases::lock_incident;
+use super::evidence::{append_timeline, incident_visible, lock_incident_for_write};
 use super::{PgStore, Ts, now, scope_org};
+use crate::Result;
 use crate::filed_reports::{
     FiledReport, FiledReportId, MAX_REPORTS_LISTED, NewFiledReport, next_seq,
 };
-use crate::{Result, StoreError};
 use tokio_postgres::Row;
-use tokio_postgres::types::Json;
 use vigil_model::{IncidentId, OrgId, Scope, TimelineEntry, ValidationError};
 
 const COLUMNS: &str = "r.id, r.incident_id, r.org_id, r.seq, r.kind, r.timeline_upto, \
@@ -49,12 +48,7 @@ impl PgStore {
         let at = now();
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let Some(inc) = lock_incident(&tx, scope, spec.incident_id).await? else {
-            return Err(StoreError::MissingReference(format!(
-                "incident {}",
-                spec.incident_id
-            )));
-        };
+        let inc = lock_incident_for_write(&tx, scope, spec.incident_id).await?;
         if spec.timeline_upto as usize > inc.timeline.len() {
             return Err(ValidationError::new(
                 "timeline_upto",
@@ -96,18 +90,13 @@ impl PgStore {
             ],
         )
         .await?;
-        let mut timeline = inc.timeline;
-        timeline.push(TimelineEntry {
+        let entry = TimelineEntry {
             at,
             actor: actor.to_string(),
             action: rec.timeline_action(),
             note: rec.timeline_note(),
-        });
-        tx.execute(
-            "UPDATE incidents SET timeline = $2, updated_at = $3 WHERE id = $1",
-            &[&spec.incident_id.0, &Json(&timeline), &Ts(at)],
-        )
-        .await?;
+        };
+        append_timeline(&tx, inc, entry).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -118,14 +107,7 @@ impl PgStore {
         incident: IncidentId,
     ) -> Result<Option<Vec<FiledReport>>> {
         let client = self.client().await?;
-        let visible = client
-            .query_opt(
-                "SELECT 1 FROM incidents WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2)",
-                &[&incident.0, &scope_org(scope)],
-            )
-            .await?
-            .is_some();
-        if !visible {
+        if !incident_visible(&client, scope, incident).await? {
             return Ok(None);
         }
         let stmt = client

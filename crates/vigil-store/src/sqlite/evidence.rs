@@ -6,7 +6,7 @@ use super::sql::{get_ts, get_uuid, text, us};
 use crate::evidence::{Evidence, EvidenceId, MAX_EVIDENCE_LISTED, NewEvidence};
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use vigil_model::{IncidentId, OrgId, Scope, TimelineEntry, Timestamp};
+use vigil_model::{Incident, IncidentId, OrgId, Scope, TimelineEntry, Timestamp};
 
 const COLUMNS: &str = "e.id, e.incident_id, e.org_id, e.file_name, e.content_type, e.size, \
                        e.sm3, e.uploaded_by, e.uploaded_at, e.note";
@@ -27,11 +27,41 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Evidence> {
 }
 
 /// The scope as an optional organization id for `(?n IS NULL OR org_id = ?n)`.
-fn scope_org(scope: Scope) -> Option<String> {
+pub(super) fn scope_org(scope: Scope) -> Option<String> {
     match scope {
         Scope::All => None,
         Scope::Org(o) => Some(o.to_string()),
     }
+}
+
+/// The incident a record is being attached to, read inside the write transaction; an
+/// incident outside the scope is a missing reference.
+pub(super) fn incident_for_write(
+    conn: &Connection,
+    scope: Scope,
+    id: IncidentId,
+) -> Result<Incident> {
+    get_incident(conn, scope, id)?
+        .ok_or_else(|| StoreError::MissingReference(format!("incident {id}")))
+}
+
+/// Appends the timeline entry for an attached record and writes the incident back.
+pub(super) fn append_timeline(
+    conn: &Connection,
+    inc: &mut Incident,
+    actor: &str,
+    now: Timestamp,
+    action: String,
+    note: String,
+) -> Result<()> {
+    inc.timeline.push(TimelineEntry {
+        at: now,
+        actor: actor.to_string(),
+        action,
+        note,
+    });
+    inc.updated_at = now;
+    write_incident(conn, inc, false)
 }
 
 pub(crate) fn add(
@@ -42,12 +72,7 @@ pub(crate) fn add(
     now: Timestamp,
 ) -> Result<Evidence> {
     spec.validate()?;
-    let Some(mut inc) = get_incident(conn, scope, spec.incident_id)? else {
-        return Err(StoreError::MissingReference(format!(
-            "incident {}",
-            spec.incident_id
-        )));
-    };
+    let mut inc = incident_for_write(conn, scope, spec.incident_id)?;
     let ev = spec.record(inc.spec.org_id, actor, now);
     conn.prepare_cached(
         "INSERT INTO evidence (id, incident_id, org_id, file_name, content_type, size, sm3,
@@ -68,14 +93,14 @@ pub(crate) fn add(
     ])?;
     conn.prepare_cached("INSERT INTO evidence_content (evidence_id, bytes) VALUES (?1, ?2)")?
         .execute(params![text(ev.id), spec.bytes])?;
-    inc.timeline.push(TimelineEntry {
-        at: now,
-        actor: actor.to_string(),
-        action: "evidence".into(),
-        note: ev.timeline_note(),
-    });
-    inc.updated_at = now;
-    write_incident(conn, &inc, false)?;
+    append_timeline(
+        conn,
+        &mut inc,
+        actor,
+        now,
+        "evidence".into(),
+        ev.timeline_note(),
+    )?;
     Ok(ev)
 }
 

@@ -1,14 +1,15 @@
 //! Filed incident reports (see `crate::filed_reports`): the record, its sequence number and the
 //! incident's timeline entry in the one write transaction of the insert.
 
-use super::cases::{get_incident, write_incident};
+use super::cases::get_incident;
+use super::evidence::{append_timeline, incident_for_write, scope_org};
 use super::sql::{get_ts, get_uuid, text, us};
+use crate::Result;
 use crate::filed_reports::{
     FiledReport, FiledReportId, MAX_REPORTS_LISTED, NewFiledReport, next_seq,
 };
-use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use vigil_model::{IncidentId, OrgId, Scope, TimelineEntry, Timestamp, ValidationError};
+use vigil_model::{IncidentId, OrgId, Scope, Timestamp, ValidationError};
 
 const COLUMNS: &str = "r.id, r.incident_id, r.org_id, r.seq, r.kind, r.timeline_upto, \
                        r.filed_by, r.filed_at, r.size, r.sm3";
@@ -28,13 +29,6 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<FiledReport> {
     })
 }
 
-fn scope_org(scope: Scope) -> Option<String> {
-    match scope {
-        Scope::All => None,
-        Scope::Org(o) => Some(o.to_string()),
-    }
-}
-
 pub(crate) fn add(
     conn: &Connection,
     scope: Scope,
@@ -43,12 +37,7 @@ pub(crate) fn add(
     now: Timestamp,
 ) -> Result<FiledReport> {
     spec.validate()?;
-    let Some(mut inc) = get_incident(conn, scope, spec.incident_id)? else {
-        return Err(StoreError::MissingReference(format!(
-            "incident {}",
-            spec.incident_id
-        )));
-    };
+    let mut inc = incident_for_write(conn, scope, spec.incident_id)?;
     if spec.timeline_upto as usize > inc.timeline.len() {
         return Err(ValidationError::new(
             "timeline_upto",
@@ -88,14 +77,14 @@ pub(crate) fn add(
         rec.sm3,
         spec.snapshot,
     ])?;
-    inc.timeline.push(TimelineEntry {
-        at: now,
-        actor: actor.to_string(),
-        action: rec.timeline_action(),
-        note: rec.timeline_note(),
-    });
-    inc.updated_at = now;
-    write_incident(conn, &inc, false)?;
+    append_timeline(
+        conn,
+        &mut inc,
+        actor,
+        now,
+        rec.timeline_action(),
+        rec.timeline_note(),
+    )?;
     Ok(rec)
 }
 
