@@ -18,7 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use vigil_model::{Action, AuditOutcome, IncidentId, Principal};
+use vigil_model::{Action, AuditOutcome, IncidentId, OrgId, Principal};
 use vigil_store::evidence::{MAX_EVIDENCE_BYTES, OCTET_STREAM, is_passive_content_type};
 use vigil_store::{Evidence, EvidenceId, NewEvidence, StoreError};
 
@@ -104,7 +104,6 @@ pub async fn download_response(
         .ok_or_else(|| ApiError::not_found("evidence"))?;
     if !ev.matches(&bytes) {
         let actual = vigil_crypto::sm3_hex(&bytes);
-        metrics::counter!("vigil_evidence_integrity_failures_total").increment(1);
         tracing::error!(
             incident = %incident,
             evidence = %ev.id,
@@ -114,26 +113,23 @@ pub async fn download_response(
             actual_size = bytes.len(),
             "evidence bytes do not match the digest recorded at upload; not served"
         );
-        crate::auth::audit(
+        return Err(refuse_altered(
             st,
-            &principal.actor(),
-            "incident.evidence.download",
-            format!("incident/{incident}/evidence/{}", ev.id),
-            AuditOutcome::Failure,
-            Some(ev.org_id),
-            format!(
-                "integrity check failed: recorded sm3 {}, actual {actual}",
-                ev.sm3
-            ),
+            principal,
+            Altered {
+                counter: "vigil_evidence_integrity_failures_total",
+                audit_action: "incident.evidence.download",
+                target: format!("incident/{incident}/evidence/{}", ev.id),
+                org: ev.org_id,
+                recorded_sm3: &ev.sm3,
+                actual_sm3: &actual,
+                code: "evidence_integrity",
+                message: "the stored file no longer matches the SM3 digest recorded at upload; \
+                          it was altered after upload and is not served",
+                details: serde_json::json!({ "evidence_id": ev.id, "sm3": ev.sm3 }),
+            },
         )
-        .await;
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "evidence_integrity",
-            "the stored file no longer matches the SM3 digest recorded at upload; it was \
-             altered after upload and is not served",
-        )
-        .with_details(serde_json::json!({ "evidence_id": ev.id, "sm3": ev.sm3 })));
+        .await);
     }
     let served_type = if is_passive_content_type(&ev.content_type) {
         ev.content_type.as_str()
@@ -162,6 +158,47 @@ pub async fn download_response(
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
     Ok(resp)
+}
+
+/// Stored bytes (an evidence file, a filed report) that no longer match the SM3 digest
+/// recorded when they were stored.
+pub(crate) struct Altered<'a> {
+    /// The failure counter to increment.
+    pub counter: &'static str,
+    /// The audited action, recorded as a failure.
+    pub audit_action: &'static str,
+    pub target: String,
+    pub org: OrgId,
+    pub recorded_sm3: &'a str,
+    pub actual_sm3: &'a str,
+    /// The API error code and message of the refusal.
+    pub code: &'static str,
+    pub message: &'static str,
+    pub details: serde_json::Value,
+}
+
+/// Counts and audits the integrity failure (the caller logs it with its own fields) and
+/// returns the refusal to serve the bytes.
+pub(crate) async fn refuse_altered(
+    st: &AppState,
+    principal: &Principal,
+    a: Altered<'_>,
+) -> ApiError {
+    metrics::counter!(a.counter).increment(1);
+    crate::auth::audit(
+        st,
+        &principal.actor(),
+        a.audit_action,
+        a.target,
+        AuditOutcome::Failure,
+        Some(a.org),
+        format!(
+            "integrity check failed: recorded sm3 {}, actual {}",
+            a.recorded_sm3, a.actual_sm3
+        ),
+    )
+    .await;
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, a.code, a.message).with_details(a.details)
 }
 
 /// `attachment; filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266

@@ -9,6 +9,7 @@
 //! audited), like evidence files. Everyone who may read the incident may read its reports;
 //! another organization's incident is 404. The incident page uses the same functions.
 
+use crate::api::evidence::{Altered, refuse_altered};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::incident_report::{self, IncidentReport, ReportKind};
@@ -119,7 +120,6 @@ pub async fn read_filed(
         .ok_or_else(|| ApiError::not_found("report"))?;
     if !rec.matches(&bytes) {
         let actual = vigil_crypto::sm3_hex(&bytes);
-        metrics::counter!("vigil_incident_report_integrity_failures_total").increment(1);
         tracing::error!(
             incident = %incident,
             report = %rec.id,
@@ -127,26 +127,23 @@ pub async fn read_filed(
             actual_sm3 = %actual,
             "filed report bytes do not match the digest recorded when it was filed; not served"
         );
-        crate::auth::audit(
+        return Err(refuse_altered(
             st,
-            &principal.actor(),
-            "incident.report.read",
-            format!("incident/{incident}/reports/{}", rec.id),
-            AuditOutcome::Failure,
-            Some(rec.org_id),
-            format!(
-                "integrity check failed: recorded sm3 {}, actual {actual}",
-                rec.sm3
-            ),
+            principal,
+            Altered {
+                counter: "vigil_incident_report_integrity_failures_total",
+                audit_action: "incident.report.read",
+                target: format!("incident/{incident}/reports/{}", rec.id),
+                org: rec.org_id,
+                recorded_sm3: &rec.sm3,
+                actual_sm3: &actual,
+                code: "report_integrity",
+                message: "the stored report no longer matches the SM3 digest recorded when it \
+                          was filed; it was altered afterwards and is not served",
+                details: serde_json::json!({ "report_id": rec.id, "sm3": rec.sm3 }),
+            },
         )
-        .await;
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "report_integrity",
-            "the stored report no longer matches the SM3 digest recorded when it was filed; \
-             it was altered afterwards and is not served",
-        )
-        .with_details(serde_json::json!({ "report_id": rec.id, "sm3": rec.sm3 })));
+        .await);
     }
     Ok((rec, bytes))
 }
