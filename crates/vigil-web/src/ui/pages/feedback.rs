@@ -9,6 +9,7 @@
 //! still in the status read (a concurrent change is a 409, and the files stay attached as
 //! evidence).
 
+use super::incidents::read_evidence_form;
 use crate::state::AppState;
 use crate::ui::{OrUi, UiAuth, UiError, UiResult};
 use axum::extract::multipart::MultipartRejection;
@@ -33,54 +34,23 @@ pub async fn submit(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> UiResult {
     let t = ui.catalog();
-    let mut multipart =
-        multipart.map_err(|e| UiError::with_message(e.status(), t, &e.body_text()))?;
-    let limit = crate::api::evidence::upload_limit(&st);
-    let too_large = || {
-        let e = crate::api::evidence::too_large(limit);
-        UiError::with_message(e.status, t, &e.message)
-    };
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            UiError::with_message(e.status(), t, &e.body_text())
-        }
-    };
-    let mut csrf = String::new();
-    let mut measures = String::new();
     let mut files: Vec<(String, String, Vec<u8>)> = Vec::new();
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
-        match field.name().unwrap_or_default() {
-            "csrf" => csrf = field.text().await.map_err(bad_form)?,
-            "measures" => measures = field.text().await.map_err(bad_form)?,
-            "file" => {
-                let name = field.file_name().unwrap_or_default().to_string();
-                let ct = field
-                    .content_type()
-                    .unwrap_or(vigil_store::evidence::OCTET_STREAM)
-                    .to_string();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                // A file input left empty sends a part without name or bytes.
-                if !bytes.is_empty() {
-                    if files.len() == MAX_FILES {
-                        return Err(UiError::invalid(
-                            t,
-                            format!("file: at most {MAX_FILES} files in one feedback"),
-                        ));
-                    }
-                    files.push((name, ct, bytes));
-                }
+    let form = read_evidence_form(&st, t, multipart, &["measures"], |name, ct, bytes| {
+        // A file input left empty sends a part without name or bytes.
+        if !bytes.is_empty() {
+            if files.len() == MAX_FILES {
+                return Err(UiError::invalid(
+                    t,
+                    format!("file: at most {MAX_FILES} files in one feedback"),
+                ));
             }
-            _ => {}
+            files.push((name, ct, bytes));
         }
-    }
+        Ok(())
+    })
+    .await?;
+    let [measures] = <[String; 1]>::try_from(form.texts).unwrap_or_default();
+    let csrf = form.csrf;
     ui.check_post(&headers, &csrf)?;
     if !ui.principal.allows(Action::RespondIncidents) {
         metrics::counter!("vigil_access_denied_total").increment(1);

@@ -609,6 +609,67 @@ pub async fn update(
     Ok(Redirect::to(&format!("/incidents/{id}?saved=1")).into_response())
 }
 
+/// A `multipart/form-data` form with evidence files, as read by [`read_evidence_form`]: the
+/// CSRF token and the requested text fields in the order asked for (empty when absent).
+pub(super) struct EvidenceForm {
+    pub csrf: String,
+    pub texts: Vec<String>,
+}
+
+/// Reads an evidence form: `csrf`, the text fields named in `text_fields`, and each `file`
+/// part, read chunk by chunk up to the evidence limit and handed to `on_file` as (file name,
+/// content type, bytes). Unknown fields are read past and ignored. Nothing is checked or
+/// stored here; the caller checks the CSRF token before storing anything.
+pub(super) async fn read_evidence_form(
+    st: &AppState,
+    t: &'static Catalog,
+    multipart: Result<Multipart, MultipartRejection>,
+    text_fields: &[&str],
+    mut on_file: impl FnMut(String, String, Vec<u8>) -> Result<(), UiError>,
+) -> Result<EvidenceForm, UiError> {
+    let mut multipart =
+        multipart.map_err(|e| UiError::with_message(e.status(), t, &e.body_text()))?;
+    let limit = crate::api::evidence::upload_limit(st);
+    let too_large = || {
+        let e = crate::api::evidence::too_large(limit);
+        UiError::with_message(e.status, t, &e.message)
+    };
+    let bad_form = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            UiError::with_message(e.status(), t, &e.body_text())
+        }
+    };
+    let mut form = EvidenceForm {
+        csrf: String::new(),
+        texts: vec![String::new(); text_fields.len()],
+    };
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "csrf" {
+            form.csrf = field.text().await.map_err(bad_form)?;
+        } else if name == "file" {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            let ct = field
+                .content_type()
+                .unwrap_or(vigil_store::evidence::OCTET_STREAM)
+                .to_string();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+                if bytes.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            on_file(file_name, ct, bytes)?;
+        } else if let Some(i) = text_fields.iter().position(|f| *f == name) {
+            form.texts[i] = field.text().await.map_err(bad_form)?;
+        }
+    }
+    Ok(form)
+}
+
 /// `POST /incidents/{id}/evidence`: the upload form (`multipart/form-data` with `csrf`, an
 /// optional `note` and the `file`). The file is read chunk by chunk up to the evidence limit
 /// (the whole body is bounded by the server's body limit as well); the CSRF token is checked
@@ -622,46 +683,14 @@ pub async fn upload_evidence(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> UiResult {
     let t = ui.catalog();
-    let mut multipart =
-        multipart.map_err(|e| UiError::with_message(e.status(), t, &e.body_text()))?;
-    let limit = crate::api::evidence::upload_limit(&st);
-    let too_large = || {
-        let e = crate::api::evidence::too_large(limit);
-        UiError::with_message(e.status, t, &e.message)
-    };
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            UiError::with_message(e.status(), t, &e.body_text())
-        }
-    };
-    let mut csrf = String::new();
-    let mut note = String::new();
     let mut file: Option<(String, String, Vec<u8>)> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_form)? {
-        match field.name().unwrap_or_default() {
-            "csrf" => csrf = field.text().await.map_err(bad_form)?,
-            "note" => note = field.text().await.map_err(bad_form)?,
-            "file" => {
-                let name = field.file_name().unwrap_or_default().to_string();
-                let ct = field
-                    .content_type()
-                    .unwrap_or(vigil_store::evidence::OCTET_STREAM)
-                    .to_string();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(too_large());
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                file = Some((name, ct, bytes));
-            }
-            // Unknown fields are read past and ignored.
-            _ => {}
-        }
-    }
+    let form = read_evidence_form(&st, t, multipart, &["note"], |name, ct, bytes| {
+        file = Some((name, ct, bytes));
+        Ok(())
+    })
+    .await?;
+    let [note] = <[String; 1]>::try_from(form.texts).unwrap_or_default();
+    let csrf = form.csrf;
     ui.check_post(&headers, &csrf)?;
     if !ui.principal.allows(Action::RespondIncidents) {
         metrics::counter!("vigil_access_denied_total").increment(1);
