@@ -228,6 +228,22 @@ pub fn pct_class(value: u64, max: u64) -> String {
     format!("pct-{step}")
 }
 
+/// Checks a posted form (same origin, CSRF token) and then that the user may do what it
+/// asks (`allowed`); a refusal for the role is counted in `vigil_access_denied_total`.
+pub fn check_post_allowed(
+    ui: &super::UiAuth,
+    headers: &axum::http::HeaderMap,
+    csrf: &str,
+    allowed: bool,
+) -> Result<(), super::UiError> {
+    ui.check_post(headers, csrf)?;
+    if !allowed {
+        metrics::counter!("vigil_access_denied_total").increment(1);
+        return Err(super::UiError::forbidden(ui.catalog()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

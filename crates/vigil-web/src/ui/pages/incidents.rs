@@ -691,11 +691,12 @@ pub async fn upload_evidence(
     .await?;
     let [note] = <[String; 1]>::try_from(form.texts).unwrap_or_default();
     let csrf = form.csrf;
-    ui.check_post(&headers, &csrf)?;
-    if !ui.principal.allows(Action::RespondIncidents) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(
+        &ui,
+        &headers,
+        &csrf,
+        ui.principal.allows(Action::RespondIncidents),
+    )?;
     let id: IncidentId = id.parse().map_err(|_| UiError::not_found(t))?;
     let Some((file_name, content_type, bytes)) = file.filter(|(_, _, b)| !b.is_empty()) else {
         return Err(UiError::with_message(

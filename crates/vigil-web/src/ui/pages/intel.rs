@@ -446,11 +446,7 @@ pub async fn revoke(
     Form(form): Form<CsrfForm>,
 ) -> UiResult {
     let t = ui.catalog();
-    ui.check_post(&headers, &form.csrf)?;
-    if !may_manage_intel(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &form.csrf, may_manage_intel(&ui.principal))?;
     let id: IndicatorId = id.parse().map_err(|_| UiError::not_found(t))?;
     let ind = st
         .store
@@ -691,11 +687,7 @@ pub async fn update_source(
     Form(form): Form<SourceForm>,
 ) -> UiResult {
     let t = ui.catalog();
-    ui.check_post(&headers, &form.csrf)?;
-    if !may_manage_intel(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &form.csrf, may_manage_intel(&ui.principal))?;
     let id: IntelSourceId = id.parse().map_err(|_| UiError::not_found(t))?;
     let trust = form
         .trust
@@ -766,11 +758,7 @@ pub async fn upload(
             _ => {}
         }
     }
-    ui.check_post(&headers, &csrf)?;
-    if !may_manage_intel(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &csrf, may_manage_intel(&ui.principal))?;
     if bytes.is_empty() {
         return Err(UiError::with_message(
             StatusCode::UNPROCESSABLE_ENTITY,

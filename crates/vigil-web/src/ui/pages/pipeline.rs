@@ -239,11 +239,7 @@ pub async fn save(
     Form(form): Form<SourceForm>,
 ) -> UiResult {
     let t = ui.catalog();
-    ui.check_post(&headers, &form.csrf)?;
-    if !may_manage_sources(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &form.csrf, may_manage_sources(&ui.principal))?;
     let auth = auth_of(&ui);
     let name = form.name.trim().to_string();
     let exists = !name.is_empty() && st.store.get_pipeline_source(&name).await.ui(t)?.is_some();
@@ -286,11 +282,7 @@ pub async fn set_state(
     Form(form): Form<RowForm>,
 ) -> UiResult {
     let t = ui.catalog();
-    ui.check_post(&headers, &form.csrf)?;
-    if !may_manage_sources(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &form.csrf, may_manage_sources(&ui.principal))?;
     let enabled = form.enabled.as_deref() == Some("on");
     patch_source(
         &st,
@@ -312,11 +304,7 @@ pub async fn remove(
     Form(form): Form<RowForm>,
 ) -> UiResult {
     let t = ui.catalog();
-    ui.check_post(&headers, &form.csrf)?;
-    if !may_manage_sources(&ui.principal) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
+    view::check_post_allowed(&ui, &headers, &form.csrf, may_manage_sources(&ui.principal))?;
     delete_source(&st, &auth_of(&ui), &name).await.ui(t)?;
     Ok(Redirect::to("/pipeline#pipeline-sources").into_response())
 }

@@ -297,12 +297,13 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Form<IssueForm>,
 ) -> UiResult {
-    ui.check_post(&headers, &f.csrf)?;
+    view::check_post_allowed(
+        &ui,
+        &headers,
+        &f.csrf,
+        ui.principal.allows(Action::IssueWarnings),
+    )?;
     let t = ui.catalog();
-    if !ui.principal.allows(Action::IssueWarnings) {
-        metrics::counter!("vigil_access_denied_total").increment(1);
-        return Err(UiError::forbidden(t));
-    }
     let spec = f
         .to_spec()
         .map_err(|(field, msg)| UiError::invalid(t, format!("{field}: {msg}")))?;
