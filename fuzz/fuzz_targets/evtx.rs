@@ -17,8 +17,15 @@ fuzz_target!(|data: &[u8]| {
                     let raw = r.data.to_string().into_bytes();
                     let _ = winevt::parse_evtx_record(&r.data, &raw);
                 }
-                // What the CLI and hunt report for the chunk or record, then go on.
-                Err(e) => drop(e.to_string()),
+                // What the CLI and hunt report for the chunk or record (hunt with the
+                // error's whole source chain), then go on.
+                Err(e) => {
+                    let mut cause: Option<&dyn std::error::Error> = Some(&e);
+                    while let Some(c) = cause {
+                        drop(c.to_string());
+                        cause = c.source();
+                    }
+                }
             }
         }
     }
