@@ -59,6 +59,11 @@ pub use taxii::{TaxiiFeedPoll, TaxiiFeedState, TaxiiStatus};
 pub mod pipeline_sources;
 pub use pipeline_sources::{PipelineSource, SourceOrigin};
 
+pub mod dead_letters;
+pub use dead_letters::{
+    DeadLetter, DeadLetterQuery, DeadLetterReason, DeadLetterRetention, NewDeadLetter,
+};
+
 pub mod filed_reports;
 pub use filed_reports::{FiledReport, FiledReportId, NewFiledReport};
 
@@ -460,6 +465,27 @@ pub trait Store: Send + Sync + 'static {
     async fn list_pipeline_sources(&self) -> Result<Vec<PipelineSource>>;
     /// `false` when there was none.
     async fn delete_pipeline_source(&self, name: &str) -> Result<bool>;
+
+    // Dead letters (see the `dead_letters` module): written by the pipeline; callers check
+    // the role, and an organization scope sees only the dead letters attributed to it.
+    /// Stores a batch (raw bytes cut to 64 KiB, the original length kept); all or none.
+    /// `Invalid` for more than `MAX_DEAD_LETTER_BATCH` or an empty source name.
+    async fn append_dead_letters(&self, batch: Vec<NewDeadLetter>) -> Result<usize>;
+    /// Newest first by `received_at`, then id, with cursors like the other lists.
+    async fn search_dead_letters(
+        &self,
+        scope: Scope,
+        q: &DeadLetterQuery,
+    ) -> Result<Page<DeadLetter>>;
+    /// How many match the query's filters (cursor and limit ignored), per reason present.
+    async fn count_dead_letters_by_reason(
+        &self,
+        scope: Scope,
+        q: &DeadLetterQuery,
+    ) -> Result<Vec<(DeadLetterReason, u64)>>;
+    /// Deletes those older than `keep.older_than` and all but the newest `keep.keep_newest`;
+    /// returns how many went.
+    async fn prune_dead_letters(&self, keep: DeadLetterRetention) -> Result<u64>;
 
     // Incident aggregation (see the `aggregation` module).
     /// The open (not closed or archived) incident of `org` opened under `key`, within the

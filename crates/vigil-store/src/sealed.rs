@@ -22,6 +22,8 @@ use std::sync::Arc;
 use vigil_crypto::FieldKey;
 use vigil_model::{Asset, AssetId, Contact, OrgId, Organization};
 
+use crate::PipelineSource;
+
 /// Marks a stored value as sealed; anything else is a value written before encryption was on.
 pub const SEALED_PREFIX: &str = "sm4gcm:";
 
@@ -46,6 +48,13 @@ fn org_record(id: OrgId) -> String {
 fn asset_record(id: AssetId) -> String {
     format!("asset/{id}")
 }
+
+fn source_record(name: &str) -> String {
+    format!("pipeline_source/{name}")
+}
+
+/// The secret settings of a pipeline source: the MQTT broker password.
+const SOURCE_SECRETS: [&str; 1] = ["password"];
 
 impl Sealer {
     pub(crate) fn new(key: FieldKey) -> Self {
@@ -150,6 +159,38 @@ impl Sealer {
         responsible
             .map(|c| self.seal_contact(&asset_record(id), "responsible", c))
             .transpose()
+    }
+
+    /// A pipeline source as stored: its secret settings (the MQTT `password`) sealed under
+    /// `pipeline_source/<name>/settings/<key>`.
+    pub(crate) fn seal_source(&self, mut s: PipelineSource) -> Result<PipelineSource> {
+        if self.0.is_none() {
+            return Ok(s);
+        }
+        let record = source_record(&s.name);
+        if let Some(o) = s.settings.as_object_mut() {
+            for k in SOURCE_SECRETS {
+                if let Some(serde_json::Value::String(v)) = o.get(k) {
+                    let sealed = self.seal_value(&record, &format!("settings/{k}"), v)?;
+                    o.insert(k.to_string(), sealed.into());
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// A pipeline source read from the store, its secret settings opened (one stored before
+    /// encryption was on reads as it is, and is sealed the next time it is written).
+    pub(crate) fn open_source(&self, mut s: PipelineSource) -> Result<PipelineSource> {
+        let record = source_record(&s.name);
+        if let Some(o) = s.settings.as_object_mut() {
+            for k in SOURCE_SECRETS {
+                if let Some(serde_json::Value::String(v)) = o.get_mut(k) {
+                    *v = self.open_value(&record, &format!("settings/{k}"), std::mem::take(v))?;
+                }
+            }
+        }
+        Ok(s)
     }
 
     /// An asset read from the store, its contact opened.

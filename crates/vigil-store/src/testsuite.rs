@@ -90,6 +90,7 @@ macro_rules! store_conformance {
                 intel_imports_are_recorded,
                 edl_lists_put_list_and_delete,
                 pipeline_sources_put_list_and_delete,
+                dead_letters_are_stored_searched_scoped_and_pruned,
                 indicators_for_matching_pages_only_what_can_match,
             );
         }
@@ -123,7 +124,10 @@ mod notify;
 pub use notify::{notifications_are_listed_by_scope, notifications_outbox_claims_and_outcomes};
 
 mod sealed;
-pub use sealed::{SealedHarness, contact_fields_are_encrypted_at_rest};
+pub use sealed::{
+    SealedHarness, contact_fields_are_encrypted_at_rest,
+    pipeline_source_passwords_are_encrypted_at_rest,
+};
 
 mod evidence;
 pub use evidence::evidence_files_keep_their_digest_and_scope;
@@ -136,6 +140,9 @@ pub use impact::incident_impact_is_recorded_and_raises_the_grade;
 
 mod pipeline_sources;
 pub use pipeline_sources::pipeline_sources_put_list_and_delete;
+
+mod dead_letters;
+pub use dead_letters::dead_letters_are_stored_searched_scoped_and_pruned;
 
 mod taxii;
 pub use taxii::{

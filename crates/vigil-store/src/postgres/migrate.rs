@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "pipeline_sources",
         sql: include_str!("../../migrations/postgres/V14__pipeline_sources.sql"),
     },
+    Migration {
+        version: 15,
+        name: "dead_letters",
+        sql: include_str!("../../migrations/postgres/V15__dead_letters.sql"),
+    },
 ];
 
 /// Applies the migrations the database has not seen yet; returns how many ran.

@@ -15,6 +15,7 @@
 mod access;
 mod aggregation;
 mod cases;
+mod dead_letters;
 mod directory;
 mod events;
 mod evidence;
@@ -736,6 +737,26 @@ impl Store for PgStore {
     }
     async fn delete_pipeline_source(&self, name: &str) -> Result<bool> {
         self.delete_pipeline_source_impl(name).await
+    }
+    async fn append_dead_letters(&self, batch: Vec<crate::NewDeadLetter>) -> Result<usize> {
+        self.append_dead_letters_impl(batch).await
+    }
+    async fn search_dead_letters(
+        &self,
+        scope: Scope,
+        q: &crate::DeadLetterQuery,
+    ) -> Result<Page<crate::DeadLetter>> {
+        self.search_dead_letters_impl(scope, q).await
+    }
+    async fn count_dead_letters_by_reason(
+        &self,
+        scope: Scope,
+        q: &crate::DeadLetterQuery,
+    ) -> Result<Vec<(crate::DeadLetterReason, u64)>> {
+        self.count_dead_letters_impl(scope, q).await
+    }
+    async fn prune_dead_letters(&self, keep: crate::DeadLetterRetention) -> Result<u64> {
+        self.prune_dead_letters_impl(keep).await
     }
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {
         self.enqueue_deliveries_impl(items).await

@@ -39,7 +39,7 @@ impl PgStore {
             )
             .await?
             .as_ref()
-            .map(from_row)
+            .map(|r| self.sealer.open_source(from_row(r)?))
             .transpose()
     }
 
@@ -52,7 +52,7 @@ impl PgStore {
             )
             .await?
             .iter()
-            .map(from_row)
+            .map(|r| self.sealer.open_source(from_row(r)?))
             .collect()
     }
 
@@ -61,6 +61,7 @@ impl PgStore {
         s: PipelineSource,
     ) -> Result<PipelineSource> {
         s.validate()?;
+        let s = self.sealer.seal_source(s)?;
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -86,7 +87,7 @@ impl PgStore {
                 ],
             )
             .await?;
-        from_row(&row)
+        self.sealer.open_source(from_row(&row)?)
     }
 
     pub(crate) async fn delete_pipeline_source_impl(&self, name: &str) -> Result<bool> {

@@ -111,6 +111,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/V15__pipeline_sources.sql"),
         then: None,
     },
+    Migration {
+        version: 16,
+        name: "dead_letters",
+        sql: include_str!("../../migrations/sqlite/V16__dead_letters.sql"),
+        then: None,
+    },
 ];
 
 /// V3's data step: the one-row-per-event table becomes chunks, then goes.

@@ -19,6 +19,7 @@ mod aggregation;
 mod cases;
 mod chunk;
 mod conn;
+mod dead_letters;
 mod directory;
 mod events;
 mod evidence;
@@ -757,22 +758,64 @@ impl Store for SqliteStore {
         source: crate::PipelineSource,
     ) -> Result<crate::PipelineSource> {
         source.validate()?;
-        self.write(move |c| pipeline_sources::put(c, &source)).await
+        let source = self.sealer.seal_source(source)?;
+        let stored = self
+            .write(move |c| pipeline_sources::put(c, &source))
+            .await?;
+        self.sealer.open_source(stored)
     }
 
     async fn get_pipeline_source(&self, name: &str) -> Result<Option<crate::PipelineSource>> {
         let name = name.to_string();
-        self.read(move |c| pipeline_sources::get(c, &name)).await
+        self.read(move |c| pipeline_sources::get(c, &name))
+            .await?
+            .map(|s| self.sealer.open_source(s))
+            .transpose()
     }
 
     async fn list_pipeline_sources(&self) -> Result<Vec<crate::PipelineSource>> {
-        self.read(pipeline_sources::list).await
+        self.read(pipeline_sources::list)
+            .await?
+            .into_iter()
+            .map(|s| self.sealer.open_source(s))
+            .collect()
     }
 
     async fn delete_pipeline_source(&self, name: &str) -> Result<bool> {
         let name = name.to_string();
         self.write(move |c| pipeline_sources::delete(c, &name))
             .await
+    }
+
+    async fn append_dead_letters(&self, batch: Vec<crate::NewDeadLetter>) -> Result<usize> {
+        let rows = crate::dead_letters::prepare_batch(&batch)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        self.write(move |c| dead_letters::append(c, &rows)).await
+    }
+
+    async fn search_dead_letters(
+        &self,
+        scope: Scope,
+        q: &crate::DeadLetterQuery,
+    ) -> Result<Page<crate::DeadLetter>> {
+        let q = q.clone();
+        self.read(move |c| dead_letters::search(c, scope, &q)).await
+    }
+
+    async fn count_dead_letters_by_reason(
+        &self,
+        scope: Scope,
+        q: &crate::DeadLetterQuery,
+    ) -> Result<Vec<(crate::DeadLetterReason, u64)>> {
+        let q = q.clone();
+        self.read(move |c| dead_letters::count_by_reason(c, scope, &q))
+            .await
+    }
+
+    async fn prune_dead_letters(&self, keep: crate::DeadLetterRetention) -> Result<u64> {
+        self.write(move |c| dead_letters::prune(c, keep)).await
     }
 
     async fn enqueue_deliveries(&self, items: Vec<NewDelivery>) -> Result<Vec<Delivery>> {

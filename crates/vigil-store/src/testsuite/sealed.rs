@@ -23,6 +23,59 @@ pub trait SealedHarness: Send + Sync {
     async fn write_raw_org_contacts(&self, id: OrgId, responsible: &str, contacts: &str);
     /// The stored text that holds the asset's `responsible` (its whole spec, or the column).
     async fn raw_asset(&self, id: AssetId) -> String;
+    /// The stored settings JSON text of the pipeline source `name`.
+    async fn raw_source_settings(&self, name: &str) -> String;
+}
+
+/// A pipeline source's MQTT password is stored sealed under its source's name and read back in
+/// clear; another key is an error naming the source and field; other settings stay in clear.
+pub async fn pipeline_source_passwords_are_encrypted_at_rest(h: &dyn SealedHarness) {
+    let key = FieldKey::generate();
+    let store = h.open(Some(key)).await;
+    let name = format!("plant-mqtt-{}", uniq());
+    let t = vigil_model::Timestamp::UNIX_EPOCH;
+    let secret = format!("broker-secret-{}", uniq());
+    let spec = crate::PipelineSource {
+        name: name.clone(),
+        kind: "mqtt".into(),
+        settings: serde_json::json!({
+            "url": "mqtt://127.0.0.1:1883",
+            "username": "vigil",
+            "password": secret,
+            "topics": ["plant/#"],
+        }),
+        enabled: true,
+        origin: crate::SourceOrigin::Api,
+        created_by: "admin".into(),
+        created_at: t,
+        updated_by: "admin".into(),
+        updated_at: t,
+    };
+    let stored = store.put_pipeline_source(spec.clone()).await.expect("put");
+    assert_eq!(stored.settings, spec.settings);
+    let got = store
+        .get_pipeline_source(&name)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(got.settings["password"], secret.as_str());
+    let listed = store.list_pipeline_sources().await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.name == name && s.settings == spec.settings)
+    );
+    let raw = h.raw_source_settings(&name).await;
+    assert!(!raw.contains(&secret), "stored in clear: {raw}");
+    assert!(raw.contains(crate::sealed::SEALED_PREFIX), "{raw}");
+    assert!(raw.contains("plant/#") && raw.contains("vigil"), "{raw}");
+    let other = h.open(Some(FieldKey::generate())).await;
+    let e = other
+        .get_pipeline_source(&name)
+        .await
+        .expect_err("wrong key");
+    assert_sealed_error(e, &format!("pipeline_source/{name}"), "settings/password");
+    assert!(store.delete_pipeline_source(&name).await.expect("delete"));
 }
 
 fn person(name: &str, tag: &str) -> Contact {

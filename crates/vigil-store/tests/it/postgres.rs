@@ -282,6 +282,18 @@ struct PgSealed {
 
 #[async_trait::async_trait]
 impl vigil_store::testsuite::SealedHarness for PgSealed {
+    async fn raw_source_settings(&self, name: &str) -> String {
+        let client = self.base.pool().get().await.expect("connection");
+        client
+            .query_one(
+                "SELECT settings::text FROM pipeline_sources WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .expect("raw source")
+            .get(0)
+    }
+
     async fn open(&self, key: Option<vigil_crypto::FieldKey>) -> Arc<dyn Store> {
         let store = self.base.clone();
         Arc::new(match key {
@@ -326,6 +338,15 @@ impl vigil_store::testsuite::SealedHarness for PgSealed {
             .expect("raw asset")
             .get(0)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_pipeline_source_passwords_are_encrypted_at_rest() {
+    let Some(base) = pg_store("pg_pipeline_source_passwords_are_encrypted_at_rest").await else {
+        return;
+    };
+    vigil_store::testsuite::pipeline_source_passwords_are_encrypted_at_rest(&PgSealed { base })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

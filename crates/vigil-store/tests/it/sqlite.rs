@@ -135,6 +135,16 @@ impl SqliteSealed {
 
 #[async_trait::async_trait]
 impl vigil_store::testsuite::SealedHarness for SqliteSealed {
+    async fn raw_source_settings(&self, name: &str) -> String {
+        self.raw()
+            .query_row(
+                "SELECT settings FROM pipeline_sources WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .expect("raw source")
+    }
+
     async fn open(&self, key: Option<vigil_crypto::FieldKey>) -> Arc<dyn Store> {
         let store = SqliteStore::open(self.dir.path()).expect("open sqlite store");
         Arc::new(match key {
@@ -178,6 +188,14 @@ impl vigil_store::testsuite::SealedHarness for SqliteSealed {
             )
             .expect("raw asset")
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipeline_source_passwords_are_encrypted_at_rest() {
+    let h = SqliteSealed {
+        dir: tempfile::tempdir().expect("temporary directory"),
+    };
+    vigil_store::testsuite::pipeline_source_passwords_are_encrypted_at_rest(&h).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
