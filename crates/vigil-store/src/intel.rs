@@ -520,3 +520,71 @@ pub struct SightingQuery {
     pub limit: usize,
     pub cursor: Option<String>,
 }
+
+/// One version of a stored indicator: the stored (current) one, or one a newer version
+/// replaced. [`crate::Store::upsert_indicators`] keeps every version it replaces (its STIX
+/// object, `modified` and the `date_added` it had), so TAXII's `versions/` and
+/// `match[version]` see them all; the matcher reads only the current ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorVersion {
+    pub indicator_id: IndicatorId,
+    pub source_id: IntelSourceId,
+    pub stix_id: String,
+    pub modified: Timestamp,
+    /// When this version was stored (a replaced version keeps its own).
+    pub date_added: Timestamp,
+    /// The STIX object of this version.
+    pub object: serde_json::Value,
+    /// The current version of the indicator.
+    pub latest: bool,
+    /// When an analyst revoked the indicator in Vigil (on the current version only).
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Filters for [`crate::Store::list_indicator_versions`]. Results come oldest `date_added`
+/// first, then indicator id; the cursor is the position after the last one.
+#[derive(Debug, Clone, Default)]
+pub struct IndicatorVersionQuery {
+    pub source_id: Option<IntelSourceId>,
+    /// Any of these STIX ids (empty: all).
+    pub stix_ids: Vec<String>,
+    /// Versions matching any of these (empty: the current ones). `First` is the oldest
+    /// version stored of each indicator, `Last` the current one.
+    pub versions: Vec<crate::stix::StixVersion>,
+    /// Only versions stored strictly after this time.
+    pub added_after: Option<Timestamp>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl IndicatorVersionQuery {
+    /// The selections asked for, `[Last]` when none.
+    pub fn selections(&self) -> Vec<crate::stix::StixVersion> {
+        if self.versions.is_empty() {
+            vec![crate::stix::StixVersion::Last]
+        } else {
+            self.versions.clone()
+        }
+    }
+}
+
+/// Merges the current versions and the replaced ones (each fetched in `(date_added,
+/// indicator_id)` order, `limit + 1` at most) into one ordered list of at most `limit + 1`.
+pub(crate) fn merge_versions(
+    current: Vec<IndicatorVersion>,
+    older: Vec<IndicatorVersion>,
+    limit: usize,
+) -> Vec<IndicatorVersion> {
+    let mut out = Vec::with_capacity((current.len() + older.len()).min(limit + 1));
+    let (mut a, mut b) = (current.into_iter().peekable(), older.into_iter().peekable());
+    while out.len() <= limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (x.date_added, x.indicator_id) <= (y.date_added, y.indicator_id),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}

@@ -30,7 +30,8 @@ pub use cursor::Cursor;
 
 pub mod intel;
 pub use intel::{
-    EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IntelImport,
+    EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IndicatorVersion,
+    IndicatorVersionQuery, IntelImport,
     IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch, NewEdlList,
     NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
     StoredIndicator, UpsertCounts,
@@ -563,6 +564,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_indicator(&self, id: IndicatorId) -> Result<Option<StoredIndicator>>;
     /// Newest first by `date_added` (or oldest first when asked), then id.
     async fn list_indicators(&self, q: &IndicatorQuery) -> Result<Page<StoredIndicator>>;
+    /// Versions of stored indicators, current and replaced ones (see
+    /// [`intel::IndicatorVersion`]), oldest `date_added` first, then indicator id.
+    async fn list_indicator_versions(
+        &self,
+        q: &IndicatorVersionQuery,
+    ) -> Result<Page<IndicatorVersion>>;
     /// The lean read the live matcher loads from: indicators neither revoked nor expired at
     /// `now`, of enabled sources, in id order strictly after `after`, at most `limit` (capped
     /// at [`intel::MAX_MATCH_PAGE`]); fewer than asked means the end. Keyset-paged, so a whole

@@ -92,6 +92,7 @@ macro_rules! store_conformance {
                 pipeline_sources_put_list_and_delete,
                 dead_letters_are_stored_searched_scoped_and_pruned,
                 indicators_for_matching_pages_only_what_can_match,
+                indicator_versions_keep_every_replaced_version,
             );
         }
     };
@@ -160,6 +161,9 @@ pub use intel_admin::{
 
 mod intel_match;
 pub use intel_match::indicators_for_matching_pages_only_what_can_match;
+
+mod indicator_versions;
+pub use indicator_versions::indicator_versions_keep_every_replaced_version;
 
 mod reminders;
 pub use reminders::{incident_entries_are_added_once, warning_reminders_are_marked_once};

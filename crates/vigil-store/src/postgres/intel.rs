@@ -205,10 +205,20 @@ impl PgStore {
             .as_microsecond()
             .max(last.map_or(i64::MIN, |l| l.0.as_microsecond() + 1));
         // Inserts, or replaces the stored version only when this one is newer; no row comes
-        // back when the stored one is as new, and then only last_seen moves.
+        // back when the stored one is as new, and then only last_seen moves. The version
+        // replaced goes to indicator_versions first (the CTE reads the row as it was before
+        // the statement: every part of it sees the same snapshot).
         let upsert = tx
             .prepare_cached(&format!(
-                "INSERT INTO indicators ({INDICATOR_COLUMNS}, plain_values)
+                "WITH superseded AS (
+                     INSERT INTO indicator_versions
+                         (indicator_id, source_id, stix_id, modified, date_added, object)
+                     SELECT id, source_id, stix_id, modified, date_added, object
+                     FROM indicators
+                     WHERE source_id = $2 AND stix_id = $3 AND modified < $17
+                     ON CONFLICT DO NOTHING
+                 )
+                 INSERT INTO indicators ({INDICATOR_COLUMNS}, plain_values)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                          $17, $18, $19, $20, $20, $22, NULL, $21)
                  ON CONFLICT (source_id, stix_id) DO UPDATE SET kind = EXCLUDED.kind,

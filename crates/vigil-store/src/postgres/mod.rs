@@ -21,6 +21,7 @@ mod events;
 mod evidence;
 mod filed_reports;
 mod impact;
+mod indicator_versions;
 mod intel;
 pub mod migrate;
 mod notify;
@@ -700,6 +701,12 @@ impl Store for PgStore {
         q: &crate::StixObjectQuery,
     ) -> Result<Page<crate::StoredStixObject>> {
         self.list_stix_objects_impl(q).await
+    }
+    async fn list_indicator_versions(
+        &self,
+        q: &crate::IndicatorVersionQuery,
+    ) -> Result<Page<crate::IndicatorVersion>> {
+        self.list_indicator_versions_impl(q).await
     }
     async fn record_taxii_feed_poll(
         &self,

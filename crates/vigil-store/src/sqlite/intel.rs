@@ -160,6 +160,15 @@ pub(crate) fn upsert_indicators(
                 continue;
             }
             Some((id, _)) => {
+                // The version replaced stays retrievable (TAXII versions), with its own
+                // date_added.
+                conn.prepare_cached(
+                    "INSERT OR IGNORE INTO indicator_versions
+                         (indicator_id, source_id, stix_id, modified, date_added, object)
+                     SELECT id, source_id, stix_id, modified, date_added, object
+                     FROM indicators WHERE id = ?1",
+                )?
+                .execute([&id])?;
                 conn.prepare_cached(
                     "UPDATE indicators SET kind = ?2, value = ?3, all_values = ?4, pattern = ?5,
                          name = ?6, description = ?7, confidence = ?8, tlp = ?9,

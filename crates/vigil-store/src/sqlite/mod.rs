@@ -25,6 +25,7 @@ mod events;
 mod evidence;
 mod filed_reports;
 mod impact;
+mod indicator_versions;
 mod intel;
 mod migrate;
 mod notify;
@@ -635,6 +636,14 @@ impl Store for SqliteStore {
         let q = q.clone();
         self.read(move |c| intel::list_sightings(c, scope, &q))
             .await
+    }
+
+    async fn list_indicator_versions(
+        &self,
+        q: &crate::IndicatorVersionQuery,
+    ) -> Result<Page<crate::IndicatorVersion>> {
+        let q = q.clone();
+        self.read(move |c| indicator_versions::list(c, &q)).await
     }
 
     async fn put_stix_objects(
