@@ -556,6 +556,10 @@ impl Config {
                 .map_or(vigil_model::Severity::Medium, |p| p.intel_severity),
         )?;
         web.edl_lists = resolve_edl(raw.intel.edl)?;
+        web.taxii_feeds = taxii_feeds
+            .iter()
+            .map(crate::taxii_feeds::TaxiiFeed::schedule)
+            .collect();
         if notice_key_file.as_os_str().is_empty() {
             return Err(invalid("crypto.notice_key_file", "must not be empty"));
         }

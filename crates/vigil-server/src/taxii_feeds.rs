@@ -400,6 +400,19 @@ async fn audit(st: &AppState, feed: &TaxiiFeed, outcome: AuditOutcome, detail: S
     }
 }
 
+impl TaxiiFeed {
+    /// What the web layer shows of the feed (the feeds page): no credentials.
+    pub fn schedule(&self) -> vigil_web::api::intel_share::TaxiiFeedSchedule {
+        vigil_web::api::intel_share::TaxiiFeedSchedule {
+            name: self.name.clone(),
+            source: self.source.clone(),
+            collection_url: self.peer.collection_url.clone(),
+            interval: self.interval,
+            retry_min: self.retry_min,
+        }
+    }
+}
+
 /// How long to wait after a poll: the interval after a success, after failures `retry_min`
 /// doubled per consecutive failure, at most the interval.
 pub fn next_delay(feed: &TaxiiFeed, consecutive_failures: u32) -> Duration {

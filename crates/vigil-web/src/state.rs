@@ -27,6 +27,8 @@ pub struct WebConfig {
     /// External dynamic lists defined in the configuration (`/edl/{name}.txt`); the filter
     /// is a blocklist filter as JSON. Lists can also be defined through the API.
     pub edl_lists: Vec<vigil_store::NewEdlList>,
+    /// The TAXII feeds the server polls (`[[intel.taxii_feeds]]`), for the feeds page.
+    pub taxii_feeds: Vec<crate::api::intel_share::TaxiiFeedSchedule>,
 }
 
 impl Default for WebConfig {
@@ -40,6 +42,7 @@ impl Default for WebConfig {
             ingest_max_inflight: 8,
             ingest_wait: Duration::from_secs(2),
             edl_lists: Vec::new(),
+            taxii_feeds: Vec::new(),
         }
     }
 }

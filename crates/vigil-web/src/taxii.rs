@@ -10,12 +10,16 @@
 //!   indicator store, everything else into the object store) and read back from it.
 //!
 //! Objects come in `date_added` order from two streams merged page by page (the indicator
-//! store and the object store); the `next` token holds the position in each. Indicators are
-//! kept in their latest version (the indicator store replaces older ones), so for them
-//! `versions/` and `match[version]` know that version; other objects keep every version, so
-//! `match[version]` (`last` by default, `first`, `all`, a timestamp, or several of these) and
-//! `versions/` see them all. A version stored before by another source stays with that source
-//! (the object store keeps one copy per id and `modified`).
+//! store and the object store); the `next` token holds the position in each. Every version
+//! is kept and served: the indicator store holds the current version of each indicator (what
+//! the matcher reads) and keeps every version a newer one replaced, with the `date_added` it
+//! had; the object store keeps every version of the other objects. So `match[version]`
+//! (`last` by default, `first`, `all`, a timestamp, or several of these), `versions/` and
+//! `manifest/` see them all, for indicators as for other objects: the default (`last`) reads
+//! the current indicators, any other selection the indicator versions
+//! (`Store::list_indicator_versions`). A version stored before by another source stays with
+//! that source (the object store keeps one copy per id and `modified`; an indicator's versions
+//! are those of its source).
 //!
 //! Written by hand on axum rather than with a TAXII crate: there is no maintained Rust TAXII
 //! server, and the protocol is a handful of JSON resources over the store's keyset pages.
@@ -35,7 +39,8 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use vigil_model::Timestamp;
 use vigil_store::{
-    IndicatorQuery, StixObjectQuery, StixVersion, StoredIndicator, StoredStixObject,
+    IndicatorQuery, IndicatorVersion, IndicatorVersionQuery, StixObjectQuery, StixVersion,
+    StoredIndicator, StoredStixObject,
 };
 
 /// The TAXII media type of every resource.
@@ -319,11 +324,13 @@ fn parse_filters(raw: Option<&str>) -> Result<Filters, TaxiiError> {
     Ok(f)
 }
 
-/// One served version: an indicator of the indicator store (its latest version) or a
-/// version of another STIX object of the object store.
+/// One served version: an indicator of the indicator store (its current version), a version
+/// of an indicator (current or replaced), or a version of another STIX object of the object
+/// store.
 #[derive(Debug, Clone)]
 enum Item {
     Indicator(Box<StoredIndicator>),
+    IndicatorVersion(Box<IndicatorVersion>),
     Object(Box<StoredStixObject>),
 }
 
@@ -331,6 +338,7 @@ impl Item {
     fn date_added(&self) -> Timestamp {
         match self {
             Item::Indicator(i) => i.date_added,
+            Item::IndicatorVersion(v) => v.date_added,
             Item::Object(o) => o.date_added,
         }
     }
@@ -338,6 +346,7 @@ impl Item {
     fn stix_id(&self) -> &str {
         match self {
             Item::Indicator(i) => &i.spec.stix_id,
+            Item::IndicatorVersion(v) => &v.stix_id,
             Item::Object(o) => &o.spec.stix_id,
         }
     }
@@ -345,26 +354,32 @@ impl Item {
     fn version(&self) -> Timestamp {
         match self {
             Item::Indicator(i) => i.spec.modified,
+            Item::IndicatorVersion(v) => v.modified,
             Item::Object(o) => o.spec.modified,
         }
     }
 
     fn spec_version(&self) -> &str {
-        match self {
-            Item::Indicator(i) => i
-                .spec
-                .object
-                .get("spec_version")
-                .and_then(Value::as_str)
-                .unwrap_or("2.1"),
-            Item::Object(o) => &o.spec.spec_version,
-        }
+        let object = match self {
+            Item::Indicator(i) => &i.spec.object,
+            Item::IndicatorVersion(v) => &v.object,
+            Item::Object(o) => return &o.spec.spec_version,
+        };
+        object
+            .get("spec_version")
+            .and_then(Value::as_str)
+            .unwrap_or("2.1")
+    }
+
+    fn is_indicator(&self) -> bool {
+        !matches!(self, Item::Object(_))
     }
 
     /// The cursor of the item's own stream positioned after it.
     fn cursor(&self) -> String {
         let key = match self {
             Item::Indicator(i) => i.id.to_string(),
+            Item::IndicatorVersion(v) => v.indicator_id.to_string(),
             Item::Object(o) => o.spec.stix_id.clone(),
         };
         vigil_store::Cursor {
@@ -381,6 +396,14 @@ impl Item {
                 let mut o = i.spec.object.clone();
                 let m = o.as_object_mut()?;
                 if i.revoked_at.is_some() {
+                    m.insert("revoked".into(), Value::Bool(true));
+                }
+                Some(o)
+            }
+            Item::IndicatorVersion(v) => {
+                let mut o = v.object.clone();
+                let m = o.as_object_mut()?;
+                if v.revoked_at.is_some() {
                     m.insert("revoked".into(), Value::Bool(true));
                 }
                 Some(o)
@@ -441,15 +464,16 @@ fn decode_next(s: &str) -> Result<(Position, Position), TaxiiError> {
     }
 }
 
-/// Does an indicator (one version) pass the version and spec-version filters?
+/// Does an indicator (one version, selected by `match[version]` in the store) pass the
+/// spec-version filter?
 fn indicator_selected(i: &Item, f: &Filters) -> bool {
-    let version_ok = f.versions.is_empty()
-        || f.versions.iter().any(|v| match v {
-            StixVersion::At(t) => *t == i.version(),
-            _ => true,
-        });
-    version_ok
-        && (f.spec_versions.is_empty() || f.spec_versions.iter().any(|s| s == i.spec_version()))
+    f.spec_versions.is_empty() || f.spec_versions.iter().any(|s| s == i.spec_version())
+}
+
+/// Does the request want only the current version of each object (`match[version]` absent
+/// or only `last`)?
+fn latest_only(f: &Filters) -> bool {
+    f.versions.iter().all(|v| *v == StixVersion::Last)
 }
 
 /// The source a collection is limited to: `Ok(None)` for all, `Err(())` when the
@@ -485,6 +509,28 @@ async fn fetch_indicators(
     ids: &[String],
     from: &Position,
 ) -> Result<Fetched, TaxiiError> {
+    if !latest_only(f) {
+        // Replaced versions too: the store merges them with the current ones.
+        let p = st
+            .store
+            .list_indicator_versions(&IndicatorVersionQuery {
+                source_id,
+                stix_ids: ids.iter().take(MAX_LIMIT).cloned().collect(),
+                versions: f.versions.clone(),
+                added_after: f.added_after,
+                limit: f.limit,
+                cursor: from.cursor(),
+            })
+            .await?;
+        return Ok(Fetched {
+            more: p.next_cursor.is_some(),
+            items: p
+                .items
+                .into_iter()
+                .map(|v| Item::IndicatorVersion(Box::new(v)))
+                .collect(),
+        });
+    }
     let base = IndicatorQuery {
         source_id,
         include_revoked: true,
@@ -675,19 +721,13 @@ async fn page(
             last.map_or(pos, |i| Position::After(i.cursor()))
         }
     };
-    let last_ind = merged
-        .iter()
-        .rev()
-        .find(|i| matches!(i, Item::Indicator(_)));
+    let last_ind = merged.iter().rev().find(|i| i.is_indicator());
     let last_obj = merged.iter().rev().find(|i| matches!(i, Item::Object(_)));
     let ind_next = advance(ind_pos, took_ind, ind_total, inds.more, last_ind);
     let obj_next = advance(obj_pos, took_obj, obj_total, objs.more, last_obj);
     let next = (ind_next != Position::Done || obj_next != Position::Done)
         .then(|| encode_next(&ind_next, &obj_next));
-    merged.retain(|i| match i {
-        Item::Indicator(_) => indicator_selected(i, f),
-        Item::Object(_) => true,
-    });
+    merged.retain(|i| !i.is_indicator() || indicator_selected(i, f));
     Ok((merged, next))
 }
 

@@ -390,6 +390,13 @@ async fn taxii2_client_talks_to_vigil() {
     );
     assert_eq!(seen["get_object"].as_array().map(Vec::len), Some(1));
     assert_eq!(seen["partners_ids"].as_array().map(Vec::len), Some(3));
+    // Both versions of the indicator posted twice, the newer one served by default.
+    let both = serde_json::json!(["2026-02-02T10:00:00.000Z", "2026-02-09T10:00:00.000Z"]);
+    assert_eq!(seen["object_versions"], both, "{seen}");
+    assert_eq!(seen["all_versions"], both, "{seen}");
+    assert_eq!(seen["manifest_versions"], both, "{seen}");
+    assert_eq!(seen["first_version"], serde_json::json!(["2026-02-02T10:00:00.000Z"]));
+    assert_eq!(seen["current_name"], serde_json::json!(["partner value 2 v2"]));
 
     // The status answers after a restart of the node (kept in the store).
     served.task.abort();

@@ -955,17 +955,88 @@ pub async fn delete_edl(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The user name HTTP Basic credentials of an external dynamic list may carry besides the
+/// list's own name.
+pub const EDL_BASIC_USER: &str = "edl";
+
+/// Turns `Authorization: Basic base64(user:token)` into `Authorization: Bearer token` when
+/// `user` is the list's name or [`EDL_BASIC_USER`] (compared in constant time); any other
+/// user name or a malformed header is refused. Nothing of the credentials is logged or put in
+/// an error message.
+fn basic_to_bearer(headers: &mut HeaderMap, list: &str) -> Result<(), ApiError> {
+    use base64::Engine as _;
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("");
+    let Some((scheme, encoded)) = text.trim().split_once(' ') else {
+        return Ok(());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(());
+    }
+    let refused = || {
+        metrics::counter!("vigil_auth_failures_total", "kind" => "edl_basic").increment(1);
+        ApiError::unauthorized(
+            "Basic credentials must be the list's name (or 'edl') and an API token",
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| refused())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+    let (user, token) = decoded.split_once(':').ok_or_else(refused)?;
+    // `|` rather than `||`: both comparisons run whatever the first says.
+    let user_ok =
+        crate::auth::secrets_equal(user, list) | crate::auth::secrets_equal(user, EDL_BASIC_USER);
+    if !user_ok || token.is_empty() {
+        return Err(refused());
+    }
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| refused())?;
+    headers.insert(header::AUTHORIZATION, bearer);
+    Ok(())
+}
+
+/// A 401 of an external dynamic list, with the Basic challenge firewalls answer.
+fn edl_unauthorized(e: ApiError) -> Response {
+    let mut r = e.into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"vigil-edl\", charset=\"UTF-8\""),
+    );
+    r
+}
+
 /// `GET /edl/{name}.txt`: the list as plain text for firewalls, authenticated with an API
-/// token (`Authorization: Bearer`), with `ETag` and 304.
+/// token, sent as `Authorization: Bearer <token>` or as HTTP Basic credentials with the
+/// list's name or `edl` as user name and the token as password (PAN-OS, FortiGate and
+/// others poll with Basic); with `ETag` and 304.
 pub async fn edl_text(
     State(st): State<AppState>,
-    auth: Auth,
     Path(file): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let Some(name) = file.strip_suffix(".txt") else {
-        return Err(ApiError::not_found("external dynamic list"));
+    mut parts: axum::http::request::Parts,
+) -> Result<Response, Response> {
+    use axum::extract::FromRequestParts as _;
+    let Some(name) = file.strip_suffix(".txt").map(str::to_string) else {
+        return Err(ApiError::not_found("external dynamic list").into_response());
     };
+    basic_to_bearer(&mut parts.headers, &name).map_err(edl_unauthorized)?;
+    let auth = match Auth::from_request_parts(&mut parts, &st).await {
+        Ok(a) => a,
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(edl_unauthorized(e)),
+        Err(e) => return Err(e.into_response()),
+    };
+    edl_body(&st, &auth, &name, &parts.headers)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn edl_body(
+    st: &AppState,
+    auth: &Auth,
+    name: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let list = all_lists(&st)
         .await?
         .into_iter()
@@ -974,7 +1045,7 @@ pub async fn edl_text(
     list.filter.check_principal(&auth.principal)?;
     let body = Blocklist::collect(&st, &list.filter).await?.plain();
     metrics::counter!("vigil_intel_edl_requests_total").increment(1);
-    Ok(text_response(&headers, body))
+    Ok(text_response(headers, body))
 }
 
 /// The routes outside `/api/v1`.

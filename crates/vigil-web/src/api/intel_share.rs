@@ -14,16 +14,16 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use vigil_intel::stix::{stable_id, stix_time};
 use vigil_model::Timestamp;
 use vigil_store::{IndicatorId, IndicatorQuery, IntelSourceId, SightingQuery, StoredIndicator};
 
-/// Objects in one export when the caller does not say; the most one export holds.
+/// Objects in one export page when the caller does not say; the most one page holds.
 const DEFAULT_EXPORT: usize = 10_000;
 const MAX_EXPORT: usize = 100_000;
 /// Rows per store call while exporting.
@@ -42,8 +42,10 @@ pub struct ExportParams {
     pub include_revoked: Option<bool>,
     /// Indicators changed after this time and sightings seen from it on only.
     pub added_after: Option<Timestamp>,
-    /// Most objects exported (default 10,000, at most 100,000).
+    /// Most objects in one bundle (default 10,000, at most 100,000); more come page by page.
     pub limit: Option<usize>,
+    /// Where to go on: the `X-Next-Cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// An indicator's stored object as a STIX 2.1 indicator; `None` when the stored object is not
@@ -97,7 +99,92 @@ fn parse_types(raw: Option<&str>) -> Result<(bool, bool), ApiError> {
     Ok((ind, sig))
 }
 
-/// `GET /api/v1/intel/export`: a STIX 2.1 bundle (`application/stix+json;version=2.1`).
+/// Where a paged export stands: in the indicators (after a store position, or from the
+/// start) or in the sightings (likewise). The `cursor` parameter and the `X-Next-Cursor`
+/// header carry it as `i.<store cursor>` / `s.<store cursor>` (`i.` / `s.` for the start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ExportPos {
+    Indicators(Option<String>),
+    Sightings(Option<String>),
+}
+
+impl ExportPos {
+    fn encode(&self) -> String {
+        match self {
+            ExportPos::Indicators(c) => format!("i.{}", c.as_deref().unwrap_or("")),
+            ExportPos::Sightings(c) => format!("s.{}", c.as_deref().unwrap_or("")),
+        }
+    }
+
+    fn decode(s: &str) -> Result<Self, ApiError> {
+        let bad = || ApiError::invalid("cursor", "is not a cursor this server issued");
+        let (phase, rest) = s.split_once('.').ok_or_else(bad)?;
+        if rest.len() > 512
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad());
+        }
+        let c = (!rest.is_empty()).then(|| rest.to_string());
+        match phase {
+            "i" => Ok(ExportPos::Indicators(c)),
+            "s" => Ok(ExportPos::Sightings(c)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A bundle written object by object into one text (no tree of values kept alongside).
+struct BundleText {
+    text: String,
+    objects: usize,
+}
+
+impl BundleText {
+    fn new() -> Self {
+        let text = format!(
+            "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+            uuid::Uuid::new_v4()
+        );
+        Self { text, objects: 0 }
+    }
+
+    fn push(&mut self, o: &Value) {
+        if self.objects > 0 {
+            self.text.push(',');
+        }
+        // Writing a Value into a String cannot fail.
+        if serde_json::to_writer(VecWriter(&mut self.text), o).is_ok() {
+            self.objects += 1;
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.text.push_str("]}");
+        self.text
+    }
+}
+
+/// `io::Write` into a `String` (serde_json writes valid UTF-8).
+struct VecWriter<'a>(&'a mut String);
+
+impl std::io::Write for VecWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let s = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+        self.0.push_str(s);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /api/v1/intel/export`: a STIX 2.1 bundle (`application/stix+json;version=2.1`) of at
+/// most `limit` indicators and sightings (plus the producer identity), indicators first in
+/// `date_added` order, then sightings newest first. When more follow, the answer carries an
+/// `X-Next-Cursor` header: the same request with `cursor=<it>` gives the next bundle, so a
+/// client pages through any number of objects, each once (the last page may be empty).
 pub async fn export(
     State(st): State<AppState>,
     auth: Auth,
@@ -106,10 +193,16 @@ pub async fn export(
     let Query(p) = params?;
     let (want_ind, want_sig) = parse_types(p.types.as_deref())?;
     let limit = p.limit.unwrap_or(DEFAULT_EXPORT).clamp(1, MAX_EXPORT);
+    let mut pos = match p.cursor.as_deref() {
+        Some(c) => ExportPos::decode(c)?,
+        None if want_ind => ExportPos::Indicators(None),
+        None => ExportPos::Sightings(None),
+    };
     let principal = &auth.principal;
     let now = Timestamp::now();
     let producer_id = stable_id("identity", PRODUCER);
-    let mut objects: Vec<Value> = vec![json!({
+    let mut bundle = BundleText::new();
+    bundle.push(&json!({
         "type": "identity",
         "spec_version": "2.1",
         "id": producer_id,
@@ -117,52 +210,78 @@ pub async fn export(
         "modified": "2026-01-01T00:00:00.000Z",
         "name": PRODUCER,
         "identity_class": "system",
-    })];
+    }));
     let (mut indicators, mut sightings) = (0usize, 0usize);
-    if want_ind {
-        let mut cursor = None;
-        loop {
+    // The position after the page, when more may follow.
+    let mut next: Option<ExportPos> = None;
+    if let ExportPos::Indicators(start) = &pos
+        && want_ind
+    {
+        let mut cursor = start.clone();
+        'ind: loop {
             let q = IndicatorQuery {
                 source_id: p.source_id,
                 include_revoked: p.include_revoked.unwrap_or(false),
                 added_after: p.added_after,
                 oldest_first: true,
                 limit: PAGE,
-                cursor: cursor.take(),
+                cursor: cursor.clone(),
                 tlp_exclude: super::intel_admin::tlp_exclude_for(principal),
                 ..IndicatorQuery::default()
             };
             let page = st.store.list_indicators(&q).await?;
-            for i in &page.items {
-                if indicators >= limit {
-                    break;
-                }
+            let n = page.items.len();
+            for (k, i) in page.items.iter().enumerate() {
                 if let Some(o) = indicator_21(i) {
-                    objects.push(o);
+                    bundle.push(&o);
                     indicators += 1;
                 }
+                let here = vigil_store::Cursor {
+                    micros: i.date_added.as_microsecond(),
+                    key: i.id.to_string(),
+                }
+                .encode();
+                cursor = Some(here);
+                if indicators >= limit {
+                    let more_here = k + 1 < n || page.next_cursor.is_some();
+                    if more_here {
+                        next = Some(ExportPos::Indicators(cursor.clone()));
+                    } else if want_sig {
+                        next = Some(ExportPos::Sightings(None));
+                    }
+                    break 'ind;
+                }
             }
-            match page.next_cursor {
-                Some(c) if indicators < limit => cursor = Some(c),
-                _ => break,
+            if page.next_cursor.is_none() {
+                break;
             }
         }
+        pos = ExportPos::Sightings(None);
     }
-    if want_sig {
+    if let ExportPos::Sightings(start) = &pos
+        && want_sig
+        && next.is_none()
+        && indicators < limit
+    {
         let mut stix_ids: HashMap<IndicatorId, Option<String>> = HashMap::new();
-        let mut cursor = None;
-        'pages: loop {
+        let mut cursor = start.clone();
+        'sig: loop {
             let q = SightingQuery {
                 from: p.added_after,
                 limit: PAGE,
-                cursor: cursor.take(),
+                cursor: cursor.clone(),
                 ..SightingQuery::default()
             };
             let page = st.store.list_sightings(principal.scope(), &q).await?;
-            for s in &page.items {
-                if indicators + sightings >= limit {
-                    break 'pages;
-                }
+            let n = page.items.len();
+            for (k, s) in page.items.iter().enumerate() {
+                cursor = Some(
+                    vigil_store::Cursor {
+                        micros: s.spec.seen_at.as_microsecond(),
+                        key: s.id.to_string(),
+                    }
+                    .encode(),
+                );
                 let of = match stix_ids.get(&s.spec.indicator_id) {
                     Some(v) => v.clone(),
                     None => {
@@ -177,53 +296,152 @@ pub async fn export(
                     }
                 };
                 // A sighting of an indicator the caller may not see stays out with it.
-                let Some(of) = of else { continue };
-                let at = stix_time(s.spec.seen_at);
-                let created = stix_time(s.created_at);
-                objects.push(json!({
-                    "type": "sighting",
-                    "spec_version": "2.1",
-                    "id": stable_id("sighting", &s.id.to_string()),
-                    "created_by_ref": producer_id,
-                    "created": created,
-                    "modified": created,
-                    "sighting_of_ref": of,
-                    "first_seen": at,
-                    "last_seen": at,
-                    "count": s.spec.count.min(999_999_999),
-                }));
-                sightings += 1;
+                if let Some(of) = of {
+                    let at = stix_time(s.spec.seen_at);
+                    let created = stix_time(s.created_at);
+                    bundle.push(&json!({
+                        "type": "sighting",
+                        "spec_version": "2.1",
+                        "id": stable_id("sighting", &s.id.to_string()),
+                        "created_by_ref": producer_id,
+                        "created": created,
+                        "modified": created,
+                        "sighting_of_ref": of,
+                        "first_seen": at,
+                        "last_seen": at,
+                        "count": s.spec.count.min(999_999_999),
+                    }));
+                    sightings += 1;
+                }
+                if indicators + sightings >= limit {
+                    if k + 1 < n || page.next_cursor.is_some() {
+                        next = Some(ExportPos::Sightings(cursor.clone()));
+                    }
+                    break 'sig;
+                }
             }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => break,
+            if page.next_cursor.is_none() {
+                break;
             }
         }
     }
-    tracing::debug!(indicators, sightings, "intel export");
-    let bundle = json!({
-        "type": "bundle",
-        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-        "objects": objects,
-    });
+    tracing::debug!(indicators, sightings, more = next.is_some(), "intel export");
     let name = format!(
         "attachment; filename=\"vigil-intel-{}.json\"",
         now.strftime("%Y%m%dT%H%M%SZ")
     );
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/stix+json;version=2.1".to_string(),
-            ),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        bundle.to_string(),
-    )
-        .into_response())
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/stix+json;version=2.1"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(n) = next
+        && let Ok(v) = HeaderValue::from_str(&n.encode())
+    {
+        headers.insert(NEXT_CURSOR, v);
+    }
+    Ok((headers, bundle.finish()).into_response())
 }
 
-/// `GET /api/v1/intel/feeds`: the TAXII feeds polled so far, with their state.
+/// The header that names the next page of an export.
+pub const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// A configured TAXII feed as the web layer knows it (`[[intel.taxii_feeds]]`, resolved by
+/// the server): what the feeds page and `GET /api/v1/intel/feeds` show besides the stored
+/// polling state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxiiFeedSchedule {
+    pub name: String,
+    /// The intelligence source its objects go into.
+    pub source: String,
+    /// The collection URL (no credentials).
+    pub collection_url: String,
+    pub interval: std::time::Duration,
+    /// First retry after a failure, doubling per further failure up to the interval.
+    pub retry_min: std::time::Duration,
+}
+
+impl TaxiiFeedSchedule {
+    /// The wait after a poll, as the scheduler (`vigil-server`'s `taxii_feeds::next_delay`)
+    /// computes it: the interval after a success, `retry_min` doubled per consecutive failure
+    /// after failures, at most the interval.
+    pub fn next_delay(&self, consecutive_failures: u32) -> std::time::Duration {
+        if consecutive_failures == 0 {
+            return self.interval;
+        }
+        let factor = 1u32 << consecutive_failures.saturating_sub(1).min(20);
+        self.retry_min.saturating_mul(factor).min(self.interval)
+    }
+}
+
+/// One feed: configured, polled, or both.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedView {
+    pub name: String,
+    /// In the current configuration (a feed polled before and since removed is not).
+    pub configured: bool,
+    pub source: Option<String>,
+    pub collection_url: String,
+    pub interval_secs: Option<u64>,
+    /// `never polled`, `ok`, `failing`, or `removed` (polled, no longer configured).
+    pub state: &'static str,
+    #[serde(flatten)]
+    pub polled: Option<vigil_store::TaxiiFeedState>,
+    /// When the scheduler polls next (configured feeds; `None` when due at the next start).
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// The configured feeds in configuration order with their stored state, then feeds polled
+/// before that are no longer configured.
+pub async fn feed_views(st: &AppState) -> ApiResult<Vec<FeedView>> {
+    let mut stored: Vec<vigil_store::TaxiiFeedState> = st.store.list_taxii_feeds().await?;
+    let mut out = Vec::new();
+    for f in &st.config.taxii_feeds {
+        let polled = stored
+            .iter()
+            .position(|s| s.name == f.name)
+            .map(|i| stored.remove(i))
+            // A changed collection URL starts over (the scheduler does the same).
+            .filter(|s| s.collection_url == f.collection_url);
+        let state = match &polled {
+            None => "never_polled",
+            Some(s) if s.consecutive_failures > 0 => "failing",
+            Some(_) => "ok",
+        };
+        let next_attempt_at = polled.as_ref().and_then(|s| {
+            let last = s.last_attempt_at?;
+            let wait = jiff::SignedDuration::try_from(f.next_delay(s.consecutive_failures)).ok()?;
+            last.checked_add(wait).ok()
+        });
+        out.push(FeedView {
+            name: f.name.clone(),
+            configured: true,
+            source: Some(f.source.clone()),
+            collection_url: f.collection_url.clone(),
+            interval_secs: Some(f.interval.as_secs()),
+            state,
+            polled,
+            next_attempt_at,
+        });
+    }
+    out.extend(stored.into_iter().map(|s| FeedView {
+        name: s.name.clone(),
+        configured: false,
+        source: None,
+        collection_url: s.collection_url.clone(),
+        interval_secs: None,
+        state: "removed",
+        polled: Some(s),
+        next_attempt_at: None,
+    }));
+    Ok(out)
+}
+
+/// `GET /api/v1/intel/feeds`: the configured TAXII feeds and those polled before, with their
+/// state and the next attempt.
 pub async fn feeds(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     if !may_read_sources(&auth.principal) {
         metrics::counter!("vigil_access_denied_total").increment(1);
@@ -231,8 +449,7 @@ pub async fn feeds(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Val
             "role org_user may not read intelligence feeds",
         ));
     }
-    let feeds = st.store.list_taxii_feeds().await?;
-    Ok(super::page_json(feeds, None))
+    Ok(super::page_json(feed_views(&st).await?, None))
 }
 
 #[cfg(test)]
@@ -249,5 +466,46 @@ mod tests {
         );
         assert!(parse_types(Some("malware")).is_err());
         assert!(parse_types(Some(",")).is_err());
+    }
+
+    #[test]
+    fn feed_retries_double_up_to_the_interval() {
+        let f = TaxiiFeedSchedule {
+            name: "a".into(),
+            source: "taxii:a".into(),
+            collection_url: "https://peer.example/c/".into(),
+            interval: std::time::Duration::from_secs(3600),
+            retry_min: std::time::Duration::from_secs(30),
+        };
+        let secs = |n| f.next_delay(n).as_secs();
+        assert_eq!(
+            [secs(0), secs(1), secs(2), secs(3), secs(8), secs(40)],
+            [3600, 30, 60, 120, 3600, 3600]
+        );
+    }
+
+    #[test]
+    fn export_cursors_round_trip() {
+        for p in [
+            ExportPos::Indicators(None),
+            ExportPos::Indicators(Some("AbC-_1".into())),
+            ExportPos::Sightings(None),
+            ExportPos::Sightings(Some("x".into())),
+        ] {
+            assert_eq!(ExportPos::decode(&p.encode()).ok(), Some(p));
+        }
+        for bad in ["", "x.abc", "i", "i.a b", "s.a/b"] {
+            assert!(ExportPos::decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bundle_text_is_json() {
+        let mut b = BundleText::new();
+        b.push(&json!({"a": 1}));
+        b.push(&json!({"b": "ü"}));
+        let v: Value = serde_json::from_str(&b.finish()).expect("json");
+        assert_eq!(v["objects"], json!([{"a": 1}, {"b": "ü"}]));
+        assert_eq!(v["type"], "bundle");
     }
 }

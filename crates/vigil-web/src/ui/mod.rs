@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/intel/indicators/{id}", get(pages::intel::detail))
         .route("/intel/indicators/{id}/revoke", post(pages::intel::revoke))
         .route("/intel/sources", get(pages::intel::sources))
+        .route("/intel/feeds", get(pages::intel::feeds))
         .route("/intel/sources/import", post(pages::intel::upload))
         .route("/intel/sources/{id}", post(pages::intel::update_source))
         .route("/intel/attack", get(pages::attack::matrix))

@@ -323,3 +323,116 @@ async fn sightings_are_listed_within_the_callers_scope() {
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
     assert!(page["next_cursor"].is_string());
 }
+
+/// `GET /api/v1/intel/export` pages with `limit` and `cursor` (the `X-Next-Cursor` of the
+/// previous page): every indicator and every sighting the caller may see comes exactly once,
+/// each page a valid bundle with the producer identity and at most `limit` other objects.
+#[tokio::test]
+async fn export_pages_visit_every_object_once() {
+    let app = TestApp::new().await;
+    let list: String = (0..7).map(|i| format!("198.51.100.{i}\n")).collect();
+    let (s, v) = app
+        .call(
+            "POST",
+            "/api/v1/intel/import?source=export-paging",
+            Some(&app.admin),
+            Some(("text/plain", list.into_bytes())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let inds = app
+        .store
+        .list_indicators(&vigil_store::IndicatorQuery::default())
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(inds.len(), 7);
+    let t0 = vigil_model::Timestamp::now();
+    for (n, org) in [app.a.id, app.b.id, app.a.id, app.b.id, app.a.id]
+        .iter()
+        .enumerate()
+    {
+        app.store
+            .record_sightings(
+                Scope::All,
+                vec![vigil_store::NewSighting {
+                    indicator_id: inds[n].id,
+                    org_id: *org,
+                    event_id: Some(n as i64),
+                    alert_id: None,
+                    seen_at: t0
+                        .checked_sub(jiff::SignedDuration::from_secs(n as i64))
+                        .expect("time"),
+                    count: 1,
+                }],
+            )
+            .await
+            .expect("sighting");
+    }
+    let export_all = |secret: String, limit: usize| {
+        let app = &app;
+        async move {
+            let mut seen: Vec<(String, String)> = Vec::new();
+            let mut cursor: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                pages += 1;
+                assert!(pages < 50, "paging did not end");
+                let path = match &cursor {
+                    Some(c) => format!("/api/v1/intel/export?limit={limit}&cursor={c}"),
+                    None => format!("/api/v1/intel/export?limit={limit}"),
+                };
+                let req = axum::http::Request::get(&path)
+                    .header("authorization", format!("Bearer {secret}"))
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                let (s, bundle, h) = app.send(req).await;
+                assert_eq!(s, StatusCode::OK, "{bundle}");
+                assert_eq!(bundle["type"], "bundle");
+                let objs = bundle["objects"].as_array().expect("objects");
+                assert_eq!(objs[0]["type"], "identity", "every page names its producer");
+                assert!(objs.len() - 1 <= limit, "{} objects on a page", objs.len());
+                seen.extend(objs[1..].iter().map(|o| {
+                    (
+                        o["type"].as_str().unwrap_or("").to_string(),
+                        o["id"].as_str().unwrap_or("").to_string(),
+                    )
+                }));
+                match h.get("x-next-cursor").and_then(|v| v.to_str().ok()) {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => return (seen, pages),
+                }
+            }
+        }
+    };
+    for limit in [1, 3, 5, 12, 1000] {
+        let (seen, pages) = export_all(app.analyst.clone(), limit).await;
+        let mut ids: Vec<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids.len(), 12, "limit {limit}: {seen:?}");
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 12, "each object once (limit {limit})");
+        let kinds: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "indicator").count(), 7);
+        assert!(
+            kinds
+                .windows(2)
+                .all(|w| !(w[0] == "sighting" && w[1] == "indicator")),
+            "indicators first: {kinds:?}"
+        );
+        assert!(
+            pages <= 12usize.div_ceil(limit) + 1,
+            "limit {limit}: {pages} pages"
+        );
+    }
+    // An organization user pages through its own sightings only.
+    let (seen, _) = export_all(app.officer.clone(), 2).await;
+    assert_eq!(seen.iter().filter(|(t, _)| t == "sighting").count(), 3);
+    // A cursor the server did not issue.
+    for bad in ["nope", "x.abc", "i.not%20base64"] {
+        let (s, v) = app
+            .get(&format!("/api/v1/intel/export?cursor={bad}"), &app.analyst)
+            .await;
+        assert!(s.is_client_error(), "{bad}: {s} {v}");
+    }
+}

@@ -828,3 +828,72 @@ async fn the_openapi_document_describes_sources_edl_and_blocklists() {
             .is_some_and(|e| e.len() == 5)
     );
 }
+
+/// Firewalls that poll with HTTP Basic: the user name is the list's name or `edl`, the
+/// password an API token; anything else is a 401 with the Basic challenge, and the secret
+/// never shows in the answer.
+#[tokio::test]
+async fn edl_lists_accept_basic_credentials() {
+    use base64::Engine as _;
+    let app = TestApp::new().await;
+    seed_mixed(&app).await;
+    seed_edl(&app, "fw-basic").await;
+    let basic = |user: &str, pass: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+        )
+    };
+    let get = |authz: Option<String>| {
+        let mut b = Request::builder().uri("/edl/fw-basic.txt");
+        if let Some(a) = authz {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        b.body(Body::empty()).expect("request")
+    };
+    let (s, bearer_body, _) = text(&app, "/edl/fw-basic.txt", Some(&app.analyst)).await;
+    assert_eq!(s, StatusCode::OK);
+    for user in ["fw-basic", "edl"] {
+        let (s, v, h) = app.send(get(Some(basic(user, &app.analyst)))).await;
+        assert_eq!(s, StatusCode::OK, "{user}: {v}");
+        assert_eq!(
+            v.as_str(),
+            Some(bearer_body.as_str()),
+            "same list as with Bearer"
+        );
+        assert!(h.get(header::ETAG).is_some());
+    }
+    // The scheme name is case-insensitive.
+    let lower = basic("edl", &app.analyst).replacen("Basic", "basic", 1);
+    let (s, _, _) = app.send(get(Some(lower))).await;
+    assert_eq!(s, StatusCode::OK);
+    let wrong_token = "vgl_not-a-real-token-secret";
+    for authz in [
+        basic("other-list", &app.analyst),
+        basic("edl", wrong_token),
+        basic("edl", ""),
+        "Basic !!!not-base64".to_string(),
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("no-colon")
+        ),
+    ] {
+        let (s, v, h) = app.send(get(Some(authz.clone()))).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{authz}: {v}");
+        assert!(
+            h.get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|c| c.starts_with("Basic realm=")),
+            "{h:?}"
+        );
+        assert!(!v.to_string().contains(wrong_token));
+        assert!(!v.to_string().contains(app.analyst.as_str()));
+    }
+    let (s, _, h) = app.send(get(None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(h.get(header::WWW_AUTHENTICATE).is_some());
+    // The token's role decides as it does with Bearer.
+    let (s, _, _) = app.send(get(Some(basic("edl", &app.officer)))).await;
+    let (s2, _, _) = text(&app, "/edl/fw-basic.txt", Some(&app.officer)).await;
+    assert_eq!(s, s2, "Basic and Bearer agree for the same token");
+}

@@ -351,3 +351,133 @@ async fn client_polls_incrementally_over_http() {
     );
     serving.abort();
 }
+
+/// One indicator posted in three versions (and an older one that changes nothing): the
+/// current one is what objects/ serves by default, every version is served through
+/// match[version], versions/ and the manifest.
+#[tokio::test]
+async fn every_indicator_version_is_served() {
+    indicator_versions(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn every_indicator_version_is_served_on_postgres() {
+    if let Some(app) = TestApp::postgres("taxii indicator versions").await {
+        indicator_versions(app).await;
+    }
+}
+
+async fn indicator_versions(app: TestApp) {
+    let id = format!("indicator--{}", uuid::Uuid::new_v4());
+    let version = |t: &str, value: &str| {
+        json!({
+            "type": "indicator", "spec_version": "2.1", "id": id,
+            "created": "2026-03-01T00:00:00.000Z", "modified": t,
+            "name": value, "pattern_type": "stix", "valid_from": "2026-03-01T00:00:00Z",
+            "pattern": format!("[domain-name:value = '{value}']"),
+        })
+    };
+    let (t1, t2, t3) = (
+        "2026-03-01T00:00:00.000Z",
+        "2026-03-02T00:00:00.000Z",
+        "2026-03-03T00:00:00.000Z",
+    );
+    let path = objects_path(PARTNERS_COLLECTION);
+    for (t, value) in [
+        (t1, "v1.versions.example"),
+        (t2, "v2.versions.example"),
+        (t3, "v3.versions.example"),
+        ("2026-02-01T00:00:00.000Z", "v0.versions.example"),
+    ] {
+        let env = json!({ "objects": [version(t, value)] });
+        let (s, status, _) = taxii(
+            &app,
+            "POST",
+            &path,
+            Some(&app.analyst),
+            Some(TAXII_MEDIA),
+            Some((TAXII_MEDIA, env.to_string().into_bytes())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{status}");
+    }
+    let names = |env: &Value| -> Vec<String> {
+        env["objects"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|o| o["name"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let v = |n: u8| format!("v{n}.versions.example");
+    for collection in [PARTNERS_COLLECTION, INDICATORS_COLLECTION] {
+        let base = objects_path(collection);
+        let q = |m: &str| format!("{base}?match%5Bid%5D={id}&match%5Bversion%5D={m}");
+        let (_, env, _) = get(&app, &format!("{base}?match%5Bid%5D={id}"), &app.officer).await;
+        assert_eq!(names(&env), [v(3)], "the current version by default");
+        let (_, env, _) = get(&app, &q("last"), &app.officer).await;
+        assert_eq!(names(&env), [v(3)]);
+        let (_, env, _) = get(&app, &q("all"), &app.officer).await;
+        assert_eq!(names(&env), [v(1), v(2), v(3)], "{env}");
+        let (_, env, _) = get(&app, &q("first"), &app.officer).await;
+        assert_eq!(names(&env), [v(1)]);
+        let (_, env, _) = get(&app, &q(t2), &app.officer).await;
+        assert_eq!(names(&env), [v(2)]);
+        let (_, env, _) = get(&app, &q("first,last"), &app.officer).await;
+        assert_eq!(names(&env), [v(1), v(3)]);
+        // Paged one by one with next: each version once.
+        let mut paged = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..10 {
+            let url = match &next {
+                Some(n) => format!("{}&limit=1&next={n}", q("all")),
+                None => format!("{}&limit=1", q("all")),
+            };
+            let (s, env, _) = get(&app, &url, &app.officer).await;
+            assert_eq!(s, StatusCode::OK, "{env}");
+            paged.extend(names(&env));
+            next = env["next"].as_str().map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        assert_eq!(paged, [v(1), v(2), v(3)]);
+        // One object, its versions, the manifest.
+        let (_, env, _) = get(
+            &app,
+            &format!("{base}{id}/?match%5Bversion%5D=all"),
+            &app.officer,
+        )
+        .await;
+        assert_eq!(names(&env), [v(1), v(2), v(3)]);
+        let (_, env, _) = get(&app, &format!("{base}{id}/"), &app.officer).await;
+        assert_eq!(names(&env), [v(3)]);
+        let (s, vs, _) = get(&app, &format!("{base}{id}/versions/"), &app.officer).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(vs["versions"], json!([t1, t2, t3]), "{vs}");
+        let manifest_url = format!(
+            "/taxii2/vigil/collections/{collection}/manifest/?match%5Bid%5D={id}&match%5Bversion%5D=all"
+        );
+        let (_, m, _) = get(&app, &manifest_url, &app.officer).await;
+        let versions: Vec<&str> = m["objects"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["version"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(versions, [t1, t2, t3], "{m}");
+    }
+    // The matcher's view, the indicator API: one indicator, the current version.
+    let (s, list) = app
+        .call(
+            "GET",
+            &format!("/api/v1/intel/indicators?stix_id={id}"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{list}");
+    assert!(items.iter().all(|i| i["name"] == v(3).as_str()), "{list}");
+}

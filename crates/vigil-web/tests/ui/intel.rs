@@ -342,3 +342,135 @@ async fn sources_are_managed_uploaded_to_and_show_their_history() {
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+/// The feeds page: every configured TAXII feed with its state (polled fine, failing, never
+/// polled), a feed polled before and no longer configured; linked from /intel and
+/// /intel/sources; staff only.
+#[tokio::test]
+async fn the_feeds_page_shows_configured_feeds_and_their_polling_state() {
+    use std::time::Duration;
+    use vigil_web::api::intel_share::TaxiiFeedSchedule;
+    let feed = |name: &str, interval: u64| TaxiiFeedSchedule {
+        name: name.into(),
+        source: format!("taxii:{name}"),
+        collection_url: format!("https://{name}.peer.example/taxii2/api1/collections/c1/"),
+        interval: Duration::from_secs(interval),
+        retry_min: Duration::from_secs(30),
+    };
+    let app = app_with(WebConfig {
+        taxii_feeds: vec![
+            feed("partner", 900),
+            feed("national", 3600),
+            feed("fresh", 3600),
+        ],
+        ..WebConfig::default()
+    })
+    .await;
+    source(&app, "taxii:partner").await;
+    let t0: Timestamp = "2026-05-01T02:00:00Z".parse().expect("t");
+    let mark: Timestamp = "2026-05-01T01:59:58.123456Z".parse().expect("t");
+    let url = |n: &str| format!("https://{n}.peer.example/taxii2/api1/collections/c1/");
+    let poll = |name: &str, p: vigil_store::TaxiiFeedPoll| {
+        let store = app.store.clone();
+        let (name, u) = (name.to_string(), url(name));
+        async move {
+            store
+                .record_taxii_feed_poll(&name, &u, p, t0)
+                .await
+                .expect("poll state")
+        }
+    };
+    poll(
+        "partner",
+        vigil_store::TaxiiFeedPoll::Success {
+            watermark: Some(mark),
+            objects: 1234,
+        },
+    )
+    .await;
+    for _ in 0..2 {
+        poll(
+            "national",
+            vigil_store::TaxiiFeedPoll::Failure {
+                error: "peer answered 503 <Service Unavailable>".into(),
+            },
+        )
+        .await;
+    }
+    poll(
+        "retired",
+        vigil_store::TaxiiFeedPoll::Success {
+            watermark: None,
+            objects: 7,
+        },
+    )
+    .await;
+
+    let c = login(&app, "analyst").await;
+    for page in ["/intel", "/intel/sources"] {
+        let r = get(&app, page, Some(&c)).await;
+        assert!(r.body.contains("href=\"/intel/feeds\""), "{page}");
+    }
+    let r = get(&app, "/intel/feeds", Some(&c)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let row = |name: &str| -> String {
+        let start = r
+            .body
+            .find(&format!("data-feed=\"{name}\""))
+            .unwrap_or_else(|| panic!("row {name}: {}", r.body));
+        let end = r.body[start..]
+            .find("</tr>")
+            .map_or(r.body.len(), |e| start + e);
+        r.body[start..end].to_string()
+    };
+    // Configuration order, then the feed no longer configured.
+    let order: Vec<usize> = ["partner", "national", "fresh", "retired"]
+        .iter()
+        .map(|n| r.body.find(&format!("data-feed=\"{n}\"")).expect("row"))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    let partner = row("partner");
+    assert!(partner.contains("data-state=\"ok\""), "{partner}");
+    assert!(
+        partner.contains("2026-05-01T01:59:58.123456Z"),
+        "watermark: {partner}"
+    );
+    assert!(partner.contains(">1234<"), "objects: {partner}");
+    assert!(partner.contains(">15m<"), "interval: {partner}");
+    // Last poll 10:00 Beijing time; next 15 minutes later.
+    assert!(partner.contains("2026-05-01 10:00:00"), "{partner}");
+    assert!(
+        partner.contains("2026-05-01 10:15:00"),
+        "next attempt: {partner}"
+    );
+    assert!(
+        partner.contains("href=\"/intel/sources?source="),
+        "{partner}"
+    );
+    let national = row("national");
+    assert!(national.contains("data-state=\"failing\""), "{national}");
+    // The error is escaped; two failures: retry after 30 s doubled once.
+    assert!(
+        national.contains("peer answered 503 &#60;Service Unavailable&#62;"),
+        "{national}"
+    );
+    assert!(
+        national.contains("2026-05-01 10:01:00"),
+        "next attempt: {national}"
+    );
+    assert!(national.contains(">2 / 2<"), "polls / failures: {national}");
+    let fresh = row("fresh");
+    assert!(fresh.contains("data-state=\"never_polled\""), "{fresh}");
+    assert!(fresh.contains("at the next start"), "{fresh}");
+    let retired = row("retired");
+    assert!(retired.contains("data-state=\"removed\""), "{retired}");
+    assert!(retired.contains(">7<"), "{retired}");
+
+    // Staff only; the Chinese page.
+    let officer = login(&app, "officer").await;
+    let r = get(&app, "/intel/feeds", Some(&officer)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let admin = login(&app, "admin").await;
+    let r = get(&app, "/intel/feeds", Some(&admin)).await;
+    assert!(r.body.contains("TAXII 订阅源"), "the Chinese page");
+}

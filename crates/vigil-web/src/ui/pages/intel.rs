@@ -1,7 +1,8 @@
 //! Threat-intelligence pages: `/intel` (indicator search), `/intel/indicators/{id}` (detail
 //! with provenance, linked objects, sightings and the revoke button) and `/intel/sources`
 //! (sources with state and counts, settings form, import upload, import history with the
-//! rejected objects).
+//! rejected objects) and `/intel/feeds` (the configured TAXII feeds with their polling state
+//! and next attempt).
 //!
 //! The search and the detail go through the API's functions (`api::intel::indicator_query`,
 //! `api::intel_admin::may_see`), so the TLP rule is the same: organization users see only
@@ -661,6 +662,101 @@ pub async fn sources(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQ
             .is_some()
             .then(|| p.with_cursor("/intel/sources", None)),
         notice,
+    }))
+}
+
+/// One row of the feeds page.
+#[derive(Debug)]
+pub struct FeedRow {
+    pub name: String,
+    pub source: String,
+    pub source_id: Option<String>,
+    pub collection_url: String,
+    pub state: &'static str,
+    pub state_label: String,
+    pub interval: String,
+    pub last_poll: String,
+    pub last_success: String,
+    pub watermark: String,
+    pub objects: u64,
+    pub polls: u64,
+    pub failures: u64,
+    pub last_error: String,
+    pub last_error_at: String,
+    pub next_attempt: String,
+}
+
+#[derive(Template)]
+#[template(path = "intel_feeds.html")]
+pub struct FeedsPage {
+    pub page: Frame,
+    pub feeds: Vec<FeedRow>,
+}
+
+/// An interval as the configuration writes it (`15m`, `1h`, `90s`).
+fn fmt_interval(secs: u64) -> String {
+    match secs {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `/intel/feeds`: the configured TAXII feeds with their polling state (staff only, like the
+/// sources page).
+pub async fn feeds(State(st): State<AppState>, ui: UiAuth) -> UiResult {
+    let t = ui.catalog();
+    if !may_read_sources(&ui.principal) {
+        metrics::counter!("vigil_access_denied_total").increment(1);
+        return Err(UiError::forbidden(t));
+    }
+    let views = crate::api::intel_share::feed_views(&st)
+        .await
+        .map_err(|e| UiError::from_api(e, t.locale))?;
+    let sources: HashMap<String, IntelSourceId> = st
+        .store
+        .list_intel_sources()
+        .await
+        .ui(t)?
+        .into_iter()
+        .map(|s| (s.spec.name, s.id))
+        .collect();
+    let time = |v: Option<Timestamp>| v.map_or_else(|| "—".to_string(), view::fmt_time);
+    let feeds = views
+        .into_iter()
+        .map(|f| {
+            let p = f.polled.as_ref();
+            let source = f.source.clone().unwrap_or_default();
+            FeedRow {
+                source_id: sources.get(&source).map(|id| id.to_string()),
+                source,
+                name: f.name,
+                collection_url: f.collection_url,
+                state: f.state,
+                state_label: t.t(&format!("intelfeeds.state_{}", f.state)).to_string(),
+                interval: f.interval_secs.map_or_else(|| "—".into(), fmt_interval),
+                last_poll: time(p.and_then(|p| p.last_attempt_at)),
+                last_success: time(p.and_then(|p| p.last_success_at)),
+                watermark: p
+                    .and_then(|p| p.watermark)
+                    .map_or_else(|| "—".into(), crate::taxii::taxii_time),
+                objects: p.map_or(0, |p| p.objects_imported),
+                polls: p.map_or(0, |p| p.polls),
+                failures: p.map_or(0, |p| p.failures),
+                last_error: p.and_then(|p| p.last_error.clone()).unwrap_or_default(),
+                last_error_at: time(p.and_then(|p| p.last_error_at)),
+                next_attempt: match (f.configured, f.next_attempt_at) {
+                    (true, Some(at)) => view::fmt_time(at),
+                    (true, None) => t.t("intelfeeds.at_start").to_string(),
+                    (false, _) => "—".into(),
+                },
+            }
+        })
+        .collect();
+    Ok(html(&FeedsPage {
+        page: ui.frame("intel", t.t("intelfeeds.title").to_string()),
+        feeds,
     }))
 }
 
