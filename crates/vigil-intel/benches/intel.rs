@@ -70,8 +70,8 @@ fn lookup(c: &mut Criterion) {
             _ => "unknown".into(),
         }
     );
-    let probes_1 = probes(set.indicators(), PROBES, 100);
-    let probes = probes(set.indicators(), PROBES, 2);
+    let probes_1 = probes(&set, PROBES, 100);
+    let probes = probes(&set, PROBES, 2);
     let now = Timestamp::from_second(1_763_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
     let mut hits = 0usize;
     for p in &probes {

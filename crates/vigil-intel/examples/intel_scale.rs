@@ -60,7 +60,7 @@ fn main() {
         set.approx_heap_bytes() as f64 / 1048576.0,
         set.approx_heap_bytes() as f64 / stats.indicators.max(1) as f64
     );
-    let probes = common::probes(set.indicators(), probes_n, hit_every);
+    let probes = common::probes(&set, probes_n, hit_every);
     let texts: Vec<(vigil_intel::IndicatorKind, String)> =
         probes.iter().map(|v| (v.kind(), v.text())).collect();
     let now = jiff::Timestamp::now();

@@ -223,8 +223,9 @@ mod tests {
         policy.disabled.insert("a".into());
         let set = intel.build_set_with(&policy);
         assert_eq!(set.len(), 1);
-        assert_eq!(set.indicators()[0].confidence, 60);
-        assert_eq!(set.indicators()[0].context.sources.len(), 1);
+        let first = set.indicator(0).expect("one indicator");
+        assert_eq!(first.confidence, 60);
+        assert_eq!(first.context.sources.len(), 1);
         let policy = SourcePolicy {
             trust: BTreeMap::from([("a".to_string(), 50)]),
             min_confidence: 45,
@@ -233,7 +234,6 @@ mod tests {
         let set = intel.build_set_with(&policy);
         let conf: Vec<(String, u8)> = set
             .indicators()
-            .iter()
             .map(|i| (i.value.text(), i.confidence))
             .collect();
         // evil.com: max(80 * 0.5, 60) = 60; 1.2.3.4: 40 is under the floor.

@@ -10,8 +10,15 @@
 //!   `evil.com` and `com`, so `notevil.com` never matches `evil.com`;
 //! - addresses and CIDRs live in two [`IntervalMap`]s (IPv4 over `u32`, IPv6 over `u128`);
 //! - validity (`valid_from`/`valid_until`) is checked at match time against the `now` the
-//!   caller passes, so an expired indicator stops matching without a rebuild.
+//!   caller passes, so an expired indicator stops matching without a rebuild;
+//! - the indicators themselves are kept compact (issue 5, item 7: 10 M within 2 GiB): 16 bytes
+//!   each, pointing at the value where its table already keeps it (a string's arena bytes, an
+//!   address) or into a dense vector of its type (digests, IPv6), with the context by index
+//!   into the set's distinct contexts and validity bounds in a side table for the few that have
+//!   them. [`IndicatorSet::indicator`] and [`IndicatorSet::indicators`] rebuild an
+//!   [`Indicator`] on demand (hits are rare; lookups never need one).
 
+use crate::indicator::IndicatorContext;
 use crate::indicator::{Indicator, IndicatorKind, IndicatorValue};
 use crate::interval::IntervalMap;
 use crate::pattern::{Observation, PatternIndicator};
@@ -20,6 +27,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// One value seen in an event, with the ECS field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,13 +37,14 @@ pub struct Observable {
 }
 
 /// An observable that matched an active indicator.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Hit<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
     /// Index into the observables passed to [`IndicatorSet::match_event`].
     pub observable: usize,
     /// Index of the indicator in the set (stable for the set's lifetime).
     pub indicator_id: u32,
-    pub indicator: &'a Indicator,
+    /// The indicator, rebuilt from the set's compact form.
+    pub indicator: Indicator,
 }
 
 /// ECS fields holding observables, with the type their values are parsed as.
@@ -201,6 +210,7 @@ impl StrTable {
         ) {
             hashbrown::hash_table::Entry::Occupied(e) => Some(e.get().id),
             hashbrown::hash_table::Entry::Vacant(e) => {
+                // The caller checked that the arena stays addressable by `u32`.
                 let off = arena.len() as u32;
                 arena.extend_from_slice(key);
                 e.insert(StrSlot {
@@ -216,6 +226,21 @@ impl StrTable {
 
     fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// True when `len` more bytes keep every offset and end within `u32`.
+    fn has_room(&self, len: usize) -> bool {
+        self.arena.len() + len <= u32::MAX as usize
+    }
+
+    /// The bytes of a stored key as text (they came from a `&str`).
+    fn text(&self, off: u32, len: u32) -> Box<str> {
+        let (off, len) = (off as usize, len as usize);
+        self.arena
+            .get(off..off + len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+            .into()
     }
 
     fn shrink(&mut self) {
@@ -322,7 +347,18 @@ fn label_bit(labels: usize) -> u64 {
 /// carry the indicator's id with a flag saying whether it has validity bounds at all.
 #[derive(Debug, Clone)]
 pub struct IndicatorSet {
-    indicators: Vec<Indicator>,
+    entries: Vec<Entry>,
+    /// The distinct contexts, by [`Entry::ctx`].
+    contexts: Vec<Arc<IndicatorContext>>,
+    /// Validity of the indicators that have bounds (`valid_from`, `valid_until`), by id.
+    bounds: hashbrown::HashMap<u32, Bounds, foldhash::fast::FixedState>,
+    /// IPv6 addresses and digests, by [`Entry::a`].
+    v6_vals: Vec<u128>,
+    md5_vals: Vec<[u8; 16]>,
+    sha1_vals: Vec<[u8; 20]>,
+    sha256_vals: Vec<[u8; 32]>,
+    sm3_vals: Vec<[u8; 32]>,
+    ja3_vals: Vec<[u8; 16]>,
     hasher: foldhash::fast::FixedState,
     v4_hosts: InlineTable<u32>,
     v6_hosts: InlineTable<u128>,
@@ -348,6 +384,28 @@ pub struct IndicatorSet {
     duplicates: usize,
 }
 
+type Bounds = (Option<Timestamp>, Option<Timestamp>);
+
+/// One indicator of a set, in 16 bytes: its value where the set keeps it, its context by index.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// IPv4: the address; strings: the offset in the type's arena; IPv6 and digests: the
+    /// index in the type's value vector.
+    a: u32,
+    /// IPv4 and IPv6: the prefix; strings: the length.
+    b: u32,
+    /// Index into [`IndicatorSet::contexts`].
+    ctx: u32,
+    kind: IndicatorKind,
+    confidence: u8,
+}
+
+/// Pushes `v` and returns its index.
+fn push_val<K>(vals: &mut Vec<K>, v: K) -> u32 {
+    vals.push(v);
+    (vals.len() - 1) as u32
+}
+
 /// Counts of a built set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SetStats {
@@ -365,10 +423,6 @@ impl Default for IndicatorSet {
     fn default() -> Self {
         Self::build(Vec::new(), Vec::new())
     }
-}
-
-fn has_bounds(i: &Indicator) -> bool {
-    i.valid_from.is_some() || i.valid_until.is_some()
 }
 
 impl IndicatorSet {
@@ -397,9 +451,18 @@ impl IndicatorSet {
         mut placed: impl FnMut(T, u32),
     ) -> Self {
         let iter = indicators.into_iter();
+        let hasher = foldhash::fast::FixedState::with_seed(0x5649_4749_4c00_0001);
         let mut set = Self {
-            indicators: Vec::with_capacity(iter.size_hint().0.min(MAX_INDICATORS)),
-            hasher: foldhash::fast::FixedState::with_seed(0x5649_4749_4c00_0001),
+            entries: Vec::with_capacity(iter.size_hint().0.min(MAX_INDICATORS)),
+            contexts: Vec::new(),
+            bounds: hashbrown::HashMap::with_hasher(hasher.clone()),
+            v6_vals: Vec::new(),
+            md5_vals: Vec::new(),
+            sha1_vals: Vec::new(),
+            sha256_vals: Vec::new(),
+            sm3_vals: Vec::new(),
+            ja3_vals: Vec::new(),
+            hasher,
             v4_hosts: InlineTable::default(),
             v6_hosts: InlineTable::default(),
             v4: IntervalMap::default(),
@@ -421,84 +484,205 @@ impl IndicatorSet {
         };
         let mut networks: hashbrown::HashMap<(u128, u8, bool), u32, foldhash::fast::FixedState> =
             hashbrown::HashMap::with_hasher(set.hasher.clone());
+        // Contexts by address (each one interned is held in `set.contexts`, so an address is
+        // never reused for another while building), and merged contexts by the pair merged.
+        let mut ctx_ids: hashbrown::HashMap<usize, u32, foldhash::fast::FixedState> =
+            hashbrown::HashMap::with_hasher(set.hasher.clone());
+        let mut merged: hashbrown::HashMap<(u32, u32), u32, foldhash::fast::FixedState> =
+            hashbrown::HashMap::with_hasher(set.hasher.clone());
         for (ind, tag) in iter {
-            let next = set.indicators.len() as u32;
-            let existing = match &ind.value {
+            let next = set.entries.len() as u32;
+            let Indicator {
+                value,
+                confidence,
+                valid_from,
+                valid_until,
+                context,
+            } = ind;
+            // (the id already holding the value, or None once stored; the entry's a and b)
+            let (existing, a, b) = match &value {
                 IndicatorValue::Ipv4 { addr, prefix: 32 } => {
-                    set.v4_hosts.find_or_insert(*addr, next)
+                    (set.v4_hosts.find_or_insert(*addr, next), *addr, 32)
                 }
-                IndicatorValue::Ipv6 { addr, prefix: 128 } => {
-                    set.v6_hosts.find_or_insert(*addr, next)
-                }
-                IndicatorValue::Ipv4 { addr, prefix } => Some(
-                    *networks
-                        .entry((u128::from(*addr), *prefix, false))
-                        .or_insert(next),
-                )
-                .filter(|&i| i != next),
+                IndicatorValue::Ipv4 { addr, prefix } => (
+                    Some(
+                        *networks
+                            .entry((u128::from(*addr), *prefix, false))
+                            .or_insert(next),
+                    )
+                    .filter(|&i| i != next),
+                    *addr,
+                    u32::from(*prefix),
+                ),
                 IndicatorValue::Ipv6 { addr, prefix } => {
-                    Some(*networks.entry((*addr, *prefix, true)).or_insert(next))
-                        .filter(|&i| i != next)
+                    let e = if *prefix == 128 {
+                        set.v6_hosts.find_or_insert(*addr, next)
+                    } else {
+                        Some(*networks.entry((*addr, *prefix, true)).or_insert(next))
+                            .filter(|&i| i != next)
+                    };
+                    let at = if e.is_none() {
+                        push_val(&mut set.v6_vals, *addr)
+                    } else {
+                        0
+                    };
+                    (e, at, u32::from(*prefix))
                 }
-                IndicatorValue::Domain(s) => {
+                IndicatorValue::Domain(s)
+                | IndicatorValue::Url(s)
+                | IndicatorValue::Email(s)
+                | IndicatorValue::Ja4(s) => {
+                    let t = match &value {
+                        IndicatorValue::Domain(_) => &mut set.domain,
+                        IndicatorValue::Url(_) => &mut set.url,
+                        IndicatorValue::Email(_) => &mut set.email,
+                        _ => &mut set.ja4,
+                    };
+                    if !t.has_room(s.len()) {
+                        continue;
+                    }
+                    let off = t.arena.len() as u32;
                     let h = StrTable::hash(&set.hasher, s.as_bytes());
-                    let e = set.domain.find_or_insert(h, s.as_bytes(), next);
-                    if e.is_none() {
+                    let e = t.find_or_insert(h, s.as_bytes(), next);
+                    if e.is_none() && matches!(value, IndicatorValue::Domain(_)) {
                         let labels = s.bytes().filter(|&b| b == b'.').count() + 1;
                         set.domain_labels |= label_bit(labels);
                         set.domain_max_len = set.domain_max_len.max(s.len());
                     }
-                    e
+                    (e, off, s.len() as u32)
                 }
-                IndicatorValue::Url(s) => {
-                    let h = StrTable::hash(&set.hasher, s.as_bytes());
-                    set.url.find_or_insert(h, s.as_bytes(), next)
+                IndicatorValue::Md5(k) => {
+                    let e = set.md5.find_or_insert(*k, next);
+                    let at = if e.is_none() {
+                        push_val(&mut set.md5_vals, *k)
+                    } else {
+                        0
+                    };
+                    (e, at, 0)
                 }
-                IndicatorValue::Email(s) => {
-                    let h = StrTable::hash(&set.hasher, s.as_bytes());
-                    set.email.find_or_insert(h, s.as_bytes(), next)
+                IndicatorValue::Sha1(k) => {
+                    let e = set.sha1.find_or_insert(*k, next);
+                    let at = if e.is_none() {
+                        push_val(&mut set.sha1_vals, *k)
+                    } else {
+                        0
+                    };
+                    (e, at, 0)
                 }
-                IndicatorValue::Ja4(s) => {
-                    let h = StrTable::hash(&set.hasher, s.as_bytes());
-                    set.ja4.find_or_insert(h, s.as_bytes(), next)
+                IndicatorValue::Sha256(k) => {
+                    let e = set.sha256.find_or_insert(*k, next);
+                    let at = if e.is_none() {
+                        push_val(&mut set.sha256_vals, *k)
+                    } else {
+                        0
+                    };
+                    (e, at, 0)
                 }
-                IndicatorValue::Md5(k) => set.md5.find_or_insert(*k, next),
-                IndicatorValue::Sha1(k) => set.sha1.find_or_insert(*k, next),
-                IndicatorValue::Sha256(k) => set.sha256.find_or_insert(*k, next),
-                IndicatorValue::Sm3(k) => set.sm3.find_or_insert(*k, next),
-                IndicatorValue::Ja3(k) => set.ja3.find_or_insert(*k, next),
+                IndicatorValue::Sm3(k) => {
+                    let e = set.sm3.find_or_insert(*k, next);
+                    let at = if e.is_none() {
+                        push_val(&mut set.sm3_vals, *k)
+                    } else {
+                        0
+                    };
+                    (e, at, 0)
+                }
+                IndicatorValue::Ja3(k) => {
+                    let e = set.ja3.find_or_insert(*k, next);
+                    let at = if e.is_none() {
+                        push_val(&mut set.ja3_vals, *k)
+                    } else {
+                        0
+                    };
+                    (e, at, 0)
+                }
+            };
+            let ctx = match ctx_ids.entry(Arc::as_ptr(&context) as usize) {
+                hashbrown::hash_map::Entry::Occupied(e) => *e.get(),
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    let c = push_val(&mut set.contexts, context);
+                    e.insert(c);
+                    c
+                }
             };
             match existing {
                 Some(i) => {
                     set.duplicates += 1;
-                    set.indicators[i as usize].merge(&ind);
+                    // As `Indicator::merge`: the highest confidence, the earliest start and
+                    // latest end (open-ended wins), the contexts merged (once per pair).
+                    let e = &mut set.entries[i as usize];
+                    e.confidence = e.confidence.max(confidence);
+                    let cur = e.ctx;
+                    if cur != ctx {
+                        let contexts = &mut set.contexts;
+                        let m = *merged.entry((cur, ctx)).or_insert_with(|| {
+                            let mut c = IndicatorContext::clone(&contexts[cur as usize]);
+                            c.merge(&contexts[ctx as usize]);
+                            push_val(contexts, Arc::new(c))
+                        });
+                        set.entries[i as usize].ctx = m;
+                    }
+                    if let Some((from, until)) = set.bounds.get(&i).copied() {
+                        let from = match (from, valid_from) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            _ => None,
+                        };
+                        let until = match (until, valid_until) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
+                        if from.is_none() && until.is_none() {
+                            set.bounds.remove(&i);
+                        } else {
+                            set.bounds.insert(i, (from, until));
+                        }
+                    }
                     placed(tag, i);
                 }
                 None => {
-                    set.indicators.push(ind);
+                    set.entries.push(Entry {
+                        a,
+                        b,
+                        ctx,
+                        kind: value.kind(),
+                        confidence,
+                    });
+                    if valid_from.is_some() || valid_until.is_some() {
+                        set.bounds.insert(next, (valid_from, valid_until));
+                    }
                     placed(tag, next);
-                    if set.indicators.len() >= MAX_INDICATORS {
+                    if set.entries.len() >= MAX_INDICATORS {
                         break;
                     }
                 }
             }
         }
-        drop(networks);
+        drop((networks, ctx_ids, merged));
+        set.keep_used_contexts();
         let mut r4 = Vec::new();
         let mut r6 = Vec::new();
-        set.bounded = vec![0u64; set.indicators.len().div_ceil(64)];
-        for (i, ind) in set.indicators.iter().enumerate() {
-            if has_bounds(ind) {
-                set.bounded[i / 64] |= 1 << (i % 64);
-            }
-            match ind.value {
-                IndicatorValue::Ipv4 { prefix, .. } if prefix < 32 => {
-                    if let Some((lo, hi)) = ind.value.ipv4_range() {
+        set.bounded = vec![0u64; set.entries.len().div_ceil(64)];
+        for &i in set.bounds.keys() {
+            let i = i as usize;
+            set.bounded[i / 64] |= 1 << (i % 64);
+        }
+        for (i, e) in set.entries.iter().enumerate() {
+            match e.kind {
+                IndicatorKind::Ipv4 if e.b < 32 => {
+                    let v = IndicatorValue::Ipv4 {
+                        addr: e.a,
+                        prefix: e.b as u8,
+                    };
+                    if let Some((lo, hi)) = v.ipv4_range() {
                         r4.push((lo, hi, i as u32));
                     }
                 }
-                IndicatorValue::Ipv6 { prefix, .. } if prefix < 128 => {
-                    if let Some((lo, hi)) = ind.value.ipv6_range() {
+                IndicatorKind::Ipv6 if e.b < 128 => {
+                    let v = IndicatorValue::Ipv6 {
+                        addr: set.v6_vals[e.a as usize],
+                        prefix: e.b as u8,
+                    };
+                    if let Some((lo, hi)) = v.ipv6_range() {
                         r6.push((lo, hi, i as u32));
                     }
                 }
@@ -507,6 +691,7 @@ impl IndicatorSet {
         }
         set.v4 = IntervalMap::build(&r4);
         set.v6 = IntervalMap::build(&r6);
+        drop((r4, r6));
         // Merging only ever removes bounds, so the flags are set once everything is merged.
         let bounded = std::mem::take(&mut set.bounded);
         let flag = |id: &mut u32| {
@@ -534,24 +719,108 @@ impl IndicatorSet {
         set.sm3.shrink();
         set.ja3.shrink();
         set.bounded = bounded;
-        set.indicators.shrink_to_fit();
+        set.entries.shrink_to_fit();
+        set.contexts.shrink_to_fit();
+        set.bounds.shrink_to_fit();
+        set.v6_vals.shrink_to_fit();
+        set.md5_vals.shrink_to_fit();
+        set.sha1_vals.shrink_to_fit();
+        set.sha256_vals.shrink_to_fit();
+        set.sm3_vals.shrink_to_fit();
+        set.ja3_vals.shrink_to_fit();
         set
     }
 
+    /// Drops the contexts no entry refers to any more (those replaced by a merge).
+    fn keep_used_contexts(&mut self) {
+        let mut map = vec![u32::MAX; self.contexts.len()];
+        for e in &self.entries {
+            map[e.ctx as usize] = 0;
+        }
+        let mut kept = 0u32;
+        let old = std::mem::take(&mut self.contexts);
+        for (m, c) in map.iter_mut().zip(old) {
+            if *m == 0 {
+                *m = kept;
+                kept += 1;
+                self.contexts.push(c);
+            }
+        }
+        for e in &mut self.entries {
+            e.ctx = map[e.ctx as usize];
+        }
+    }
+
+    /// The value of an entry, rebuilt.
+    fn value_of(&self, e: &Entry) -> IndicatorValue {
+        let i = e.a as usize;
+        match e.kind {
+            IndicatorKind::Ipv4 => IndicatorValue::Ipv4 {
+                addr: e.a,
+                prefix: e.b as u8,
+            },
+            IndicatorKind::Ipv6 => IndicatorValue::Ipv6 {
+                addr: self.v6_vals[i],
+                prefix: e.b as u8,
+            },
+            IndicatorKind::Domain => IndicatorValue::Domain(self.domain.text(e.a, e.b)),
+            IndicatorKind::Url => IndicatorValue::Url(self.url.text(e.a, e.b)),
+            IndicatorKind::Email => IndicatorValue::Email(self.email.text(e.a, e.b)),
+            IndicatorKind::Ja4 => IndicatorValue::Ja4(self.ja4.text(e.a, e.b)),
+            IndicatorKind::Md5 => IndicatorValue::Md5(self.md5_vals[i]),
+            IndicatorKind::Sha1 => IndicatorValue::Sha1(self.sha1_vals[i]),
+            IndicatorKind::Sha256 => IndicatorValue::Sha256(self.sha256_vals[i]),
+            IndicatorKind::Sm3 => IndicatorValue::Sm3(self.sm3_vals[i]),
+            IndicatorKind::Ja3 => IndicatorValue::Ja3(self.ja3_vals[i]),
+        }
+    }
+
+    /// Indicator `id` rebuilt from its entry.
+    fn make(&self, id: u32, e: &Entry) -> Indicator {
+        let (valid_from, valid_until) = self.bounds.get(&id).copied().unwrap_or((None, None));
+        Indicator {
+            value: self.value_of(e),
+            confidence: e.confidence,
+            valid_from,
+            valid_until,
+            context: self.contexts[e.ctx as usize].clone(),
+        }
+    }
+
+    /// Whether indicator `id` is within its validity at `now`.
+    #[inline]
+    fn is_active(&self, id: u32, now: Timestamp) -> bool {
+        self.bounds.get(&id).is_none_or(|&(from, until)| {
+            from.is_none_or(|f| f <= now) && until.is_none_or(|u| now < u)
+        })
+    }
+
+    /// Distinct atomic indicators (values) in the set.
     pub fn len(&self) -> usize {
-        self.indicators.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.indicators.is_empty() && self.patterns.is_empty()
+        self.entries.is_empty() && self.patterns.is_empty()
     }
 
-    pub fn indicators(&self) -> &[Indicator] {
-        &self.indicators
+    /// True when the set holds no atomic indicator (it may hold general patterns).
+    pub fn atomic_is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
-    pub fn indicator(&self, id: u32) -> Option<&Indicator> {
-        self.indicators.get(id as usize)
+    /// Every atomic indicator, in id order, each rebuilt from the set's compact form.
+    pub fn indicators(&self) -> impl ExactSizeIterator<Item = Indicator> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.make(i as u32, e))
+    }
+
+    /// Indicator `id` (as [`Hit::indicator_id`] names it), rebuilt from the set's compact form.
+    pub fn indicator(&self, id: u32) -> Option<Indicator> {
+        let e = self.entries.get(id as usize)?;
+        Some(self.make(id, e))
     }
 
     /// The general (not line-rate) patterns.
@@ -567,11 +836,11 @@ impl IndicatorSet {
 
     pub fn stats(&self) -> SetStats {
         let mut by_kind = BTreeMap::new();
-        for i in &self.indicators {
-            *by_kind.entry(i.value.kind()).or_insert(0) += 1;
+        for e in &self.entries {
+            *by_kind.entry(e.kind).or_insert(0) += 1;
         }
         SetStats {
-            indicators: self.indicators.len(),
+            indicators: self.entries.len(),
             duplicates_merged: self.duplicates,
             by_kind,
             ipv4_segments: self.v4.segments(),
@@ -584,7 +853,7 @@ impl IndicatorSet {
     #[inline(always)]
     fn emit(&self, entry: u32, now: Timestamp, hit: &mut impl FnMut(u32)) {
         let i = entry & ID_MASK;
-        if entry & BOUNDED == 0 || self.indicators[i as usize].is_active(now) {
+        if entry & BOUNDED == 0 || self.is_active(i, now) {
             hit(i);
         }
     }
@@ -596,7 +865,7 @@ impl IndicatorSet {
             .bounded
             .get(n / 64)
             .is_some_and(|w| w & (1 << (n % 64)) != 0);
-        if !bounded || self.indicators[n].is_active(now) {
+        if !bounded || self.is_active(i, now) {
             hit(i);
         }
     }
@@ -826,15 +1095,17 @@ impl IndicatorSet {
     }
 
     /// Matches an event's observables against the active indicators.
-    pub fn match_event(&self, observables: &[Observable], now: Timestamp) -> Vec<Hit<'_>> {
+    pub fn match_event(&self, observables: &[Observable], now: Timestamp) -> Vec<Hit> {
         let mut hits = Vec::new();
         for (n, o) in observables.iter().enumerate() {
             self.lookup(&o.value, now, |i| {
-                hits.push(Hit {
-                    observable: n,
-                    indicator_id: i,
-                    indicator: &self.indicators[i as usize],
-                })
+                if let Some(indicator) = self.indicator(i) {
+                    hits.push(Hit {
+                        observable: n,
+                        indicator_id: i,
+                        indicator,
+                    });
+                }
             });
         }
         hits
@@ -854,22 +1125,20 @@ impl IndicatorSet {
             .collect()
     }
 
-    /// Approximate heap bytes of the set (indicators with their inline values and string
-    /// payloads, index tables and arenas, interval maps; shared contexts counted once per
-    /// distinct pointer is beyond this estimate and left out).
+    /// Approximate heap bytes of the set (entries, value vectors, index tables and arenas,
+    /// validity bounds, interval maps; the contexts' own contents are left out).
     pub fn approx_heap_bytes(&self) -> usize {
-        let inds = self.indicators.capacity() * std::mem::size_of::<Indicator>();
-        let strings: usize = self
-            .indicators
-            .iter()
-            .map(|i| match &i.value {
-                IndicatorValue::Domain(s)
-                | IndicatorValue::Url(s)
-                | IndicatorValue::Email(s)
-                | IndicatorValue::Ja4(s) => s.len(),
-                _ => 0,
-            })
-            .sum();
+        fn cap<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        let entries = cap(&self.entries) + cap(&self.contexts);
+        let values = cap(&self.v6_vals)
+            + cap(&self.md5_vals)
+            + cap(&self.sha1_vals)
+            + cap(&self.sha256_vals)
+            + cap(&self.sm3_vals)
+            + cap(&self.ja3_vals)
+            + self.bounds.capacity() * (std::mem::size_of::<(u32, Bounds)>() + 1);
         let tables = self.v4_hosts.heap_bytes()
             + self.v6_hosts.heap_bytes()
             + self.domain.heap_bytes()
@@ -882,7 +1151,7 @@ impl IndicatorSet {
             + self.sm3.heap_bytes()
             + self.ja3.heap_bytes()
             + self.bounded.capacity() * 8;
-        inds + strings + tables + self.v4.heap_bytes() + self.v6.heap_bytes()
+        entries + values + tables + self.v4.heap_bytes() + self.v6.heap_bytes()
     }
 }
 
@@ -1267,7 +1536,7 @@ mod tests {
         );
         assert_eq!(set.len(), 1);
         assert_eq!(set.stats().duplicates_merged, 2);
-        let i = &set.indicators()[0];
+        let i = set.indicator(0).expect("merged");
         assert_eq!(i.confidence, 90);
         assert_eq!(i.context.sources.len(), 2);
         assert_eq!(i.context.tags, ["x", "y"]);
@@ -1310,7 +1579,7 @@ mod tests {
 
     /// The reference: every indicator of the set compared with the observable one by one.
     fn naive(set: &IndicatorSet, v: &IndicatorValue, now: Timestamp) -> Vec<u32> {
-        let inds = set.indicators();
+        let inds: Vec<Indicator> = set.indicators().collect();
         let active = |i: usize| inds[i].is_active(now);
         match v {
             IndicatorValue::Ipv4 { addr, .. } => (0..inds.len())

@@ -526,7 +526,7 @@ impl IntelMatcher {
         if self.set.is_empty() {
             return out;
         }
-        if !self.set.indicators().is_empty() {
+        if !self.set.atomic_is_empty() {
             let obs = observables_from_fields(&event.fields);
             if !obs.is_empty() {
                 for h in self.set.match_event(&obs, now) {
@@ -646,13 +646,13 @@ impl IntelMatcher {
     }
 
     /// The context and the stored ids behind a target.
-    fn target(&self, t: Target) -> Option<(&Arc<IndicatorContext>, u8, String, Vec<IndicatorId>)> {
+    fn target(&self, t: Target) -> Option<(Arc<IndicatorContext>, u8, String, Vec<IndicatorId>)> {
         match t {
             Target::Atomic(i) => {
                 let ind = self.set.indicator(i)?;
                 let ids = self.stored_ids(i);
                 Some((
-                    &ind.context,
+                    ind.context,
                     ind.confidence,
                     format!("{} {}", ind.value.kind(), ind.value.text()),
                     ids,
@@ -662,7 +662,7 @@ impl IntelMatcher {
                 let p = self.set.patterns().get(i as usize)?;
                 let id = *self.pattern_ids.get(i as usize)?;
                 Some((
-                    &p.context,
+                    p.context.clone(),
                     p.confidence,
                     format!("pattern {}", clip(&p.pattern_text, 200)),
                     vec![id],
@@ -706,7 +706,7 @@ impl IntelMatcher {
                     None => {
                         let a = new_alert(
                             &metas,
-                            ctx,
+                            &ctx,
                             confidence,
                             &what,
                             &ids,
@@ -1159,12 +1159,7 @@ mod tests {
             .expect("load");
         assert_eq!(r.stored, 4);
         assert_eq!(m.set().len(), 3, "the address of both feeds is one value");
-        let texts: Vec<String> = m
-            .set()
-            .indicators()
-            .iter()
-            .map(|i| i.value.text())
-            .collect();
+        let texts: Vec<String> = m.set().indicators().map(|i| i.value.text()).collect();
         assert!(
             !texts
                 .iter()
@@ -1173,13 +1168,11 @@ mod tests {
         let domain = m
             .set()
             .indicators()
-            .iter()
             .find(|i| i.value.text() == "evil.example")
             .expect("domain");
         let digest = m
             .set()
             .indicators()
-            .iter()
             .find(|i| i.value.kind() == IndicatorKind::Sha256)
             .expect("digest");
         assert!(

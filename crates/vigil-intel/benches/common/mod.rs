@@ -2,7 +2,7 @@
 //! deterministic (xorshift64*), dependency-free.
 
 use std::sync::Arc;
-use vigil_intel::{Indicator, IndicatorContext, IndicatorValue, SourceRef};
+use vigil_intel::{Indicator, IndicatorContext, IndicatorSet, IndicatorValue, SourceRef};
 
 /// xorshift64*: deterministic and dependency-free.
 pub struct Rng(pub u64);
@@ -87,12 +87,14 @@ pub fn indicators(n: usize) -> impl Iterator<Item = Indicator> {
 /// Probes: one in `hit_every` derived from a random indicator (a host inside its network, a
 /// subdomain of its domain, the same hash or URL), the rest fresh random values of the same
 /// types (misses).
-pub fn probes(inds: &[Indicator], n: usize, hit_every: usize) -> Vec<IndicatorValue> {
+pub fn probes(set: &IndicatorSet, n: usize, hit_every: usize) -> Vec<IndicatorValue> {
     let mut r = Rng(0xD1B5_4A32_D192_ED03);
     (0..n)
         .map(|i| {
-            if i % hit_every == 0 && !inds.is_empty() {
-                let ind = &inds[(r.next() as usize) % inds.len()];
+            let picked = (i % hit_every == 0 && !set.is_empty())
+                .then(|| set.indicator(((r.next() as usize) % set.len()) as u32))
+                .flatten();
+            if let Some(ind) = picked {
                 match &ind.value {
                     IndicatorValue::Ipv4 { addr, prefix } if *prefix < 32 => {
                         let host = u32::MAX >> prefix;

@@ -155,7 +155,7 @@ fn oasis_examples_import_indicators_and_report_the_rest() {
         ]
     );
     // The Poison Ivy address was reported by several indicators: one entry, all sources.
-    let ivy = hits[1].indicator;
+    let ivy = &hits[1].indicator;
     assert!(ivy.context.sources.len() >= 2, "{:?}", ivy.context.sources);
     // The e-mail MATCHES pattern is evaluated by the general evaluator. As written in the
     // example, `^[IMPORTANT] Please` is a character class: one of I, M, P, O, R, T, A, N
