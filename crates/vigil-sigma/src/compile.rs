@@ -3,6 +3,7 @@
 //! and leaves registering the atoms in the shared automata to the rule set.
 
 use regex_automata::meta::{self, Regex};
+use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 
 use crate::condition::{self, Cond};
@@ -40,7 +41,7 @@ pub(crate) struct PreAtom {
     pub spec: AtomSpec,
     /// The compiled regex for `re` atoms and for wildcard patterns that are not a plain
     /// prefix/suffix/substring.
-    pub regex: Option<Regex>,
+    pub regex: Option<LazyRegex>,
 }
 
 /// A compiled detection: its atoms and the expression of its condition.
@@ -66,22 +67,103 @@ pub(crate) fn build_regex(pattern: &str, utf8: bool) -> Result<Regex, String> {
         .syntax(syntax::Config::new().utf8(utf8))
         .build(pattern)
         .map_err(|e| match e.syntax_error() {
-            // The syntax error's last line names the problem; the lines above repeat the
-            // pattern with a caret.
-            Some(se) => se
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("invalid regular expression")
-                .trim()
-                .trim_start_matches("error: ")
-                .to_owned(),
+            Some(se) => syntax_message(se),
             None => e.to_string(),
         })
 }
 
+/// The message of a regex syntax error: its last line names the problem (the lines above
+/// repeat the pattern with a caret).
+fn syntax_message(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or("invalid regular expression")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
+/// A regex built on first use. Building a `meta::Regex` (NFA, prefilters, lazy DFA setup)
+/// was most of the time compiling the SigmaHQ rules, and most regexes are never reached
+/// (their rule's trigger needles gate them), so rules compile with a syntax check only;
+/// the build happens once, on the first event that needs it, shared by all threads.
+///
+/// Patterns whose build can fail past the syntax (counted repetitions, which can exceed
+/// the NFA size limit) are built at compile time, so every error is still reported when
+/// the rules compile.
+#[derive(Debug, Clone)]
+pub(crate) struct LazyRegex {
+    pattern: String,
+    utf8: bool,
+    re: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    /// A rule's regex (`re` modifier).
+    pub(crate) fn new(pattern: String, utf8: bool) -> Result<LazyRegex, String> {
+        let eager = pattern.contains('{');
+        LazyRegex::with(pattern, utf8, eager)
+    }
+
+    /// The regex of a wildcard pattern: escaped literals, `.` and `.*`, whose NFA grows
+    /// with the pattern's length only.
+    pub(crate) fn glob(pattern: String, utf8: bool) -> Result<LazyRegex, String> {
+        LazyRegex::with(pattern, utf8, false)
+    }
+
+    fn with(pattern: String, utf8: bool, eager: bool) -> Result<LazyRegex, String> {
+        let re = std::sync::OnceLock::new();
+        if eager {
+            // The forward NFA is where the size limit bites, and a fraction of a full
+            // build; on failure the full build gives the error its usual message.
+            let nfa = thompson::Compiler::new()
+                .syntax(syntax::Config::new().utf8(utf8))
+                .configure(
+                    thompson::Config::new()
+                        .nfa_size_limit(Some(REGEX_NFA_LIMIT))
+                        .utf8(utf8),
+                )
+                .build(&pattern);
+            if nfa.is_err() {
+                let _ = re.set(Some(build_regex(&pattern, utf8)?));
+            }
+        } else {
+            syntax::parse_with(&pattern, &syntax::Config::new().utf8(utf8))
+                .map_err(|e| syntax_message(&e))?;
+        }
+        Ok(LazyRegex { pattern, utf8, re })
+    }
+
+    /// The regex; `None` only if its build failed after a clean syntax check, which then
+    /// matches nothing.
+    pub(crate) fn get(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| build_regex(&self.pattern, self.utf8).ok())
+            .as_ref()
+    }
+
+    pub(crate) fn is_match(&self, hay: &[u8]) -> bool {
+        self.get().is_some_and(|re| re.is_match(hay))
+    }
+
+    /// Whether the regex has been built.
+    #[cfg(test)]
+    pub(crate) fn is_built(&self) -> bool {
+        self.re.get().is_some()
+    }
+}
+
 /// A regex for a wildcard pattern matched against the whole value.
+#[cfg(test)]
 pub(crate) fn glob_regex(pat: &Pattern, cased: bool) -> Result<Regex, String> {
+    let (re, utf8) = glob_pattern(pat, cased);
+    build_regex(&re, utf8)
+}
+
+/// The regex text of a wildcard pattern matched against the whole value, and whether it
+/// matches UTF-8 only.
+pub(crate) fn glob_pattern(pat: &Pattern, cased: bool) -> (String, bool) {
     let mut re = String::from(if cased { "(?s)^" } else { "(?is)^" });
     let mut utf8 = true;
     for part in &pat.parts {
@@ -100,7 +182,7 @@ pub(crate) fn glob_regex(pat: &Pattern, cased: bool) -> Result<Regex, String> {
         }
     }
     re.push('$');
-    build_regex(&re, utf8)
+    (re, utf8)
 }
 
 fn regex_syntax_escape(s: &str) -> String {
@@ -141,7 +223,7 @@ impl Ctx<'_> {
                 (_, s) => s,
             };
             let regex = match &spec {
-                AtomSpec::Regex(r) => Some(build_regex(r, true).map_err(|e| {
+                AtomSpec::Regex(r) => Some(LazyRegex::new(r.clone(), true).map_err(|e| {
                     Issue::new(
                         Code::BadRegex,
                         item.pos,
@@ -149,7 +231,8 @@ impl Ctx<'_> {
                     )
                 })?),
                 AtomSpec::Str { pat, cased } if needs_glob(pat) => {
-                    Some(glob_regex(pat, *cased).map_err(|e| {
+                    let (re, utf8) = glob_pattern(pat, *cased);
+                    Some(LazyRegex::glob(re, utf8).map_err(|e| {
                         Issue::new(
                             Code::BadRegex,
                             item.pos,
@@ -487,6 +570,34 @@ mod tests {
         let re = glob_regex(&Pattern::parse("x?y"), false).expect("ok");
         assert!(re.is_match("xéy"));
         assert!(!re.is_match("xy"));
+    }
+
+    #[test]
+    fn regexes_build_on_first_use_and_report_errors_at_compile_time() {
+        let d =
+            det("detection:\n  sel: {a|re: 'ab+c', b: 'x*y?z'}\n  condition: sel\n").expect("ok");
+        let res: Vec<&LazyRegex> = d.atoms.iter().filter_map(|a| a.regex.as_ref()).collect();
+        assert_eq!(res.len(), 2);
+        assert!(res.iter().all(|r| !r.is_built()));
+        assert!(res[0].is_match(b"xabbbc"));
+        assert!(!res[0].is_match(b"ac"));
+        assert!(res[1].is_match(b"X--Y!z"));
+        assert!(res.iter().all(|r| r.is_built()));
+        // Counted repetitions can exceed the size limit: checked at once.
+        let d = det("detection:\n  sel: {a|re: '\\w{2,5}'}\n  condition: sel\n").expect("ok");
+        assert!(
+            d.atoms[0]
+                .regex
+                .as_ref()
+                .is_some_and(|r| r.is_match(b"abc"))
+        );
+        let e = det("detection:\n  sel: {a|re: '\\w{1,5000}\\w{1,5000}'}\n  condition: sel\n")
+            .expect_err("too big");
+        assert_eq!(e.code, Code::BadRegex);
+        // Syntax errors are found without building.
+        let e = det("detection:\n  sel: {a|re: 'a(b'}\n  condition: sel\n").expect_err("syntax");
+        assert_eq!(e.code, Code::BadRegex);
+        assert!(e.message.contains("unclosed group"), "{}", e.message);
     }
 
     #[test]

@@ -21,11 +21,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
-use regex_automata::meta::Regex;
 
-use crate::compile::{self, Detection, Expr, PreAtom, Shape};
+use crate::compile::{self, Detection, Expr, LazyRegex, PreAtom, Shape};
 use crate::correlation::{self, Plan};
 use crate::event::{Event, FieldPath, Value};
+use crate::index::{LeafCache, Leaves, PathIndex};
 use crate::mapping::{FieldMapping, LogSourceTable};
 use crate::problem::{Code, Issue, Problem};
 use crate::rule::{self, Correlation, Doc, FilterDoc, LogSource, RuleDoc, RuleInfo};
@@ -67,6 +67,8 @@ struct Slot {
     /// The Sigma field name (reported as a matched field).
     name: String,
     paths: Vec<FieldPath>,
+    /// `paths` as ids of the rule set's [`PathIndex`].
+    ids: Vec<u32>,
 }
 
 #[derive(Debug)]
@@ -190,11 +192,13 @@ struct Group {
 #[derive(Debug)]
 struct Rule {
     info: RuleInfo,
-    /// The condition as written (its order decides the order of matched fields).
-    expr: Expr,
-    /// The same condition with the children of each `and`/`or` in increasing cost, so that
+    /// The condition with the children of each `and`/`or` in increasing cost, so that
     /// stamp lookups short-circuit before regexes and keyword walks run.
     test: Expr,
+    /// `(slot, atom)` for the atoms that report a matched field, in the order of the
+    /// condition as written (outside `not`): the field report tests them in this order, so
+    /// the order of matched fields follows the rule.
+    report: Vec<(u32, u32)>,
     /// False when the rule is only a building block of correlations (no `generate`).
     standalone: bool,
 }
@@ -202,7 +206,7 @@ struct Rule {
 /// A small multiplicative hasher (the Fx hash) for the maps read on every event: their keys
 /// come from the rules and log source tables, and SipHash measured 5% of evaluation.
 #[derive(Debug, Default, Clone, Copy)]
-struct FxHasher {
+pub(crate) struct FxHasher {
     hash: u64,
 }
 
@@ -285,7 +289,7 @@ impl<T> Csr<T> {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug)]
 struct Classifier {
@@ -303,7 +307,9 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     atoms: Vec<Atom>,
     slots: Vec<Slot>,
-    regexes: Vec<Regex>,
+    /// Every slot path, for indexing JSON events once per event.
+    index: PathIndex,
+    regexes: Vec<LazyRegex>,
     groups: Vec<Group>,
     group_index: FastMap<(u32, u32, u32), u32>,
     names: FastMap<String, u32>,
@@ -362,6 +368,8 @@ pub struct Scratch {
     svcs: Vec<u32>,
     /// Per-event field values, lent to a [`Fields`] during evaluation.
     fields: FieldCache,
+    /// Per-event path values of JSON events.
+    leaves: LeafCache,
 }
 
 /// The storage of [`Fields`] between events.
@@ -383,6 +391,8 @@ fn recycle<'a, 'b>(mut v: Vec<Option<Value<'a>>>) -> Vec<Option<Value<'b>>> {
 /// by several scanners, the classifier and the rules' direct tests).
 struct Fields<'e, E: ?Sized> {
     event: &'e E,
+    /// The event's path values, when it is a JSON map.
+    leaves: Option<Leaves<'e>>,
     epoch: u32,
     /// Per slot: the epoch of the event it was looked up for.
     seen: Vec<u32>,
@@ -392,10 +402,16 @@ struct Fields<'e, E: ?Sized> {
 }
 
 impl<'e, E: Event + ?Sized> Fields<'e, E> {
-    fn lend(event: &'e E, s: &mut Scratch) -> Fields<'e, E> {
+    fn lend(event: &'e E, set: &RuleSet, s: &mut Scratch) -> Fields<'e, E> {
         let c = std::mem::take(&mut s.fields);
+        let leaves = event.json_map().map(|root| {
+            let mut l = Leaves::lend(std::mem::take(&mut s.leaves), s.epoch, set.index.len());
+            set.index.fill(root, &mut l);
+            l
+        });
         Fields {
             event,
+            leaves,
             epoch: s.epoch,
             seen: c.seen,
             pos: c.pos,
@@ -404,6 +420,9 @@ impl<'e, E: Event + ?Sized> Fields<'e, E> {
     }
 
     fn give_back(self, s: &mut Scratch) {
+        if let Some(l) = self.leaves {
+            s.leaves = l.give_back();
+        }
         s.fields = FieldCache {
             seen: self.seen,
             pos: self.pos,
@@ -432,6 +451,7 @@ impl Scratch {
             self.needle_stamp.iter_mut().for_each(|s| *s = 0);
             self.rule_stamp.iter_mut().for_each(|s| *s = 0);
             self.fields.seen.iter_mut().for_each(|s| *s = 0);
+            self.leaves.seen.iter_mut().for_each(|s| *s = 0);
             self.epoch = 0;
         }
         // Stamps only ever hold past generations, so sharing a scratch between rule sets
@@ -468,23 +488,27 @@ pub struct Stats {
 struct ScanBuilder {
     nonascii: Option<u32>,
     patterns: Vec<Vec<u8>>,
-    index: HashMap<Vec<u8>, usize>,
+    index: FastMap<Vec<u8>, usize>,
     pats: Vec<Vec<(StrOp, u32)>>,
 }
 
 #[derive(Default)]
 struct GroupBuilder {
     logsource: LogSource,
-    scanners: HashMap<Option<u32>, ScanBuilder>,
-    needles: HashMap<(Option<u32>, Vec<u8>, StrOp), u32>,
+    scanners: FastMap<Option<u32>, ScanBuilder>,
+    needles: FastMap<(Option<u32>, Vec<u8>, StrOp), u32>,
     always: Vec<u32>,
     rules: usize,
 }
 
 struct Builder<'o> {
     opts: &'o CompileOptions,
+    threads: usize,
     set: RuleSet,
-    slot_index: HashMap<Vec<String>, u32>,
+    slot_index: FastMap<Vec<String>, u32>,
+    /// Per group: the slots of its fields by name (resolving a field through the mapping
+    /// was 5% of compiling the SigmaHQ rules).
+    group_slots: Vec<FastMap<Box<str>, u32>>,
     group_builders: Vec<GroupBuilder>,
     needle_len: Vec<usize>,
     /// Per needle: the rules it triggers (flattened into the rule set at the end).
@@ -510,12 +534,29 @@ impl Builder<'_> {
             return s;
         }
         let id = u32::try_from(self.set.slots.len()).unwrap_or(u32::MAX);
+        let paths: Vec<FieldPath> = paths.iter().map(|p| FieldPath::new(p)).collect();
+        let ids = paths.iter().map(|p| self.set.index.add(p)).collect();
         self.set.slots.push(Slot {
             name: field.to_owned(),
-            paths: paths.iter().map(|p| FieldPath::new(p)).collect(),
+            paths,
+            ids,
         });
         self.slot_index.insert(key, id);
         id
+    }
+
+    /// [`Builder::slot`] for a field of group `g`, whose log source is `ls`.
+    fn group_slot(&mut self, g: u32, ls: &LogSource, field: &str) -> u32 {
+        let gi = g as usize;
+        if let Some(&s) = self.group_slots.get(gi).and_then(|m| m.get(field)) {
+            return s;
+        }
+        let s = self.slot(ls, field);
+        if self.group_slots.len() <= gi {
+            self.group_slots.resize_with(gi + 1, FastMap::default);
+        }
+        self.group_slots[gi].insert(field.into(), s);
+        s
     }
 
     fn group(&mut self, ls: &LogSource) -> u32 {
@@ -577,13 +618,13 @@ impl Builder<'_> {
         n
     }
 
-    fn push_regex(&mut self, re: Regex) -> u32 {
+    fn push_regex(&mut self, re: LazyRegex) -> u32 {
         self.set.regexes.push(re);
         u32::try_from(self.set.regexes.len() - 1).unwrap_or(u32::MAX)
     }
 
     fn lower(&mut self, g: u32, ls: &LogSource, pre: PreAtom) -> u32 {
-        let slot = pre.field.as_deref().map(|f| self.slot(ls, f));
+        let slot = pre.field.as_deref().map(|f| self.group_slot(g, ls, f));
         let kind = match pre.spec {
             AtomSpec::Str { pat, cased } => {
                 let shape = compile::classify(&pat);
@@ -638,7 +679,7 @@ impl Builder<'_> {
             AtomSpec::Exists(b) => AtomKind::Exists(b),
             AtomSpec::Null => AtomKind::Null,
             AtomSpec::FieldRef { field, op, cased } => AtomKind::FieldRef {
-                other: self.slot(ls, &field),
+                other: self.group_slot(g, ls, &field),
                 op,
                 cased,
             },
@@ -716,6 +757,19 @@ impl Builder<'_> {
         }
     }
 
+    /// The `(slot, atom)` pairs of `e` that can report a matched field, in order.
+    fn reported(&self, e: &Expr, out: &mut Vec<(u32, u32)>) {
+        match e {
+            Expr::Atom(a) => {
+                if let Some(slot) = self.set.atoms[*a as usize].slot {
+                    out.push((slot, *a));
+                }
+            }
+            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| self.reported(x, out)),
+            Expr::Not(_) | Expr::Const(_) => {}
+        }
+    }
+
     fn add_rule(&mut self, info: RuleInfo, det: Detection) {
         let g = self.group(&info.logsource);
         let ls = info.logsource.clone();
@@ -738,73 +792,89 @@ impl Builder<'_> {
         }
         self.group_builders[g as usize].rules += 1;
         let (test, _) = self.cost_ordered(&expr);
+        let mut report = Vec::new();
+        self.reported(&expr, &mut report);
         self.set.rules.push(Rule {
             info,
             test,
-            expr,
+            report,
             standalone: true,
         });
     }
 
     fn finish(mut self, problems: &mut Vec<Problem>) -> RuleSet {
         self.set.triggers = Csr::from_lists(std::mem::take(&mut self.triggers));
-        for gb in std::mem::take(&mut self.group_builders) {
-            let mut scanners = Vec::new();
-            let mut slots: Vec<_> = gb.scanners.into_iter().collect();
+        // The automata of all groups and fields are independent: built in parallel, then
+        // assembled in group and slot order.
+        let mut jobs: Vec<(usize, Option<u32>, ScanBuilder)> = Vec::new();
+        let mut groups = Vec::new();
+        for (gi, mut gb) in std::mem::take(&mut self.group_builders)
+            .into_iter()
+            .enumerate()
+        {
+            let mut slots: Vec<_> = std::mem::take(&mut gb.scanners).into_iter().collect();
             slots.sort_by_key(|(s, _)| *s);
-            for (slot, sb) in slots {
-                // Every needle is scanned for, not only the triggers: testing the others
-                // directly on candidate rules (re-reading the field per value) measured
-                // 2.8x slower on the SigmaHQ Windows rules.
-                let (patterns, pats) = (sb.patterns, sb.pats);
-                if patterns.is_empty() {
-                    scanners.push(Scanner {
-                        slot,
-                        ac: None,
-                        min_len: usize::MAX,
-                        joined: slot.is_none(),
-                        nonascii: sb.nonascii,
-                        pats: Csr::from_lists(pats),
-                        gate: None,
-                    });
-                    continue;
-                }
-                let gate = if patterns.len() <= GATE_MAX_PATTERNS {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::LeftmostFirst)
-                        .build(&patterns)
-                        .ok()
-                } else {
-                    None
-                };
-                // The automaton kind is left to aho-corasick: forcing a DFA (for all fields, or
-                // for those with at most 1,000 needles) measured slower on the Windows rules.
-                match AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                {
-                    Ok(ac) => scanners.push(Scanner {
-                        slot,
-                        ac: Some(ac),
-                        min_len: patterns.iter().map(Vec::len).min().unwrap_or(0),
-                        joined: slot.is_none()
-                            && patterns.iter().all(|p| !p.is_empty() && !p.contains(&SEP))
-                            && pats.iter().flatten().all(|(op, _)| *op == StrOp::Contains),
-                        nonascii: sb.nonascii,
-                        pats: Csr::from_lists(pats),
-                        gate,
-                    }),
-                    Err(e) => problems.push(Problem::new(
-                        Code::TooManyAlternatives,
-                        "",
-                        Pos::default(),
-                        format!(
-                            "the literal automaton of log source {} cannot be built: {e}",
-                            gb.logsource
-                        ),
-                    )),
-                }
+            jobs.extend(slots.into_iter().map(|(slot, sb)| (gi, slot, sb)));
+            groups.push(gb);
+        }
+        let built = par_map(&jobs, self.threads, |(_, _, sb)| {
+            if sb.patterns.is_empty() {
+                return Ok((None, None));
             }
+            let gate = if sb.patterns.len() <= GATE_MAX_PATTERNS {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&sb.patterns)
+                    .ok()
+            } else {
+                None
+            };
+            // The automaton kind is left to aho-corasick: forcing a DFA (for all fields, or
+            // for those with at most 1,000 needles) measured slower on the Windows rules.
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&sb.patterns)
+                .map(|ac| (Some(ac), gate))
+        });
+        let mut scanners: Vec<Vec<Scanner>> = groups.iter().map(|_| Vec::new()).collect();
+        for ((gi, slot, sb), ac) in jobs.into_iter().zip(built) {
+            // Every needle is scanned for, not only the triggers: testing the others
+            // directly on candidate rules (re-reading the field per value) measured
+            // 2.8x slower on the SigmaHQ Windows rules.
+            let (patterns, pats) = (sb.patterns, sb.pats);
+            match ac {
+                Ok((None, _)) => scanners[gi].push(Scanner {
+                    slot,
+                    ac: None,
+                    min_len: usize::MAX,
+                    joined: slot.is_none(),
+                    nonascii: sb.nonascii,
+                    pats: Csr::from_lists(pats),
+                    gate: None,
+                }),
+                Ok((Some(ac), gate)) => scanners[gi].push(Scanner {
+                    slot,
+                    ac: Some(ac),
+                    min_len: patterns.iter().map(Vec::len).min().unwrap_or(0),
+                    joined: slot.is_none()
+                        && patterns.iter().all(|p| !p.is_empty() && !p.contains(&SEP))
+                        && pats.iter().flatten().all(|(op, _)| *op == StrOp::Contains),
+                    nonascii: sb.nonascii,
+                    pats: Csr::from_lists(pats),
+                    gate,
+                }),
+                Err(e) => problems.push(Problem::new(
+                    Code::TooManyAlternatives,
+                    "",
+                    Pos::default(),
+                    format!(
+                        "the literal automaton of log source {} cannot be built: {e}",
+                        groups[gi].logsource
+                    ),
+                )),
+            }
+        }
+        for (gb, scanners) in groups.into_iter().zip(scanners) {
             self.set.groups.push(Group {
                 logsource: gb.logsource,
                 scanners,
@@ -877,6 +947,78 @@ fn fold(b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The filters covering rule `r` applied to its detection (pySigma: the rule condition
+/// becomes `(rule) and (filter)`).
+fn apply_filters(
+    mut det: Detection,
+    r: &RuleDoc,
+    filters: &[FilterDoc],
+    opts: &CompileOptions,
+) -> Detection {
+    for f in filters {
+        let applies = f.logsource.covers(&r.info.logsource)
+            && (f.rules.is_empty()
+                || f.rules
+                    .iter()
+                    .any(|x| r.info.id.as_ref() == Some(x) || r.info.name.as_ref() == Some(x)));
+        if !applies {
+            continue;
+        }
+        let mut w = Vec::new();
+        if let Ok(fd) = compile::compile_detection(&f.detection, &opts.placeholders, &mut w) {
+            let offset = u32::try_from(det.atoms.len()).unwrap_or(u32::MAX);
+            det.atoms.extend(fd.atoms);
+            let fexpr = fd.expr.map_atoms(&mut |a| a + offset);
+            det.expr = Expr::And(vec![det.expr, fexpr]);
+        }
+    }
+    det
+}
+
+/// The threads rule compilation uses: one per core.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// How many items a compile thread takes at a time.
+const PAR_CHUNK: usize = 16;
+
+/// `items.iter().map(f)` over at most `threads` scoped threads, results in item order.
+/// Threads take chunks of items as they go, so uneven items (a rule with big regexes) do not
+/// leave a core idle. A panic in `f` is resumed on the caller's thread.
+fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.min(items.len().div_ceil(PAR_CHUNK));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(PAR_CHUNK, std::sync::atomic::Ordering::Relaxed);
+            if start >= items.len() {
+                break;
+            }
+            let end = (start + PAR_CHUNK).min(items.len());
+            done.push((start, items[start..end].iter().map(&f).collect::<Vec<R>>()));
+        }
+        done
+    };
+    let mut chunks: Vec<(usize, Vec<R>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in handles {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    chunks.sort_unstable_by_key(|(start, _)| *start);
+    chunks.into_iter().flat_map(|(_, r)| r).collect()
+}
+
 fn with_rule(mut p: Problem, title: Option<String>) -> Problem {
     p.rule = title;
     p
@@ -898,21 +1040,44 @@ impl RuleSet {
         sources: &[(P, T)],
         opts: &CompileOptions,
     ) -> (RuleSet, Vec<Problem>) {
+        RuleSet::compile_threads(sources, opts, threads())
+    }
+
+    /// [`RuleSet::compile_with`] over at most `threads` threads: files are parsed and rules
+    /// compiled in parallel, then registered in file order, so the rule set and the problems
+    /// are the same whatever the number of threads.
+    pub(crate) fn compile_threads<P: AsRef<str>, T: AsRef<str>>(
+        sources: &[(P, T)],
+        opts: &CompileOptions,
+        threads: usize,
+    ) -> (RuleSet, Vec<Problem>) {
         let mut problems = Vec::new();
         let mut rules: Vec<RuleDoc> = Vec::new();
         let mut filters: Vec<(String, FilterDoc)> = Vec::new();
         let mut correlations: Vec<(String, rule::CorrelationDoc)> = Vec::new();
-        for (path, text) in sources {
-            let path = path.as_ref();
-            let docs = match yaml::parse_documents(text.as_ref()) {
+        let sources: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(p, t)| (p.as_ref(), t.as_ref()))
+            .collect();
+        let parsed = par_map(&sources, threads, |&(path, text)| {
+            yaml::parse_documents(text)
+                .map(|docs| {
+                    docs.iter()
+                        .map(|doc| rule::read_doc(doc, path))
+                        .collect::<Vec<_>>()
+                })
+                .map_err(|e| Problem::new(Code::Yaml, path, e.pos, e.message))
+        });
+        for (&(path, _), docs) in sources.iter().zip(parsed) {
+            let docs = match docs {
                 Ok(d) => d,
-                Err(e) => {
-                    problems.push(Problem::new(Code::Yaml, path, e.pos, e.message));
+                Err(p) => {
+                    problems.push(p);
                     continue;
                 }
             };
-            for doc in &docs {
-                match rule::read_doc(doc, path) {
+            for doc in docs {
+                match doc {
                     Ok(Doc::Rule(r)) => rules.push(r),
                     Ok(Doc::Filter(f)) => filters.push((path.to_owned(), f)),
                     Ok(Doc::Correlation(c)) => correlations.push((path.to_owned(), c)),
@@ -961,10 +1126,12 @@ impl RuleSet {
 
         let mut b = Builder {
             opts,
+            threads,
             set: RuleSet {
                 rules: Vec::new(),
                 atoms: Vec::new(),
                 slots: Vec::new(),
+                index: PathIndex::default(),
                 regexes: Vec::new(),
                 groups: Vec::new(),
                 group_index: FastMap::default(),
@@ -975,13 +1142,23 @@ impl RuleSet {
                 plans: Vec::new(),
                 rule_consumers: Vec::new(),
             },
-            slot_index: HashMap::new(),
+            slot_index: FastMap::default(),
+            group_slots: Vec::new(),
             group_builders: Vec::new(),
             needle_len: Vec::new(),
             triggers: Vec::new(),
         };
+        // Detections compile in parallel (regexes are most of the work); a rule skipped
+        // below as a duplicate is compiled for nothing, which is rare.
+        let good_filters = &good_filters;
+        let compiled_rules = par_map(&rules, threads, |r| {
+            let mut warnings = Vec::new();
+            let det = compile::compile_detection(&r.detection, &opts.placeholders, &mut warnings)
+                .map(|det| apply_filters(det, r, good_filters, opts));
+            (warnings, det)
+        });
         let mut seen_ids: HashMap<String, String> = HashMap::new();
-        for r in &rules {
+        for (r, (warnings, det)) in rules.iter().zip(compiled_rules) {
             let path = r.info.path.clone();
             let title = Some(r.info.title.clone());
             if let Some(id) = &r.info.id
@@ -1001,39 +1178,18 @@ impl RuleSet {
                 ));
                 continue;
             }
-            let mut warnings = Vec::new();
-            let det = compile::compile_detection(&r.detection, &opts.placeholders, &mut warnings);
             problems.extend(
                 warnings
                     .into_iter()
                     .map(|w| issue_problem(w, &path, title.clone())),
             );
-            let mut det = match det {
+            let det = match det {
                 Ok(d) => d,
                 Err(i) => {
                     problems.push(issue_problem(i, &path, title));
                     continue;
                 }
             };
-            for f in &good_filters {
-                let applies = f.logsource.covers(&r.info.logsource)
-                    && (f.rules.is_empty()
-                        || f.rules.iter().any(|x| {
-                            r.info.id.as_ref() == Some(x) || r.info.name.as_ref() == Some(x)
-                        }));
-                if !applies {
-                    continue;
-                }
-                let mut w = Vec::new();
-                if let Ok(fd) = compile::compile_detection(&f.detection, &opts.placeholders, &mut w)
-                {
-                    // pySigma: the rule condition becomes `(rule) and (filter)`.
-                    let offset = u32::try_from(det.atoms.len()).unwrap_or(u32::MAX);
-                    det.atoms.extend(fd.atoms);
-                    let fexpr = fd.expr.map_atoms(&mut |a| a + offset);
-                    det.expr = Expr::And(vec![det.expr, fexpr]);
-                }
-            }
             if let Some(id) = &r.info.id {
                 seen_ids.insert(id.clone(), path.clone());
             }
@@ -1154,7 +1310,7 @@ impl RuleSet {
         out: &mut Vec<Match<'r>>,
     ) {
         s.begin(self);
-        let mut f = Fields::lend(event, s);
+        let mut f = Fields::lend(event, self, s);
         self.route(&mut f, ls, s);
         let epoch = s.epoch;
         // Whether `s.joined` holds this event's strings, and whether one is non-ASCII.
@@ -1265,8 +1421,19 @@ impl RuleSet {
         for &r in &s.candidates {
             let rule = &self.rules[r as usize];
             if self.eval(&rule.test, &mut f, s) {
-                let mut fields = Vec::new();
-                self.collect_fields(&rule.expr, &mut f, s, &mut fields);
+                let mut fields: Vec<&str> = Vec::new();
+                for &(slot, a) in &rule.report {
+                    let name = self.slots[slot as usize].name.as_str();
+                    // A slot's name is its own allocation: the same name within a rule is
+                    // the same slot, compared by address.
+                    if !fields
+                        .iter()
+                        .any(|n| std::ptr::eq(n.as_ptr(), name.as_ptr()))
+                        && self.eval_atom(a, &mut f, s)
+                    {
+                        fields.push(name);
+                    }
+                }
                 out.push(Match {
                     rule: &rule.info,
                     fields,
@@ -1349,9 +1516,21 @@ impl RuleSet {
 
     /// A slot's value: the first candidate path present with a non-null value, else null when
     /// one is present, else `None`.
-    fn value<'e, E: Event + ?Sized>(&self, event: &'e E, slot: u32) -> Option<Value<'e>> {
+    fn value<'e, E: Event + ?Sized>(&self, f: &Fields<'e, E>, slot: u32) -> Option<Value<'e>> {
         let mut present = false;
-        for p in &self.slots[slot as usize].paths {
+        let slot = &self.slots[slot as usize];
+        if let Some(leaves) = &f.leaves {
+            for &id in &slot.ids {
+                match leaves.get(id).map(Value::from_json) {
+                    Some(Value::Null) => present = true,
+                    Some(v) => return Some(v),
+                    None => {}
+                }
+            }
+            return present.then_some(Value::Null);
+        }
+        let event = f.event;
+        for p in &slot.paths {
             match event.field(p) {
                 Some(Value::Null) => present = true,
                 Some(v) => return Some(v),
@@ -1367,7 +1546,7 @@ impl RuleSet {
         if f.seen[i] == f.epoch {
             return f.vals[f.pos[i] as usize];
         }
-        let v = self.value(f.event, slot);
+        let v = self.value(f, slot);
         f.seen[i] = f.epoch;
         f.pos[i] = u32::try_from(f.vals.len()).unwrap_or(u32::MAX);
         f.vals.push(v);
@@ -1384,27 +1563,6 @@ impl RuleSet {
             Expr::And(v) => v.iter().all(|x| self.eval(x, f, s)),
             Expr::Or(v) => v.iter().any(|x| self.eval(x, f, s)),
             Expr::Const(b) => *b,
-        }
-    }
-
-    fn collect_fields<'r, E: Event + ?Sized>(
-        &'r self,
-        e: &Expr,
-        f: &mut Fields<'_, E>,
-        s: &Scratch,
-        out: &mut Vec<&'r str>,
-    ) {
-        match e {
-            Expr::Atom(a) => {
-                if let Some(slot) = self.atoms[*a as usize].slot {
-                    let name = self.slots[slot as usize].name.as_str();
-                    if !out.contains(&name) && self.eval_atom(*a, f, s) {
-                        out.push(name);
-                    }
-                }
-            }
-            Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| self.collect_fields(x, f, s, out)),
-            Expr::Not(_) | Expr::Const(_) => {}
         }
     }
 

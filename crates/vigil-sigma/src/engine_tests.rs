@@ -780,3 +780,116 @@ fn keyword_atoms_read_each_events_own_strings() {
         .collect();
     assert_eq!(got, vec![true, false, false, true]);
 }
+
+/// Rule files of every kind for the serial/parallel comparison: literals, globs, regexes,
+/// keywords, a filter, a duplicate id, broken YAML and a bad regex, spread over enough
+/// files that several compile threads each get work.
+fn many_rules() -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for i in 0..120 {
+        let det = match i % 6 {
+            0 => format!("  sel: {{Image|endswith: '\\\\tool{i}.exe'}}\n  condition: sel\n"),
+            1 => format!(
+                "  sel: {{CommandLine|contains|all: [' -a{i}', ' -b']}}\n  condition: sel\n"
+            ),
+            2 => format!("  sel: {{CommandLine|re: 'x{i}[0-9]+y'}}\n  condition: sel\n"),
+            3 => format!(
+                "  sel: {{Image: 'c:\\\\*\\\\t{i}?.exe'}}\n  f: {{User: admin}}\n  condition: sel and not f\n"
+            ),
+            4 => format!("  kw: ['evil{i}', 'tool{i}']\n  condition: kw\n"),
+            _ => format!("  sel: {{EventID: {i}}}\n  condition: sel\n"),
+        };
+        let id = if i == 77 { 76 } else { i };
+        files.push((
+            format!("r{i:03}.yml"),
+            format!("title: R{i}\nid: id-{id}\nlogsource: {{product: test}}\ndetection:\n{det}"),
+        ));
+    }
+    files.push(("bad.yml".into(), "title: [unclosed\n".into()));
+    files.push((
+        "badre.yml".into(),
+        "title: B\nlogsource: {product: test}\ndetection: {sel: {A|re: '(?<=x)y'}, condition: sel}\n"
+            .into(),
+    ));
+    files.push((
+        "filter.yml".into(),
+        "title: F\nlogsource: {product: test}\nfilter:\n  rules: [id-0, id-6]\n  ok: {User: trusted}\n  condition: not ok\n".into(),
+    ));
+    files
+}
+
+fn outcome(set: &RuleSet, events: &[Json]) -> Vec<Vec<(String, Vec<String>)>> {
+    let ls = LogSource::new().product("test");
+    events
+        .iter()
+        .map(|e| {
+            set.matches(e, &ls)
+                .map(|m| {
+                    (
+                        m.title().to_owned(),
+                        m.fields.iter().map(|f| (*f).to_owned()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_compile_equals_serial() {
+    let files = many_rules();
+    let opts = CompileOptions::default();
+    let (serial, sp) = RuleSet::compile_threads(&files, &opts, 1);
+    let events: Vec<Json> = vec![
+        json!({"Image": "C:\\x\\TOOL0.exe", "User": "bob"}),
+        json!({"Image": "C:\\x\\TOOL0.exe", "User": "trusted"}),
+        json!({"CommandLine": "run -A7 -b x14123y"}),
+        json!({"Image": "c:\\dir\\t3x.exe", "EventID": 5}),
+        json!({"Other": "some EVIL4 text", "EventID": 11}),
+    ];
+    let want = outcome(&serial, &events);
+    // The second event is the first one with the filter's exception.
+    let found: Vec<bool> = want.iter().map(|m| !m.is_empty()).collect();
+    assert_eq!(found, vec![true, false, true, true, true], "{want:?}");
+    for threads in [2, 3, 8] {
+        let (par, pp) = RuleSet::compile_threads(&files, &opts, threads);
+        assert_eq!(pp, sp, "problems with {threads} threads");
+        assert_eq!(par.stats(), serial.stats());
+        assert!(par.rules().eq(serial.rules()));
+        assert_eq!(format!("{:?}", par.groups), format!("{:?}", serial.groups));
+        assert_eq!(outcome(&par, &events), want);
+    }
+    assert!(sp.iter().any(|p| p.code == Code::DuplicateId));
+    assert!(sp.iter().any(|p| p.code == Code::Yaml));
+    assert!(sp.iter().any(|p| p.code == Code::BadRegex));
+}
+
+#[test]
+fn json_events_and_maps_agree() {
+    // JSON values and maps resolve fields through the per-event path index; B-tree maps
+    // through one lookup per path. Same rules, same events, same matches and fields.
+    let opts = CompileOptions::with_mapping("evtx").expect("evtx");
+    let rule = "title: T\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\a.exe'\n    Provider_Name: P\n  op:\n    Target: t\n  condition: sel or op\n";
+    let (set, problems) = RuleSet::compile_with(&[("t.yml", rule)], &opts);
+    assert!(problems.is_empty(), "{problems:?}");
+    let ls = LogSource::new().product("windows");
+    let events = [
+        json!({"Event": {"System": {"Provider": {"#attributes": {"Name": "P"}}}, "EventData": {"Image": "C:\\A.EXE"}}}),
+        json!({"Event": {"System": {"Provider": {"#attributes": {"Name": "Q"}}}, "EventData": {"Image": "C:\\A.EXE"}}}),
+        json!({"Event": {"UserData": {"Op": {"Target": "T"}}}}),
+        json!({"Event": {"EventData": {"Image": null}, "System": {"Image": "x\\a.exe", "Provider": {"#attributes": {"Name": "p"}}}}}),
+    ];
+    let mut got = Vec::new();
+    for e in &events {
+        let Json::Object(m) = e else { panic!() };
+        let tree: std::collections::BTreeMap<String, Json> =
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let a: Vec<Match> = set.matches(e, &ls).collect();
+        let b: Vec<Match> = set.matches(m, &ls).collect();
+        let c: Vec<Match> = set.matches(&tree, &ls).collect();
+        assert_eq!(a, b);
+        assert_eq!(a, c, "{e}");
+        got.push(a.len());
+    }
+    assert_eq!(got, vec![1, 0, 1, 1]);
+}

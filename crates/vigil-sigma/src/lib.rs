@@ -58,6 +58,7 @@ pub mod condition;
 pub mod correlation;
 mod engine;
 pub mod event;
+mod index;
 pub mod mapping;
 pub mod problem;
 pub mod rule;
