@@ -88,14 +88,14 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/V14__pipeline_sources.sql"),
     },
     Migration {
-        version: 16,
-        name: "indicator_versions",
-        sql: include_str!("../../migrations/postgres/V16__indicator_versions.sql"),
-    },
-    Migration {
         version: 15,
         name: "dead_letters",
         sql: include_str!("../../migrations/postgres/V15__dead_letters.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "indicator_versions",
+        sql: include_str!("../../migrations/postgres/V16__indicator_versions.sql"),
     },
 ];
 

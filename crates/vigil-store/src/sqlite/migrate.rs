@@ -112,15 +112,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         then: None,
     },
     Migration {
-        version: 17,
-        name: "indicator_versions",
-        sql: include_str!("../../migrations/sqlite/V17__indicator_versions.sql"),
-        then: None,
-    },
-    Migration {
         version: 16,
         name: "dead_letters",
         sql: include_str!("../../migrations/sqlite/V16__dead_letters.sql"),
+        then: None,
+    },
+    Migration {
+        version: 17,
+        name: "indicator_versions",
+        sql: include_str!("../../migrations/sqlite/V17__indicator_versions.sql"),
         then: None,
     },
 ];
