@@ -126,21 +126,13 @@ pub fn hunt(args: &HuntArgs) -> anyhow::Result<()> {
         logsource: args.logsource.clone(),
         threads: args.threads,
         parse_only: args.parse_only,
+        hold_bytes: None,
     };
+    // The rules compile while the files are read; `Report::RulesLoaded` says when they are
+    // ready (before any hit).
     let hunter = Hunter::new(sources, opts);
-    let compile_problems = hunter.prepare(&inputs);
-    let errors = compile_problems.iter().filter(|p| p.is_error()).count();
     if args.parse_only {
         eprintln!("parse only: no rules evaluated");
-    } else {
-        eprintln!(
-            "{} rules and {} correlations loaded ({} skipped with errors, {} warnings; see `vigil rules check`) in {:.2} s",
-            hunter.rule_count(),
-            hunter.correlation_count(),
-            errors,
-            compile_problems.len() - errors,
-            started.elapsed().as_secs_f64()
-        );
     }
 
     let total: u64 = inputs.iter().map(|i| i.size).sum();
@@ -186,6 +178,19 @@ pub fn hunt(args: &HuntArgs) -> anyhow::Result<()> {
             }
         }
         Report::Problem(p) => bar.suspend(|| eprintln!("{p}")),
+        Report::RulesLoaded(l) => {
+            let errors = l.problems.iter().filter(|p| p.is_error()).count();
+            bar.suspend(|| {
+                eprintln!(
+                    "{} rules and {} correlations loaded ({} skipped with errors, {} warnings; see `vigil rules check`) in {:.2} s, while reading the events",
+                    l.rules,
+                    l.correlations,
+                    errors,
+                    l.problems.len() - errors,
+                    l.elapsed.as_secs_f64()
+                )
+            });
+        }
         Report::FileDone(f) => {
             files_done += 1;
             bar.inc(f.bytes);

@@ -19,10 +19,16 @@
 //! `logsource` object in the event, else from [`HuntOptions::logsource`], else product
 //! `windows` when they carry a `Channel`; other events are counted as without log source.
 //!
+//! The rule set compiles on a thread of its own while the files are read: events parsed
+//! before it is ready wait (routed and time-filtered, as JSON values) in a backlog bounded in
+//! bytes ([`HuntOptions::hold_bytes`]), and every thread evaluates them once it is (see
+//! `backlog.rs`). A worker that fills the backlog waits for the rules.
+//!
 //! Memory stays bounded: files are streamed record by record (the `evtx` crate holds one
-//! 64 KiB chunk at a time per file), at most one file per worker thread is open, and hits go
-//! through a bounded channel to the caller.
+//! 64 KiB chunk at a time per file), at most one file per worker thread is open, events held
+//! while the rules compile are capped, and hits go through a bounded channel to the caller.
 
+mod backlog;
 mod correlate;
 mod fields;
 pub mod input;
@@ -33,6 +39,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use rayon::prelude::*;
@@ -46,6 +53,7 @@ pub use correlate::{Contributor, CorrelationHit, MAX_CONTRIBUTORS};
 pub use fields::parse_time;
 pub use input::{Input, Kind, collect_inputs, read_rules};
 
+use backlog::{Backlog, Batch, Parsed};
 use correlate::{Pending, SetKind};
 use fields::Shape;
 
@@ -153,7 +161,14 @@ pub struct HuntOptions {
     pub threads: usize,
     /// Read and route events without evaluating rules (measures parsing alone).
     pub parse_only: bool,
+    /// At most this many bytes (estimated) of parsed events wait while the rules compile;
+    /// `None` for [`DEFAULT_HOLD_BYTES`]. Past it, reading waits for the rules.
+    pub hold_bytes: Option<usize>,
 }
+
+/// Parsed events held while the rules compile, by default: about the parsed JSON values of
+/// 50,000 typical EVTX records.
+pub const DEFAULT_HOLD_BYTES: usize = 96 << 20;
 
 /// A rule that matched an event, or a correlation rule whose condition held on a window of
 /// events, with what an analyst needs to look at it.
@@ -190,8 +205,23 @@ pub struct Hit {
 pub enum Report {
     Hit(Box<Hit>),
     Problem(InputProblem),
-    /// A file is done.
+    /// A file is done (its events evaluated).
     FileDone(FileStats),
+    /// The rule set [`Hunter::run`] compiled while reading the files is ready; sent once,
+    /// before any hit, and not at all when the rules were compiled before the run
+    /// ([`Hunter::prepare`]) or for a parse-only run.
+    RulesLoaded(RulesLoaded),
+}
+
+/// The rule set a hunt compiled.
+#[derive(Debug, Clone)]
+pub struct RulesLoaded {
+    pub rules: usize,
+    pub correlations: usize,
+    /// What did not compile (skipped) or compiled with a warning.
+    pub problems: Vec<Problem>,
+    /// Compilation time (it overlaps reading the files).
+    pub elapsed: Duration,
 }
 
 /// Counts for one file.
@@ -248,6 +278,8 @@ pub struct Summary {
     pub by_level: BTreeMap<String, u64>,
     /// Hits per rule, most first.
     pub by_rule: Vec<RuleCount>,
+    /// The most bytes (estimated) of parsed events held at once while the rules compiled.
+    pub held_peak_bytes: u64,
 }
 
 #[derive(Default)]
@@ -277,7 +309,7 @@ impl SummaryBuilder {
                     .hits += 1;
             }
             // Problems are counted through the files' statistics.
-            Report::Problem(_) => {}
+            Report::Problem(_) | Report::RulesLoaded(_) => {}
             Report::FileDone(f) => {
                 self.s.files += 1;
                 self.s.bytes += f.bytes;
@@ -325,24 +357,10 @@ pub struct Hunter {
 }
 
 /// Which rule set an event goes to, and with which log source.
-enum Route<'a> {
+enum Route {
     Evtx,
-    Flat(LogSourceRef<'a>),
+    Flat(backlog::EventSource),
     None,
-}
-
-enum LogSourceRef<'a> {
-    Owned(LogSource),
-    Borrowed(&'a LogSource),
-}
-
-impl LogSourceRef<'_> {
-    fn get(&self) -> &LogSource {
-        match self {
-            LogSourceRef::Owned(l) => l,
-            LogSourceRef::Borrowed(l) => l,
-        }
-    }
 }
 
 fn windows() -> LogSource {
@@ -358,7 +376,7 @@ fn compile(sources: &[(String, String)], mapping: &str) -> (RuleSet, Vec<Problem
 }
 
 /// Per-worker state.
-struct Worker<'h> {
+struct Worker<'h, 'b> {
     scratch: Scratch,
     matches: Vec<Match<'h>>,
     tx: SyncSender<Report>,
@@ -366,9 +384,29 @@ struct Worker<'h> {
     pending: Vec<Pending<'h>>,
     /// Where every file's kept events go when it is done.
     collected: Arc<Mutex<Vec<Pending<'h>>>>,
+    /// Events waiting for the rules to compile.
+    backlog: &'b Backlog,
+    /// Product `windows`, the log source of EVTX-shaped events.
+    windows: LogSource,
 }
 
-impl Worker<'_> {
+impl<'h, 'b> Worker<'h, 'b> {
+    fn new(
+        tx: SyncSender<Report>,
+        collected: Arc<Mutex<Vec<Pending<'h>>>>,
+        backlog: &'b Backlog,
+    ) -> Self {
+        Worker {
+            scratch: Scratch::new(),
+            matches: Vec::new(),
+            tx,
+            pending: Vec::new(),
+            collected,
+            backlog,
+            windows: windows(),
+        }
+    }
+
     fn flush_pending(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -387,10 +425,28 @@ struct FileRun<'a> {
     /// Index of the file in the hunt's inputs.
     index: u32,
     stats: FileStats,
+    /// Events of this file read while the rules compile, in file order.
+    held: Vec<Parsed>,
+    /// Their estimated size.
+    held_bytes: usize,
 }
 
-impl FileRun<'_> {
-    fn problem(&mut self, w: &Worker<'_>, location: Option<String>, message: String) {
+impl<'a> FileRun<'a> {
+    fn new(input: &'a Input, index: u32) -> Self {
+        FileRun {
+            input,
+            index,
+            stats: FileStats {
+                path: input.path.clone(),
+                bytes: input.size,
+                ..FileStats::default()
+            },
+            held: Vec::new(),
+            held_bytes: 0,
+        }
+    }
+
+    fn problem(&mut self, w: &Worker<'_, '_>, location: Option<String>, message: String) {
         self.stats.problems += 1;
         if self.stats.problems <= MAX_PROBLEMS_PER_FILE {
             let _ = w.tx.send(Report::Problem(InputProblem::new(
@@ -454,6 +510,35 @@ impl Hunter {
         }
     }
 
+    /// The rule set a hunt over `inputs` compiles while it reads them (the one
+    /// [`Hunter::prepare`] compiles), unless it is compiled already or not needed.
+    fn background_set(&self, inputs: &[Input]) -> Option<SetKind> {
+        if self.opts.parse_only || inputs.is_empty() {
+            return None;
+        }
+        let kind = if inputs.iter().any(|i| i.kind == Kind::Evtx) {
+            SetKind::Evtx
+        } else {
+            SetKind::Native
+        };
+        self.cell(kind).get().is_none().then_some(kind)
+    }
+
+    fn cell(&self, kind: SetKind) -> &OnceLock<RuleSet> {
+        match kind {
+            SetKind::Evtx => &self.evtx,
+            SetKind::Native => &self.native,
+        }
+    }
+
+    /// The rule set of `kind`, compiled now if it is not yet.
+    fn rules(&self, kind: SetKind) -> &RuleSet {
+        match kind {
+            SetKind::Evtx => self.evtx_rules(),
+            SetKind::Native => self.native_rules(),
+        }
+    }
+
     fn evtx_rules(&self) -> &RuleSet {
         self.evtx.get_or_init(|| compile(&self.sources, "evtx").0)
     }
@@ -482,6 +567,11 @@ impl Hunter {
     /// Hunts over `inputs` in parallel, calling `sink` on the calling thread with every
     /// report as it comes, and returns the totals.
     ///
+    /// When the rule set the inputs need is not compiled yet, it compiles on a thread of
+    /// its own while the files are read (a [`Report::RulesLoaded`] says when it is ready);
+    /// the events read meanwhile wait, at most [`HuntOptions::hold_bytes`] of them, and are
+    /// evaluated by every thread once it is.
+    ///
     /// Correlation rules are evaluated after all files are read: the events that matched
     /// rules they reference are kept (their time, file, record and the fields correlations
     /// read), sorted by time and fed to a correlation engine per rule set; correlation hits
@@ -499,23 +589,37 @@ impl Hunter {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.opts.threads)
             .build();
-        let shared = Arc::clone(&collected);
+        let background = self.background_set(inputs);
+        let backlog = Backlog::new(
+            background,
+            self.opts.hold_bytes.unwrap_or(DEFAULT_HOLD_BYTES),
+        );
         let mut summary = std::thread::scope(|s| {
+            if let Some(kind) = background {
+                let w = Worker::new(tx.clone(), Arc::clone(&collected), &backlog);
+                s.spawn(move || self.compile_in_background(kind, inputs, w));
+            }
+            let shared = Arc::clone(&collected);
+            let backlog = &backlog;
             s.spawn(move || {
                 let work = || {
                     order.par_iter().for_each_init(
-                        || Worker {
-                            scratch: Scratch::new(),
-                            matches: Vec::new(),
-                            tx: tx.clone(),
-                            pending: Vec::new(),
-                            collected: Arc::clone(&shared),
-                        },
+                        || Worker::new(tx.clone(), Arc::clone(&shared), backlog),
                         |w, &(index, input)| {
                             self.guarded_file(input, index, w);
                             w.flush_pending();
                         },
-                    )
+                    );
+                    // Every file is read; what waits for the rules is evaluated on every
+                    // thread (the compiling one joins in as soon as it is done).
+                    if background.is_some() {
+                        rayon::broadcast(|_| {
+                            let mut w = Worker::new(tx.clone(), Arc::clone(&shared), backlog);
+                            backlog.wait_ready();
+                            self.drain(inputs, &mut w);
+                            w.flush_pending();
+                        });
+                    }
                 };
                 match pool {
                     Ok(p) => p.install(work),
@@ -529,6 +633,7 @@ impl Hunter {
             }
             summary
         });
+        summary.s.held_peak_bytes = backlog.peak() as u64;
         let pending = std::mem::take(
             &mut *collected
                 .lock()
@@ -536,6 +641,58 @@ impl Hunter {
         );
         self.correlate(pending, inputs, &mut summary, sink);
         summary.finish()
+    }
+
+    /// Compiles the rule set of `kind`, says so, lets the workers evaluate what they hold
+    /// and takes a share of the queued files.
+    fn compile_in_background<'h>(&'h self, kind: SetKind, inputs: &[Input], mut w: Worker<'h, '_>) {
+        let started = Instant::now();
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mapping = match kind {
+                SetKind::Evtx => "evtx",
+                SetKind::Native => "native",
+            };
+            let (set, problems) = compile(&self.sources, mapping);
+            let set = self.cell(kind).get_or_init(|| set);
+            (set.stats().rules, set.correlations().len(), problems)
+        }));
+        let report = match compiled {
+            Ok((rules, correlations, problems)) => Report::RulesLoaded(RulesLoaded {
+                rules,
+                correlations,
+                problems,
+                elapsed: started.elapsed(),
+            }),
+            // Never expected (compilation reports what it cannot compile): the events are
+            // then evaluated by compiling on first need, file by file, each failure reported.
+            Err(_) => Report::Problem(InputProblem {
+                path: "(rules)".to_owned(),
+                location: None,
+                message: "the rule compiler failed (panic)".to_owned(),
+            }),
+        };
+        // Before any hit: nothing is evaluated until `set_ready`.
+        let _ = w.tx.send(report);
+        w.backlog.set_ready();
+        self.drain(inputs, &mut w);
+        w.flush_pending();
+    }
+
+    /// Evaluates queued files until none is left (only once the rules are ready).
+    fn drain<'h>(&'h self, inputs: &[Input], w: &mut Worker<'h, '_>) {
+        while let Some(batch) = w.backlog.pop() {
+            let Some(input) = inputs.get(batch.index as usize) else {
+                w.backlog.release(batch.bytes);
+                continue;
+            };
+            let mut run = FileRun::new(input, batch.index);
+            run.stats = batch.stats;
+            run.held = batch.events;
+            run.held_bytes = batch.bytes;
+            self.guarded(&mut run, w, |h, run, w| h.flush_held(run, w));
+            let _ = w.tx.send(Report::FileDone(run.stats));
+            w.flush_pending();
+        }
     }
 
     /// The correlation pass over the events kept while reading the files.
@@ -567,19 +724,9 @@ impl Hunter {
 
     /// One file, with a parser panic turned into a reported problem: one bad file never
     /// stops a hunt.
-    fn guarded_file<'h>(&'h self, input: &Input, index: u32, w: &mut Worker<'h>) {
-        let done =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.file(input, index, w)));
-        if done.is_err() {
-            // The scratch may be half-updated; start afresh. The events kept for correlations
-            // before the failure stay, as the hits reported before it do.
-            w.scratch = Scratch::new();
-            w.matches.clear();
-            let _ = w.tx.send(Report::Problem(InputProblem::new(
-                &input.path,
-                None,
-                "the parser failed on this file (panic); the rest of the hunt goes on",
-            )));
+    fn guarded_file<'h>(&'h self, input: &Input, index: u32, w: &mut Worker<'h, '_>) {
+        let mut run = FileRun::new(input, index);
+        if !self.guarded(&mut run, w, |h, run, w| h.file(run, w)) {
             let _ = w.tx.send(Report::FileDone(FileStats {
                 path: input.path.clone(),
                 bytes: input.size,
@@ -589,24 +736,104 @@ impl Hunter {
         }
     }
 
-    fn file<'h>(&'h self, input: &Input, index: u32, w: &mut Worker<'h>) {
-        let mut run = FileRun {
-            input,
-            index,
-            stats: FileStats {
-                path: input.path.clone(),
-                bytes: input.size,
-                ..FileStats::default()
-            },
-        };
-        match input.kind {
-            Kind::Evtx => self.evtx_file(&mut run, w),
-            Kind::Json => self.json_file(&mut run, w),
+    /// Runs `f` on a file; a panic in it is reported as a problem of the file, its held
+    /// events are dropped, and `false` returned.
+    fn guarded<'h, 'a>(
+        &'h self,
+        run: &mut FileRun<'a>,
+        w: &mut Worker<'h, '_>,
+        f: impl FnOnce(&'h Self, &mut FileRun<'a>, &mut Worker<'h, '_>),
+    ) -> bool {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, run, w)));
+        if done.is_ok() {
+            return true;
         }
-        let _ = w.tx.send(Report::FileDone(run.stats));
+        // The scratch may be half-updated; start afresh. The events kept for correlations
+        // before the failure stay, as the hits reported before it do.
+        w.scratch = Scratch::new();
+        w.matches.clear();
+        run.held.clear();
+        w.backlog.release(std::mem::take(&mut run.held_bytes));
+        let _ = w.tx.send(Report::Problem(InputProblem::new(
+            &run.input.path,
+            None,
+            "the parser failed on this file (panic); the rest of the hunt goes on",
+        )));
+        false
     }
 
-    fn evtx_file<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h>) {
+    /// Reads a file and sends its `FileDone`, or queues its held events (and the
+    /// `FileDone` with them) when the rules are still compiling.
+    fn file<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
+        match run.input.kind {
+            Kind::Evtx => self.evtx_file(run, w),
+            Kind::Json => self.json_file(run, w),
+        }
+        if !run.held.is_empty() {
+            let batch = Batch {
+                index: run.index,
+                stats: std::mem::take(&mut run.stats),
+                events: std::mem::take(&mut run.held),
+                bytes: std::mem::take(&mut run.held_bytes),
+            };
+            match w.backlog.queue(batch) {
+                Ok(()) => return,
+                // The rules became ready meanwhile: evaluate here.
+                Err(batch) => {
+                    run.stats = batch.stats;
+                    run.held = batch.events;
+                    run.held_bytes = batch.bytes;
+                    self.flush_held(run, w);
+                }
+            }
+        }
+        let _ = w.tx.send(Report::FileDone(std::mem::take(&mut run.stats)));
+    }
+
+    /// Evaluates an event now, or holds it while its rule set compiles (waiting for the
+    /// rules when the backlog is full).
+    fn deliver<'h>(&'h self, mut ev: Parsed, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
+        if w.backlog.must_hold(ev.set) {
+            ev.size = backlog::approx_size(&ev.value);
+            let size = ev.size;
+            run.held.push(ev);
+            run.held_bytes += size;
+            if w.backlog.hold(size) {
+                w.backlog.wait_ready();
+                self.flush_held(run, w);
+            }
+            return;
+        }
+        if !run.held.is_empty() {
+            self.flush_held(run, w);
+        }
+        self.evaluate_parsed(ev, run, w);
+    }
+
+    /// Evaluates the events a file holds, in order (the rules are ready).
+    fn flush_held<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
+        let held = std::mem::take(&mut run.held);
+        let bytes = std::mem::take(&mut run.held_bytes);
+        for ev in held {
+            self.evaluate_parsed(ev, run, w);
+        }
+        w.backlog.release(bytes);
+    }
+
+    fn evaluate_parsed<'h>(&'h self, ev: Parsed, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
+        let set = self.rules(ev.set);
+        let shape = match ev.set {
+            SetKind::Evtx => Shape::Evtx,
+            SetKind::Native => Shape::Flat,
+        };
+        // The worker's own `windows` is lent out while the worker is borrowed mutably.
+        let windows = std::mem::take(&mut w.windows);
+        let ls = self.logsource(&ev.source, &windows);
+        self.evaluate(set, &ev.value, shape, ls, ev.time, ev.record, run, w);
+        w.windows = windows;
+    }
+
+    fn evtx_file<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
         let parser = match evtx::EvtxParser::from_path(&run.input.path) {
             Ok(p) => p,
             Err(e) => {
@@ -617,7 +844,6 @@ impl Hunter {
         // Parallelism is over files; inside a file the chunks are read in order on this
         // worker, one at a time.
         let mut parser = parser.with_configuration(evtx::ParserSettings::new().num_threads(1));
-        let windows = windows();
         for rec in parser.records_json_value() {
             match rec {
                 Ok(r) => {
@@ -630,16 +856,15 @@ impl Hunter {
                     if self.opts.parse_only {
                         continue;
                     }
-                    self.evaluate(
-                        self.evtx_rules(),
-                        &r.data,
-                        Shape::Evtx,
-                        &windows,
-                        t,
-                        r.event_record_id,
-                        run,
-                        w,
-                    );
+                    let ev = Parsed {
+                        value: r.data,
+                        set: SetKind::Evtx,
+                        source: backlog::EventSource::Windows,
+                        time: t,
+                        record: r.event_record_id,
+                        size: 0,
+                    };
+                    self.deliver(ev, run, w);
                 }
                 Err(e) => {
                     let location = match &e {
@@ -657,7 +882,7 @@ impl Hunter {
         }
     }
 
-    fn json_file<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h>) {
+    fn json_file<'h>(&'h self, run: &mut FileRun<'_>, w: &mut Worker<'h, '_>) {
         let file = match std::fs::File::open(&run.input.path) {
             Ok(f) => f,
             Err(e) => {
@@ -698,7 +923,7 @@ impl Hunter {
                 continue;
             }
             match serde_json::from_slice::<Value>(text) {
-                Ok(v @ Value::Object(_)) => self.json_event(&v, lineno, run, w),
+                Ok(v @ Value::Object(_)) => self.json_event(v, lineno, run, w),
                 Ok(_) => run.problem(
                     w,
                     Some(format!("line {lineno}")),
@@ -729,7 +954,7 @@ impl Hunter {
         &'h self,
         reader: impl std::io::Read,
         run: &mut FileRun<'_>,
-        w: &mut Worker<'h>,
+        w: &mut Worker<'h, '_>,
     ) {
         if run.input.size > MAX_JSON_DOCUMENT {
             run.problem(
@@ -744,7 +969,7 @@ impl Hunter {
         }
         match serde_json::from_reader::<_, Value>(reader) {
             Ok(Value::Array(items)) => {
-                for (i, v) in items.iter().enumerate() {
+                for (i, v) in items.into_iter().enumerate() {
                     if v.is_object() {
                         self.json_event(v, i as u64, run, w);
                     } else {
@@ -752,55 +977,84 @@ impl Hunter {
                     }
                 }
             }
-            Ok(v @ Value::Object(_)) => self.json_event(&v, 0, run, w),
+            Ok(v @ Value::Object(_)) => self.json_event(v, 0, run, w),
             Ok(_) => run.problem(w, None, "not a JSON object or array".to_owned()),
             Err(e) => run.problem(w, None, format!("invalid JSON: {e}")),
         }
     }
 
-    fn route<'a>(&'a self, v: &'a Value) -> Route<'a> {
+    fn route(&self, v: &Value) -> Route {
+        use backlog::EventSource;
         if v.get("Event").and_then(|e| e.get("System")).is_some() {
             return Route::Evtx;
         }
         if let Some(Value::Object(ls)) = v.get("logsource") {
             let part = |k: &str| ls.get(k).and_then(Value::as_str).map(str::to_owned);
-            return Route::Flat(LogSourceRef::Owned(LogSource {
+            return Route::Flat(EventSource::Own(LogSource {
                 product: part("product"),
                 category: part("category"),
                 service: part("service"),
             }));
         }
-        if let Some(ls) = &self.opts.logsource {
-            return Route::Flat(LogSourceRef::Borrowed(ls));
+        if self.opts.logsource.is_some() {
+            return Route::Flat(EventSource::Default);
         }
         if v.get("Channel").is_some_and(Value::is_string) {
-            return Route::Flat(LogSourceRef::Owned(windows()));
+            return Route::Flat(EventSource::Windows);
         }
         Route::None
     }
 
-    fn json_event<'h>(&'h self, v: &Value, record: u64, run: &mut FileRun<'_>, w: &mut Worker<'h>) {
+    /// The log source an event is evaluated under.
+    fn logsource<'a>(
+        &'a self,
+        src: &'a backlog::EventSource,
+        windows: &'a LogSource,
+    ) -> &'a LogSource {
+        use backlog::EventSource;
+        match src {
+            EventSource::Own(ls) => ls,
+            EventSource::Default => self.opts.logsource.as_ref().unwrap_or(windows),
+            EventSource::Windows => windows,
+        }
+    }
+
+    fn json_event<'h>(
+        &'h self,
+        v: Value,
+        record: u64,
+        run: &mut FileRun<'_>,
+        w: &mut Worker<'h, '_>,
+    ) {
         run.stats.events += 1;
-        let route = self.route(v);
+        let route = self.route(&v);
         let shape = match route {
             Route::Evtx => Shape::Evtx,
             _ => Shape::Flat,
         };
-        let t = fields::time(v, shape);
-        if !self.opts.filters.time_ok(t) {
+        let time = fields::time(&v, shape);
+        if !self.opts.filters.time_ok(time) {
             run.stats.out_of_range += 1;
             return;
         }
-        match route {
-            Route::None => run.stats.without_logsource += 1,
-            _ if self.opts.parse_only => {}
-            Route::Evtx => {
-                self.evaluate(self.evtx_rules(), v, shape, &windows(), t, record, run, w)
+        let (set, source) = match route {
+            Route::None => {
+                run.stats.without_logsource += 1;
+                return;
             }
-            Route::Flat(ls) => {
-                self.evaluate(self.native_rules(), v, shape, ls.get(), t, record, run, w)
-            }
-        }
+            _ if self.opts.parse_only => return,
+            Route::Evtx => (SetKind::Evtx, backlog::EventSource::Windows),
+            Route::Flat(src) => (SetKind::Native, src),
+        };
+        let ev = Parsed {
+            value: v,
+            set,
+            source,
+            time,
+            record,
+            size: 0,
+        };
+        self.deliver(ev, run, w);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -813,7 +1067,7 @@ impl Hunter {
         t: Option<Timestamp>,
         record: u64,
         run: &mut FileRun<'_>,
-        w: &mut Worker<'h>,
+        w: &mut Worker<'h, '_>,
     ) {
         w.matches.clear();
         set.matches_into(v, ls, &mut w.scratch, &mut w.matches);
@@ -871,10 +1125,15 @@ impl Hunter {
                 self.evtx_rules()
                     .matches_into(v, &windows(), &mut scratch, &mut out);
             }
-            Route::Flat(ls) => {
+            Route::Flat(src) => {
                 shape = Shape::Flat;
-                self.native_rules()
-                    .matches_into(v, ls.get(), &mut scratch, &mut out);
+                let windows = windows();
+                self.native_rules().matches_into(
+                    v,
+                    self.logsource(&src, &windows),
+                    &mut scratch,
+                    &mut out,
+                );
             }
             Route::None => {
                 shape = Shape::Flat;

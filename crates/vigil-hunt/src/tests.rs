@@ -33,7 +33,12 @@ fn rules() -> Vec<(String, String)> {
     ]
 }
 
-fn hunt(opts: HuntOptions, files: &[(&str, &str)]) -> (Vec<Hit>, Vec<InputProblem>, Summary) {
+/// One hunt: rules compiled before it (`prepare`), or while it reads the files.
+fn hunt_once(
+    opts: HuntOptions,
+    files: &[(&str, &str)],
+    prepare: bool,
+) -> (Vec<Hit>, Vec<InputProblem>, Summary) {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write");
@@ -41,18 +46,56 @@ fn hunt(opts: HuntOptions, files: &[(&str, &str)]) -> (Vec<Hit>, Vec<InputProble
     let (inputs, problems) = collect_inputs(&[dir.path().to_path_buf()]);
     assert!(problems.is_empty(), "{problems:?}");
     let h = Hunter::new(rules(), opts);
-    let compile_problems = h.prepare(&inputs);
-    assert!(compile_problems.is_empty(), "{compile_problems:?}");
-    assert_eq!(h.rule_count(), 2);
+    if prepare {
+        let compile_problems = h.prepare(&inputs);
+        assert!(compile_problems.is_empty(), "{compile_problems:?}");
+        assert_eq!(h.rule_count(), 2);
+    }
     let mut hits = Vec::new();
     let mut problems = Vec::new();
+    let mut loaded = Vec::new();
     let summary = h.run(&inputs, &mut |r| match r {
         Report::Hit(h) => hits.push((**h).clone()),
         Report::Problem(p) => problems.push(p.clone()),
         Report::FileDone(_) => {}
+        Report::RulesLoaded(l) => loaded.push(l.clone()),
     });
+    if prepare || h.options().parse_only {
+        assert!(loaded.is_empty(), "{loaded:?}");
+    } else {
+        assert_eq!(loaded.len(), 1, "{loaded:?}");
+        assert_eq!((loaded[0].rules, loaded[0].problems.len()), (2, 0));
+        assert_eq!(h.rule_count(), 2);
+    }
     hits.sort_by(|a, b| (&a.file, a.record).cmp(&(&b.file, b.record)));
+    // Hits of one event in rule order; problems of different files in any order.
+    problems.sort_by(|a, b| (&a.path, &a.location).cmp(&(&b.path, &b.location)));
     (hits, problems, summary)
+}
+
+/// A hunt run three ways, which must agree: rules compiled first, compiled while the files
+/// are read, and compiled while they are read with no room to hold events (every event
+/// read before the rules are ready makes its worker wait).
+fn hunt(opts: HuntOptions, files: &[(&str, &str)]) -> (Vec<Hit>, Vec<InputProblem>, Summary) {
+    let first = hunt_once(opts.clone(), files, true);
+    for hold_bytes in [None, Some(0)] {
+        let o = HuntOptions {
+            hold_bytes,
+            ..opts.clone()
+        };
+        let (hits, problems, mut summary) = hunt_once(o, files, false);
+        let file = |h: &Hit| h.file.rsplit('/').next().map(str::to_owned);
+        let names = |hits: &[Hit]| {
+            hits.iter()
+                .map(|h| (file(h), h.record, h.rule_title.clone(), h.matched.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&hits), names(&first.0), "{hold_bytes:?}");
+        assert_eq!(problems.len(), first.1.len(), "{problems:?}");
+        summary.held_peak_bytes = first.2.held_peak_bytes;
+        assert_eq!(summary, first.2, "{hold_bytes:?}");
+    }
+    first
 }
 
 const EVENTS: &str = concat!(
@@ -238,8 +281,15 @@ fn broken_evtx_files_are_reported_and_skipped() {
     let (inputs, problems) = collect_inputs(std::slice::from_ref(&dir));
     assert!(problems.is_empty(), "{problems:?}");
     assert!(inputs.len() >= 12, "{inputs:?}");
-    let h = Hunter::new(rules(), HuntOptions::default());
-    h.prepare(&inputs);
+    // The rules compile while the files are read, with no room to hold events: broken
+    // chunks are reported all the same.
+    let h = Hunter::new(
+        rules(),
+        HuntOptions {
+            hold_bytes: Some(0),
+            ..HuntOptions::default()
+        },
+    );
     let mut files_with_problems = std::collections::BTreeSet::new();
     let mut per_file: BTreeMap<String, u64> = BTreeMap::new();
     let summary = h.run(&inputs, &mut |r| match r {
@@ -255,7 +305,7 @@ fn broken_evtx_files_are_reported_and_skipped() {
                 f.events,
             );
         }
-        Report::Hit(_) => {}
+        Report::Hit(_) | Report::RulesLoaded(_) => {}
     });
     // Every file was finished, broken ones included.
     assert_eq!(summary.files, inputs.len() as u64);

@@ -30,15 +30,30 @@ fn hunt_with(rule_dirs: &[&str], events: &[&str], opts: HuntOptions) -> Outcome 
     let files: Vec<PathBuf> = events.iter().map(|e| fixture(e)).collect();
     let (inputs, problems) = collect_inputs(&files);
     assert!(problems.is_empty(), "{problems:?}");
+    // The rules compile while the files are read (no `prepare`), as `vigil hunt` runs.
     let hunter = Hunter::new(sources, opts);
-    let compile_problems = hunter.prepare(&inputs);
-    let mut hits = Vec::new();
+    let mut hits: Vec<Hit> = Vec::new();
     let mut problems = Vec::new();
+    let mut compile_problems = Vec::new();
+    let mut loaded = 0;
     let summary = hunter.run(&inputs, &mut |r| match r {
-        Report::Hit(h) => hits.push((**h).clone()),
+        Report::Hit(h) => {
+            assert_eq!(loaded, 1, "a hit before the rules were loaded");
+            // Correlation hits come after every other hit.
+            assert!(
+                h.correlation.is_some() || hits.iter().all(|x| x.correlation.is_none()),
+                "{h:?} after a correlation hit"
+            );
+            hits.push((**h).clone())
+        }
         Report::Problem(p) => problems.push(p.clone()),
         Report::FileDone(_) => {}
+        Report::RulesLoaded(l) => {
+            loaded += 1;
+            compile_problems = l.problems.clone();
+        }
     });
+    assert_eq!(loaded, 1);
     Outcome {
         hits,
         problems,

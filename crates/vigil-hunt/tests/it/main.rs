@@ -82,7 +82,7 @@ fn sigmahq_windows_rules_find_known_attacks_in_evtx_samples() {
             }
         }
         Report::Problem(p) => input_problems.push(p.clone()),
-        Report::FileDone(_) => {}
+        Report::FileDone(_) | Report::RulesLoaded(_) => {}
     });
     assert!(input_problems.is_empty(), "{input_problems:?}");
     assert_eq!(summary.files, EXPECTED.len() as u64);
@@ -101,5 +101,80 @@ fn sigmahq_windows_rules_find_known_attacks_in_evtx_samples() {
     assert_eq!(
         summary.hits,
         summary.by_rule.iter().map(|r| r.hits).sum::<u64>()
+    );
+}
+
+/// The rules compiled while the files are read, with a backlog far smaller than the files:
+/// the same hits as when they are compiled first, and the held events stay near the cap.
+#[test]
+fn compiling_while_reading_gives_the_same_hits_within_the_hold_cap() {
+    let test = "compiling_while_reading_gives_the_same_hits_within_the_hold_cap";
+    let Some(samples) = vigil_testkit::shared_data("evtx-samples/DeepBlueCLI", test) else {
+        return;
+    };
+    let Some(rules_dir) = vigil_testkit::shared_data("sigma-rules/rules/windows", test) else {
+        return;
+    };
+    let (sources, _) = read_rules(&[rules_dir]);
+    let (inputs, problems) = collect_inputs(&[samples]);
+    assert!(problems.is_empty(), "{problems:?}");
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
+    assert!(total > 4 << 20, "{total} bytes of samples");
+
+    let hits_of = |hunter: &Hunter| {
+        let mut hits = BTreeSet::new();
+        let mut loaded = 0;
+        let summary = hunter.run(&inputs, &mut |r| match r {
+            Report::Hit(h) => {
+                hits.insert((
+                    h.file.clone(),
+                    h.record,
+                    h.rule_id.clone(),
+                    h.matched.clone(),
+                ));
+            }
+            Report::RulesLoaded(_) => loaded += 1,
+            _ => {}
+        });
+        (hits, summary, loaded)
+    };
+    let first = Hunter::new(sources.clone(), HuntOptions::default());
+    first.prepare(&inputs);
+    let (want, want_summary, loaded) = hits_of(&first);
+    assert_eq!(loaded, 0);
+    assert!(want.len() > 100, "{} hits", want.len());
+
+    const CAP: usize = 1 << 20;
+    let overlapped = Hunter::new(
+        sources,
+        HuntOptions {
+            hold_bytes: Some(CAP),
+            ..HuntOptions::default()
+        },
+    );
+    let (got, summary, loaded) = hits_of(&overlapped);
+    assert_eq!(loaded, 1);
+    assert_eq!(got, want);
+    assert_eq!(
+        (
+            summary.events,
+            summary.hits,
+            summary.files,
+            &summary.by_rule
+        ),
+        (
+            want_summary.events,
+            want_summary.hits,
+            want_summary.files,
+            &want_summary.by_rule
+        )
+    );
+    // Compiling 2,000 rules takes longer than parsing a record, so events were held, and
+    // never more than the cap plus one event per worker.
+    assert!(summary.held_peak_bytes > 0, "{summary:?}");
+    assert!(
+        summary.held_peak_bytes <= (CAP + 64 * 1024) as u64 * 2,
+        "{} bytes held",
+        summary.held_peak_bytes
     );
 }
