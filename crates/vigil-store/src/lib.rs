@@ -31,10 +31,9 @@ pub use cursor::Cursor;
 pub mod intel;
 pub use intel::{
     EdlList, ImportRejection, IndicatorId, IndicatorQuery, IndicatorState, IndicatorVersion,
-    IndicatorVersionQuery, IntelImport,
-    IntelImportId, IntelSource, IntelSourceCounts, IntelSourceId, IntelSourcePatch, NewEdlList,
-    NewIndicator, NewIntelImport, NewIntelSource, NewSighting, Sighting, SightingId, SightingQuery,
-    StoredIndicator, UpsertCounts,
+    IndicatorVersionQuery, IntelImport, IntelImportId, IntelSource, IntelSourceCounts,
+    IntelSourceId, IntelSourcePatch, NewEdlList, NewIndicator, NewIntelImport, NewIntelSource,
+    NewSighting, Sighting, SightingId, SightingQuery, StoredIndicator, UpsertCounts,
 };
 
 pub mod notify;

@@ -395,8 +395,14 @@ async fn taxii2_client_talks_to_vigil() {
     assert_eq!(seen["object_versions"], both, "{seen}");
     assert_eq!(seen["all_versions"], both, "{seen}");
     assert_eq!(seen["manifest_versions"], both, "{seen}");
-    assert_eq!(seen["first_version"], serde_json::json!(["2026-02-02T10:00:00.000Z"]));
-    assert_eq!(seen["current_name"], serde_json::json!(["partner value 2 v2"]));
+    assert_eq!(
+        seen["first_version"],
+        serde_json::json!(["2026-02-02T10:00:00.000Z"])
+    );
+    assert_eq!(
+        seen["current_name"],
+        serde_json::json!(["partner value 2 v2"])
+    );
 
     // The status answers after a restart of the node (kept in the store).
     served.task.abort();

@@ -1037,13 +1037,13 @@ async fn edl_body(
     name: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let list = all_lists(&st)
+    let list = all_lists(st)
         .await?
         .into_iter()
         .find(|l| l.name == name)
         .ok_or_else(|| ApiError::not_found("external dynamic list"))?;
     list.filter.check_principal(&auth.principal)?;
-    let body = Blocklist::collect(&st, &list.filter).await?.plain();
+    let body = Blocklist::collect(st, &list.filter).await?.plain();
     metrics::counter!("vigil_intel_edl_requests_total").increment(1);
     Ok(text_response(headers, body))
 }
