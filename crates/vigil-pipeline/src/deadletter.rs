@@ -1,48 +1,35 @@
 //! Dead letters: input that could not become a stored event (parse failure, oversized frame,
-//! no organization), kept with the reason and the raw bytes.
+//! no organization, refused by the store), kept in the store's `dead_letters` table with the
+//! reason, the sender, the organization when known and the raw bytes (the first 64 KiB and the
+//! original length).
 //!
-//! The store has no dead-letter table yet, so they go to an NDJSON file in the data
-//! directory (`deadletter/dead-letters.ndjson`, one JSON object per line with the raw bytes in
-//! base64). The file is bounded: past the configured size it is renamed to
-//! `dead-letters.1.ndjson` (replacing the previous one) and a new file is started, so at most
-//! twice the limit is kept. Each dead letter is also counted
-//! (`vigil_pipeline_dead_letters_total{reason}`).
+//! The processor hands each batch's dead letters to a [`DeadLetterSink`] and goes on: a
+//! bounded queue to one writer task that appends them to the store in batches. Good events
+//! never wait for dead letters: a full queue drops the dead letters (counted in
+//! `vigil_pipeline_dead_letters_dropped_total`), a store failure drops the batch (counted in
+//! `vigil_pipeline_dead_letter_store_errors_total`, logged with the count and reasons, never
+//! the raw bytes). The writer also prunes the table to the retention (newest N, and none older
+//! than D days) at start and every hour. Each dead letter is counted when made
+//! (`vigil_pipeline_dead_letters_total{input,reason}`).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use base64::Engine as _;
 use jiff::Timestamp;
+use tokio::sync::mpsc;
+use vigil_model::OrgId;
+use vigil_store::{DeadLetterRetention, NewDeadLetter, Store};
 
-pub(crate) const FILE: &str = "dead-letters.ndjson";
-pub(crate) const OLD: &str = "dead-letters.1.ndjson";
-/// Raw bytes kept per dead letter.
-pub const MAX_RAW: usize = 64 * 1024;
+pub use vigil_store::DeadLetterReason as Reason;
+pub use vigil_store::dead_letters::MAX_DEAD_LETTER_RAW as MAX_RAW;
 
-/// Why an input became a dead letter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    /// The parser refused it.
-    Parse,
-    /// Longer than the listener's maximum frame.
-    Oversized,
-    /// No asset or organization matched and no default organization is configured.
-    Unattributed,
-    /// The store refused the event as invalid.
-    Invalid,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Parse => "parse",
-            Reason::Oversized => "oversized",
-            Reason::Unattributed => "unattributed",
-            Reason::Invalid => "invalid",
-        }
-    }
-}
+/// Batches waiting for the writer, at most.
+const QUEUE_BATCHES: usize = 256;
+/// Dead letters per store append, at most.
+const APPEND_MAX: usize = 1_000;
+/// How often the table is pruned to the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 
 /// One dead letter.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,105 +41,248 @@ pub struct DeadLetter {
     pub sender: Option<String>,
     pub received_at: Timestamp,
     pub raw: Vec<u8>,
+    /// The organization the sender was authenticated as, when known.
+    pub org: Option<OrgId>,
 }
 
-/// The bounded dead-letter file.
-#[derive(Debug)]
-pub struct DeadLetterFile {
-    dir: PathBuf,
-    max_bytes: u64,
-    out: BufWriter<File>,
-    size: u64,
-}
-
-fn open_append(path: &Path) -> io::Result<(BufWriter<File>, u64)> {
-    let f = OpenOptions::new().create(true).append(true).open(path)?;
-    let size = f.metadata()?.len();
-    Ok((BufWriter::new(f), size))
-}
-
-impl DeadLetterFile {
-    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
-        let (out, size) = open_append(&dir.join(FILE))?;
-        Ok(DeadLetterFile {
-            dir: dir.to_path_buf(),
-            max_bytes: max_bytes.max(4096),
-            out,
-            size,
-        })
-    }
-
-    /// The current file's path.
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(FILE)
-    }
-
-    /// Appends dead letters and syncs them (they are as durable as stored events, since the
-    /// spool checkpoint moves past them right after).
-    pub fn write(&mut self, letters: &[DeadLetter]) -> io::Result<()> {
-        if letters.is_empty() {
-            return Ok(());
+impl DeadLetter {
+    /// The store keeps the first [`MAX_RAW`] bytes and the original length (`raw_len`), so
+    /// the bytes go over whole.
+    fn into_new(self) -> NewDeadLetter {
+        NewDeadLetter {
+            received_at: self.received_at,
+            source: self.input,
+            sender: self.sender,
+            reason: self.reason,
+            detail: self.detail,
+            raw: self.raw,
+            org_id: self.org,
         }
-        for d in letters {
-            let raw = &d.raw[..d.raw.len().min(MAX_RAW)];
-            let line = serde_json::json!({
-                "time": d.received_at.to_string(),
-                "reason": d.reason.as_str(),
-                "detail": d.detail,
-                "input": d.input,
-                "sender": d.sender,
-                "raw_len": d.raw.len(),
-                "raw_b64": base64::engine::general_purpose::STANDARD.encode(raw),
+    }
+}
+
+/// How many dead letters the store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The newest this many, at most.
+    pub keep: u64,
+    /// None received more than this many days ago; 0 keeps them regardless of age.
+    pub keep_days: u32,
+}
+
+impl Default for Retention {
+    /// 100,000 dead letters of at most 30 days (at most about 13 GiB of raw bytes when every
+    /// one is a full 64 KiB frame; typically a few hundred bytes each).
+    fn default() -> Self {
+        Retention {
+            keep: 100_000,
+            keep_days: 30,
+        }
+    }
+}
+
+impl Retention {
+    fn at(self, now: Timestamp) -> DeadLetterRetention {
+        let older_than = (self.keep_days > 0)
+            .then(|| {
+                now.checked_sub(jiff::SignedDuration::from_hours(
+                    24 * i64::from(self.keep_days),
+                ))
+                .ok()
             })
-            .to_string();
-            if self.size > 0 && self.size + line.len() as u64 + 1 > self.max_bytes {
-                self.rotate()?;
-            }
-            self.out.write_all(line.as_bytes())?;
-            self.out.write_all(b"\n")?;
-            self.size += line.len() as u64 + 1;
+            .flatten();
+        DeadLetterRetention {
+            keep_newest: self.keep,
+            older_than,
         }
-        self.out.flush()?;
-        self.out.get_ref().sync_data()
+    }
+}
+
+/// Counters of the sink.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Dead letters written to the store.
+    pub written: AtomicU64,
+    /// Dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Dropped because the store refused the append.
+    pub store_errors: AtomicU64,
+    /// Removed by the retention.
+    pub pruned: AtomicU64,
+}
+
+/// The processor's handle: hands batches to the writer task without waiting.
+#[derive(Debug, Clone)]
+pub struct DeadLetterSink {
+    tx: mpsc::Sender<Vec<DeadLetter>>,
+    stats: Arc<SinkStats>,
+}
+
+impl DeadLetterSink {
+    /// Starts the writer task; it ends once every sink clone is dropped and the queue is
+    /// written.
+    pub fn start(
+        store: Arc<dyn Store>,
+        retention: Retention,
+        stats: Arc<SinkStats>,
+    ) -> (DeadLetterSink, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE_BATCHES);
+        let task = tokio::spawn(writer(store, rx, retention, stats.clone()));
+        (DeadLetterSink { tx, stats }, task)
     }
 
-    fn rotate(&mut self) -> io::Result<()> {
-        self.out.flush()?;
-        fs::rename(self.dir.join(FILE), self.dir.join(OLD))?;
-        let (out, size) = open_append(&self.dir.join(FILE))?;
-        self.out = out;
-        self.size = size;
-        Ok(())
+    /// Queues a batch for the store; never waits. `false` when the queue was full and the
+    /// batch was dropped (counted).
+    pub fn send(&self, letters: Vec<DeadLetter>) -> bool {
+        if letters.is_empty() {
+            return true;
+        }
+        let n = letters.len() as u64;
+        match self.tx.try_send(letters) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+                metrics::counter!("vigil_pipeline_dead_letters_dropped_total").increment(n);
+                tracing::warn!(
+                    dead_letters = n,
+                    "pipeline: dead-letter queue full, dead letters dropped"
+                );
+                false
+            }
+        }
+    }
+
+    pub fn stats(&self) -> &Arc<SinkStats> {
+        &self.stats
+    }
+}
+
+async fn prune(store: &dyn Store, retention: Retention, stats: &SinkStats) {
+    match store
+        .prune_dead_letters(retention.at(Timestamp::now()))
+        .await
+    {
+        Ok(n) => {
+            stats.pruned.fetch_add(n, Ordering::Relaxed);
+            if n > 0 {
+                tracing::info!(removed = n, "pipeline: dead letters pruned");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "pipeline: pruning dead letters failed"),
+    }
+}
+
+async fn writer(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Vec<DeadLetter>>,
+    retention: Retention,
+    stats: Arc<SinkStats>,
+) {
+    prune(&*store, retention, &stats).await;
+    let mut pruned_at = tokio::time::Instant::now();
+    let mut pending: Vec<DeadLetter> = Vec::new();
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some(b) => pending = b,
+                None => break,
+            }
+        }
+        while pending.len() < APPEND_MAX {
+            match rx.try_recv() {
+                Ok(mut b) => pending.append(&mut b),
+                Err(_) => break,
+            }
+        }
+        let rest = if pending.len() > APPEND_MAX {
+            pending.split_off(APPEND_MAX)
+        } else {
+            Vec::new()
+        };
+        let batch = std::mem::replace(&mut pending, rest);
+        let n = batch.len() as u64;
+        let reasons: std::collections::BTreeSet<&'static str> =
+            batch.iter().map(|d| d.reason.as_str()).collect();
+        let reasons = reasons.into_iter().collect::<Vec<_>>().join(",");
+        let rows = batch.into_iter().map(DeadLetter::into_new).collect();
+        match store.append_dead_letters(rows).await {
+            Ok(_) => {
+                stats.written.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                stats.store_errors.fetch_add(n, Ordering::Relaxed);
+                metrics::counter!("vigil_pipeline_dead_letter_store_errors_total").increment(n);
+                // The error and the counts only: never the raw bytes.
+                tracing::error!(error = %e, dead_letters = n, reasons = %reasons, "pipeline: storing dead letters failed, dropped");
+            }
+        }
+        if pruned_at.elapsed() >= PRUNE_EVERY {
+            prune(&*store, retention, &stats).await;
+            pruned_at = tokio::time::Instant::now();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_store::{DeadLetterQuery, SqliteStore};
 
-    #[test]
-    fn file_is_bounded_by_rotation() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut f = DeadLetterFile::open(dir.path(), 4096).expect("open");
-        let d = DeadLetter {
+    fn letter(i: usize, raw: Vec<u8>) -> DeadLetter {
+        DeadLetter {
             reason: Reason::Parse,
-            detail: "bad json".into(),
+            detail: format!("bad {i}"),
             input: "tcp".into(),
             sender: Some("10.0.0.1:5000".into()),
-            received_at: Timestamp::UNIX_EPOCH,
-            raw: vec![b'x'; 500],
-        };
-        for _ in 0..100 {
-            f.write(std::slice::from_ref(&d)).expect("write");
+            received_at: Timestamp::from_second(1_700_000_000 + i as i64).expect("time"),
+            raw,
+            org: None,
         }
-        let cur = fs::metadata(dir.path().join(FILE)).expect("cur").len();
-        let old = fs::metadata(dir.path().join(OLD)).expect("old").len();
-        assert!(cur <= 4096 && old <= 4096, "{cur} {old}");
-        let text = fs::read_to_string(dir.path().join(FILE)).expect("read");
-        let v: serde_json::Value =
-            serde_json::from_str(text.lines().next().expect("line")).expect("json");
-        assert_eq!(v["reason"], "parse");
-        assert_eq!(v["raw_len"], 500);
+    }
+
+    #[tokio::test]
+    async fn batches_reach_the_store_and_the_writer_ends_with_the_sinks() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+        let stats = Arc::new(SinkStats::default());
+        let (sink, task) =
+            DeadLetterSink::start(store.clone(), Retention::default(), stats.clone());
+        assert!(sink.send(vec![
+            letter(0, b"x".to_vec()),
+            letter(1, vec![b'y'; MAX_RAW + 5])
+        ]));
+        assert!(sink.send(vec![]));
+        drop(sink);
+        task.await.expect("writer");
+        assert_eq!(stats.written.load(Ordering::Relaxed), 2);
+        let page = store
+            .search_dead_letters(vigil_model::Scope::All, &DeadLetterQuery::default())
+            .await
+            .expect("search");
+        assert_eq!(page.items.len(), 2);
+        assert_eq!(page.items[0].raw_len, (MAX_RAW + 5) as u64);
+        assert_eq!(page.items[0].raw.len(), MAX_RAW);
+        assert_eq!(page.items[1].raw, b"x");
+    }
+
+    #[test]
+    fn retention_days_become_a_time() {
+        let now = Timestamp::from_second(1_700_000_000).expect("t");
+        let r = Retention {
+            keep: 5,
+            keep_days: 1,
+        }
+        .at(now);
+        assert_eq!(r.keep_newest, 5);
+        assert_eq!(
+            r.older_than,
+            Timestamp::from_second(1_700_000_000 - 86_400).ok()
+        );
+        let r = Retention {
+            keep: 5,
+            keep_days: 0,
+        }
+        .at(now);
+        assert_eq!(r.older_than, None);
     }
 }

@@ -77,6 +77,10 @@ impl Intake {
             Ok(end) => {
                 self.stats.received.fetch_add(n, Ordering::Relaxed);
                 self.stats.spooled.fetch_add(n, Ordering::Relaxed);
+                if let Some(i) = self.stats.inputs.get(HTTP_INPUT) {
+                    i.note_received_many(n);
+                    i.spooled.fetch_add(n, Ordering::Relaxed);
+                }
                 metrics::counter!("vigil_pipeline_received_total", "input" => HTTP_INPUT)
                     .increment(n);
                 metrics::counter!("vigil_pipeline_spooled_total").increment(n);
@@ -92,6 +96,18 @@ impl Intake {
                 tracing::error!(error = %e, "pipeline: spooling HTTP events failed");
                 Err(IntakeError::Spool(e.to_string()))
             }
+        }
+    }
+
+    /// Counts lines the API refused before spooling (invalid JSON or fields, organization
+    /// out of scope) on the HTTP source's row: received and rejected.
+    pub fn note_rejected(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        if let Some(i) = self.stats.inputs.get(HTTP_INPUT) {
+            i.note_received_many(n);
+            i.rejected.fetch_add(n, Ordering::Relaxed);
         }
     }
 

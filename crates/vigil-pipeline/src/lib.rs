@@ -15,7 +15,7 @@
 //!   processor: parse (vigil-ingest) ─► attribute (directory from the store) ─► Sigma rules
 //!     and indicator matching (set reloaded from the store) ─► Store::append_events
 //!     ─► Store::create_alerts ─► Store::record_sightings ─► spool checkpoint advanced
-//!     (parse failures, oversized frames and unattributed events ─► dead-letter file)
+//!     (parse failures, oversized frames and unattributed events ─► dead letters in the store)
 //! ```
 //!
 //! Backpressure runs from the store back to the sockets: the processor stops reading the spool
@@ -31,6 +31,8 @@ pub mod intel;
 mod listener;
 pub mod mqtt;
 mod process;
+#[doc(hidden)]
+pub use process::failpoint;
 pub mod retrohunt;
 pub mod source;
 pub mod sources;
@@ -58,11 +60,6 @@ pub enum PipelineError {
     Spool(#[from] SpoolError),
     #[error(transparent)]
     Rules(#[from] detect::RulesError),
-    #[error("dead-letter file in {path}: {source}")]
-    DeadLetters {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("listener {name}: cannot bind {addr}: {source}")]
     Bind {
         name: String,
@@ -196,7 +193,7 @@ impl From<Record> for Queued {
 /// Pipeline settings (resolved and validated by the server's configuration).
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Holds `spool/` and `deadletter/`.
+    /// Holds `spool/` and `tail/`.
     pub data_dir: PathBuf,
     pub listeners: Vec<ListenerConfig>,
     /// Sigma rules directory (recursive); `None` runs without detection.
@@ -210,7 +207,8 @@ pub struct PipelineConfig {
     pub spool_segment_bytes: u64,
     pub spool_max_bytes: u64,
     pub fsync: FsyncPolicy,
-    pub dead_letter_max_bytes: u64,
+    /// How many dead letters the store keeps.
+    pub dead_letters: deadletter::Retention,
     /// How often the asset directory is reloaded from the store.
     pub directory_refresh: Duration,
     /// How often the indicators are reloaded from the store for live matching.
@@ -227,7 +225,7 @@ pub struct PipelineConfig {
 
 impl PipelineConfig {
     /// Defaults: queue 10,000, batches of 1,000, 64 MiB segments, 1 GiB spool, fsync per
-    /// batch, 64 MiB dead-letter file, directory reloaded every 60 s.
+    /// batch, 100,000 dead letters of at most 30 days, directory reloaded every 60 s.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         PipelineConfig {
             data_dir: data_dir.into(),
@@ -239,7 +237,7 @@ impl PipelineConfig {
             spool_segment_bytes: 64 << 20,
             spool_max_bytes: 1 << 30,
             fsync: FsyncPolicy::Batch,
-            dead_letter_max_bytes: 64 << 20,
+            dead_letters: deadletter::Retention::default(),
             directory_refresh: Duration::from_secs(60),
             intel_refresh: Duration::from_secs(60),
             intel_severity: vigil_model::Severity::Medium,
@@ -352,14 +350,6 @@ impl Pipeline {
             truncated = report.truncated_bytes,
             "pipeline: spool opened"
         );
-        let dl_dir = cfg.data_dir.join("deadletter");
-        let dead = deadletter::DeadLetterFile::open(&dl_dir, cfg.dead_letter_max_bytes).map_err(
-            |source| PipelineError::DeadLetters {
-                path: dl_dir,
-                source,
-            },
-        )?;
-
         // Bind everything before starting anything, so a bind error leaves nothing behind.
         let mut bound = Vec::new();
         // Filled by the source control as it starts each source (configured or stored).
@@ -410,11 +400,12 @@ impl Pipeline {
         if stored > 0 {
             tracing::info!(sources = stored, "pipeline: stored sources started");
         }
+        let dead_stats = Arc::new(deadletter::SinkStats::default());
         let monitor = status::Monitor {
             stats: stats.clone(),
             spool: spool.clone(),
             spool_max: cfg.spool_max_bytes,
-            dead_letter_dir: cfg.data_dir.join("deadletter"),
+            dead_letter_stats: dead_stats.clone(),
             rules: detector.as_ref().map_or(0, |d| d.rule_count()),
             processing: cfg.process,
             started_at: jiff::Timestamp::now(),
@@ -429,13 +420,19 @@ impl Pipeline {
                 intel_tx,
                 shutdown_rx.clone(),
             )));
+            // Ends after the processor, which holds the last sink: awaited after it below.
+            let (dead_sink, dead_task) = deadletter::DeadLetterSink::start(
+                store.clone(),
+                cfg.dead_letters,
+                dead_stats.clone(),
+            );
             let p = process::Processor {
                 store,
                 reader: spool.reader(),
                 spool: spool.clone(),
                 detector,
                 worker,
-                dead: Arc::new(std::sync::Mutex::new(dead)),
+                dead: dead_sink,
                 default_org: cfg.default_org,
                 batch_max: cfg.batch_max.max(1),
                 refresh: cfg.directory_refresh,
@@ -445,6 +442,7 @@ impl Pipeline {
                 intel_severity: cfg.intel_severity,
             };
             tasks.push(tokio::spawn(p.run(shutdown_rx.clone())));
+            tasks.push(dead_task);
         }
         Ok(Pipeline {
             stats,

@@ -3,7 +3,7 @@
 //! Two stages overlap. The processor task reads a batch from the spool and has it parsed,
 //! attributed and evaluated on the detection thread ([`Worker`]), in spool order, so
 //! correlation state follows event order. The prepared batch then goes to the store stage, a
-//! task of its own ([`StoreStage::store`]) that writes its dead letters, appends its events,
+//! task of its own ([`StoreStage::store`]) that appends its events, hands on its dead letters,
 //! creates its alerts and sightings and only then moves the checkpoint past it. While it does,
 //! the processor reads and prepares the next batch; that one is handed over only when the
 //! previous store task has finished. So at most two batches are in flight, the store sees
@@ -27,16 +27,19 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio::sync::watch;
 use vigil_ingest::ParseContext;
-use vigil_model::{NewAlert, NewEvent, OrgId, Provenance, Scope};
+use vigil_model::{Alert, EventId, NewAlert, NewEvent, OrgId, Provenance, Scope};
 use vigil_sigma::{CorrelationEngine, Scratch};
 use vigil_store::{NewSighting, Store};
 
 use crate::Stats;
-use crate::deadletter::{DeadLetter, DeadLetterFile, Reason};
+use crate::deadletter::{DeadLetter, DeadLetterSink, Reason};
 use crate::detect::{Detector, EventMeta, Hit};
 use crate::directory::Directory;
 use crate::intel::{IntelHit, IntelMatcher};
-use crate::spool::{InFlight, RecordKind, Spool, SpoolReader, SpooledRecord};
+use crate::spool::{
+    InFlight, PendingAlerts, PendingEvent, RecordKind, Spool, SpoolReader, SpooledRecord,
+    placeholder, placeholder_index,
+};
 
 /// The field HTTP-ingested events carry their spool offset in: the probe that tells, after a
 /// crash, whether the batch in flight was stored (see [`InFlight`]).
@@ -56,7 +59,7 @@ pub(crate) struct Processor {
     pub reader: SpoolReader,
     pub detector: Option<Arc<Detector>>,
     pub worker: Worker,
-    pub dead: Arc<std::sync::Mutex<DeadLetterFile>>,
+    pub dead: DeadLetterSink,
     pub default_org: Option<OrgId>,
     pub batch_max: usize,
     pub refresh: Duration,
@@ -75,6 +78,8 @@ struct Prepared {
     events: Vec<NewEvent>,
     /// Per event (same index): its hits.
     hits: Vec<Vec<Hit>>,
+    /// Per event (same index): its spool offset.
+    offsets: Vec<u64>,
     /// Correlation alerts, each with the index of the event that completed it.
     correlated: Vec<(usize, NewAlert)>,
     /// Indicator hits, each with the index of its event (events without hits left out).
@@ -119,6 +124,7 @@ fn prepare<'r>(
     let mut p = Prepared {
         events: Vec::with_capacity(batch.len()),
         hits: Vec::with_capacity(batch.len()),
+        offsets: Vec::with_capacity(batch.len()),
         correlated: Vec::new(),
         intel: Vec::new(),
         dead: Vec::new(),
@@ -146,6 +152,7 @@ fn prepare<'r>(
             sender: r.sender.clone(),
             received_at: r.received_at,
             raw,
+            org: r.org,
         };
         if r.kind == RecordKind::Oversized {
             p.dead.push(dead(
@@ -264,6 +271,20 @@ fn prepare<'r>(
         }
         p.events.push(event);
         p.hits.push(hits);
+        p.offsets.push(offset);
+    }
+    if p.probe.is_some() {
+        // A batch with HTTP events may be skipped at the next start (see `InFlight`); its
+        // other events carry their offset too, so that the alerts of a skipped batch can find
+        // every event they name.
+        for (e, off) in p.events.iter_mut().zip(&p.offsets) {
+            if !e.fields.contains_key(INGEST_OFFSET_FIELD) {
+                e.fields.insert(
+                    INGEST_OFFSET_FIELD.to_string(),
+                    serde_json::Value::from(*off),
+                );
+            }
+        }
     }
     p
 }
@@ -280,7 +301,9 @@ fn http_asset(line: &[u8]) -> Option<vigil_model::AssetId> {
 impl Processor {
     /// After a restart: when the batch recorded in flight at the crash reached the store (its
     /// probe event is there), the checkpoint moves past it instead of storing it again.
-    async fn skip_stored_inflight(&mut self) -> Result<(), vigil_store::StoreError> {
+    /// Its alerts, recorded in the marker, are created then unless they already were (a crash
+    /// between the events and their alerts loses none, and none is made twice).
+    async fn skip_stored_inflight(&mut self, stage: &StoreStage) -> Result<(), ProcessError> {
         let Some(m) = self.spool.read_inflight() else {
             return Ok(());
         };
@@ -315,6 +338,9 @@ impl Processor {
                 "pipeline: the batch in flight at the last stop was stored; not storing it again"
             );
             metrics::counter!("vigil_pipeline_replay_skipped_total").increment(1);
+            if let Some(pending) = m.pending {
+                stage.recover_alerts(pending).await?;
+            }
             if let Err(e) = self.spool.commit(m.end) {
                 tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
             }
@@ -387,7 +413,7 @@ impl Processor {
                 continue;
             }
             if !inflight_checked {
-                match self.skip_stored_inflight().await {
+                match self.skip_stored_inflight(&stage).await {
                     Ok(()) => inflight_checked = true,
                     Err(e) => {
                         tracing::warn!(error = %e, "pipeline: checking the batch in flight at the last stop failed, retrying");
@@ -553,13 +579,147 @@ struct StoreStage {
     store: Arc<dyn Store>,
     spool: Spool,
     detector: Option<Arc<Detector>>,
-    dead: Arc<std::sync::Mutex<DeadLetterFile>>,
+    dead: DeadLetterSink,
     stats: Arc<Stats>,
     aggregator: Option<Arc<vigil_aggregator::Aggregator>>,
     intel_severity: vigil_model::Severity,
 }
 
 impl StoreStage {
+    /// Creates alerts (retried a few times: the events are stored already, and processing
+    /// the batch again would store them twice), then the sightings of their indicators, each
+    /// with the index of its alert.
+    async fn create_alerts(
+        &self,
+        alerts: Vec<NewAlert>,
+        sightings: Vec<(NewSighting, usize)>,
+    ) -> Result<Vec<Alert>, ProcessError> {
+        let mut created = Vec::new();
+        if !alerts.is_empty() {
+            let mut attempt = 0;
+            loop {
+                match self.store.create_alerts(alerts.clone()).await {
+                    Ok(c) => {
+                        created = c;
+                        break;
+                    }
+                    Err(e) if attempt < 3 => {
+                        attempt += 1;
+                        tracing::warn!(error = %e, attempt, "pipeline: creating alerts failed, retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if !sightings.is_empty() {
+            let ids = crate::intel::alert_ids(&alerts, &created);
+            let items = sightings
+                .into_iter()
+                .map(|(s, ai)| NewSighting {
+                    alert_id: ids.get(ai).copied().flatten(),
+                    ..s
+                })
+                .collect();
+            self.record_sightings(items).await?;
+        }
+        Ok(created)
+    }
+
+    /// The alerts of a batch skipped at start because its events were stored before the
+    /// crash: its events' ids are looked up by their spool offsets, alerts created since the
+    /// marker was written are not made again, the others are created (with their sightings)
+    /// and aggregated. Idempotent, so a failure is simply retried.
+    async fn recover_alerts(&self, pending: PendingAlerts) -> Result<(), ProcessError> {
+        let second = jiff::SignedDuration::from_secs(1);
+        let mut ids: HashMap<usize, EventId> = HashMap::new();
+        for e in &pending.events {
+            let q = vigil_store::EventQuery {
+                org_id: Some(e.org),
+                from: e.timestamp.checked_sub(second).ok(),
+                to: e.timestamp.checked_add(second).ok(),
+                filters: vec![vigil_store::FieldFilter {
+                    field: INGEST_OFFSET_FIELD.into(),
+                    value: e.offset.to_string(),
+                }],
+                limit: 1,
+                ..Default::default()
+            };
+            match self
+                .store
+                .search_events(Scope::All, &q)
+                .await?
+                .items
+                .first()
+            {
+                Some(found) => {
+                    ids.insert(e.index, found.id);
+                }
+                None => {
+                    tracing::warn!(
+                        offset = e.offset,
+                        "pipeline: an event of the skipped batch was not found; its alerts go without it"
+                    );
+                }
+            }
+        }
+        let mut alerts = pending.alerts;
+        let mut sightings = pending.sightings;
+        resolve_placeholders(&mut alerts, &mut sightings, |i| ids.get(&i).copied());
+        // Alerts are created in one call, so either all of the batch's are there or none;
+        // compared one by one all the same.
+        let mut existing = std::collections::HashSet::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .list_alerts(
+                    Scope::All,
+                    &vigil_store::AlertQuery {
+                        from: pending.since.checked_sub(second).ok(),
+                        limit: 500,
+                        cursor,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            existing.extend(page.items.iter().map(|a| alert_key(&a.spec)));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut kept = Vec::new();
+        let mut new_index = vec![None; alerts.len()];
+        for (i, a) in alerts.into_iter().enumerate() {
+            if !existing.contains(&alert_key(&a)) {
+                new_index[i] = Some(kept.len());
+                kept.push(a);
+            }
+        }
+        let sightings = sightings
+            .into_iter()
+            .filter_map(|(s, ai)| Some((s, (*new_index.get(ai)?)?)))
+            .collect();
+        let skipped = new_index.iter().filter(|i| i.is_none()).count();
+        let created = self.create_alerts(kept, sightings).await?;
+        tracing::info!(
+            created = created.len(),
+            already_stored = skipped,
+            "pipeline: alerts of the batch skipped at start"
+        );
+        if !created.is_empty() {
+            if let Some(agg) = &self.aggregator {
+                agg.aggregate(&created).await;
+            }
+            let n = created.len() as u64;
+            self.stats.alerts.fetch_add(n, Ordering::Relaxed);
+            metrics::counter!("vigil_pipeline_detected_total").increment(n);
+            metrics::counter!("vigil_pipeline_recovered_alerts_total").increment(n);
+        }
+        Ok(())
+    }
+
     async fn record_sightings(&self, mut items: Vec<NewSighting>) -> Result<(), ProcessError> {
         let mut attempt = 0;
         while !items.is_empty() {
@@ -604,7 +764,7 @@ impl StoreStage {
     }
 
     /// Stores a prepared batch, then moves the checkpoint past it. The checkpoint advances
-    /// only after the batch's dead letters are written, its events appended (durable) and its
+    /// only after the batch's events are appended (durable) and its
     /// alerts and sightings created, so a crash anywhere before that replays the batch.
     async fn store(
         self,
@@ -620,22 +780,6 @@ impl StoreStage {
                 .iter()
                 .filter(|d| d.reason == Reason::Oversized)
                 .count() as u64;
-        if !p.dead.is_empty() {
-            // Before the events: when this fails nothing of the batch is stored yet. Blocking
-            // file IO with an fsync, so off the async threads.
-            let dead = self.dead.clone();
-            let letters = std::mem::take(&mut p.dead);
-            let letters = tokio::task::spawn_blocking(move || {
-                let mut f = dead
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                f.write(&letters).map(|()| letters)
-            })
-            .await
-            .map_err(|e| ProcessError::Task(e.to_string()))?
-            .map_err(ProcessError::DeadLetters)?;
-            p.dead = letters;
-        }
         // Per input: [parsed, rejected, stored], for the labelled metrics.
         let mut per_input: HashMap<String, [u64; 3]> = HashMap::new();
         for e in &p.events {
@@ -658,10 +802,55 @@ impl StoreStage {
                 Reason::Oversized => {}
             }
         }
+        // The alerts are made before the events are appended, naming the events by
+        // placeholder ids, so that a batch with HTTP events can record them in its in-flight
+        // marker: a crash after its events are stored and before its alerts are makes the next
+        // start skip the batch, and create those alerts then (`recover_alerts`).
+        let metas: Vec<EventMeta> = p.events.iter().map(EventMeta::of).collect();
+        let mut alerts = Vec::new();
+        if let Some(d) = &self.detector {
+            let with_hits: Vec<_> = metas
+                .iter()
+                .zip(&p.hits)
+                .enumerate()
+                .filter(|(_, (_, h))| !h.is_empty())
+                .map(|(i, (m, h))| (*m, placeholder(i), h.as_slice()))
+                .collect();
+            alerts = d.alerts(&with_hits);
+        }
+        for (i, mut a) in p.correlated {
+            if i < p.events.len() {
+                a.event_ids.push(placeholder(i));
+                alerts.push(a);
+            }
+        }
+        let sigma_alerts = alerts.len();
+        let mut intel_hits = 0u64;
+        let mut sightings: Vec<(NewSighting, usize)> = Vec::new();
+        if let Some(m) = &intel
+            && !p.intel.is_empty()
+        {
+            let with_hits: Vec<_> = p
+                .intel
+                .iter()
+                .filter_map(|(i, h)| Some((*metas.get(*i)?, placeholder(*i), h.as_slice())))
+                .collect();
+            intel_hits = with_hits.iter().map(|(_, _, h)| h.len() as u64).sum();
+            let o = m.outcome(&with_hits, self.intel_severity);
+            alerts.extend(o.alerts.iter().cloned());
+            sightings = o
+                .sightings
+                .iter()
+                .map(|(s, ai)| (s.clone(), sigma_alerts + ai))
+                .collect();
+        }
+        let n_alerts = alerts.len() as u64;
         if let Some((probe, org, timestamp)) = p.probe {
             // Acknowledged HTTP events are stored exactly once: the next start looks this
             // batch up in the store before storing it again. One more fsync, only for batches
             // with HTTP events.
+            let pending = (!alerts.is_empty())
+                .then(|| pending_alerts(&alerts, &sightings, &metas, &p.offsets));
             let spool = self.spool.clone();
             let m = InFlight {
                 start,
@@ -669,79 +858,25 @@ impl StoreStage {
                 probe,
                 org,
                 timestamp,
+                pending,
             };
             tokio::task::spawn_blocking(move || spool.write_inflight(&m))
                 .await
                 .map_err(|e| ProcessError::Task(e.to_string()))?
                 .map_err(|e| ProcessError::Task(format!("writing the in-flight marker: {e}")))?;
         }
-        let metas: Vec<EventMeta> = p.events.iter().map(EventMeta::of).collect();
         let stored = p.events.len() as u64;
         let ids = if p.events.is_empty() {
             Vec::new()
         } else {
             self.store.append_events(p.events).await?
         };
-        let mut alerts = Vec::new();
-        if let Some(d) = &self.detector {
-            let with_hits: Vec<_> = metas
-                .iter()
-                .zip(&ids)
-                .zip(&p.hits)
-                .filter(|(_, h)| !h.is_empty())
-                .map(|((m, id), h)| (*m, *id, h.as_slice()))
-                .collect();
-            alerts = d.alerts(&with_hits);
+        if failpoint::stop_before_alerts(&self.spool) {
+            // Tests: what a kill -9 right after the append leaves (no alerts, no checkpoint).
+            return Ok(());
         }
-        for (i, mut a) in p.correlated {
-            if let Some(id) = ids.get(i) {
-                a.event_ids.push(*id);
-                alerts.push(a);
-            }
-        }
-        let sigma_alerts = alerts.len();
-        let mut intel_hits = 0u64;
-        let outcome = match &intel {
-            Some(m) if !p.intel.is_empty() => {
-                let with_hits: Vec<_> = p
-                    .intel
-                    .iter()
-                    .filter_map(|(i, h)| Some((*metas.get(*i)?, *ids.get(*i)?, h.as_slice())))
-                    .collect();
-                intel_hits = with_hits.iter().map(|(_, _, h)| h.len() as u64).sum();
-                let o = m.outcome(&with_hits, self.intel_severity);
-                alerts.extend(o.alerts.iter().cloned());
-                Some(o)
-            }
-            _ => None,
-        };
-        let n_alerts = alerts.len() as u64;
-        let mut created = Vec::new();
-        if !alerts.is_empty() {
-            // The events are stored: retry the alerts alone a few times before giving up the
-            // batch, since processing it again stores its events twice (at least once).
-            let mut attempt = 0;
-            loop {
-                match self.store.create_alerts(alerts.clone()).await {
-                    Ok(c) => {
-                        created = c;
-                        break;
-                    }
-                    Err(e) if attempt < 3 => {
-                        attempt += 1;
-                        tracing::warn!(error = %e, attempt, "pipeline: creating alerts failed, retrying");
-                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        if let Some(o) = &outcome {
-            let intel_alerts = alerts.get(sigma_alerts..).unwrap_or_default();
-            let stored = created.get(sigma_alerts..).unwrap_or_default();
-            let ids = crate::intel::alert_ids(intel_alerts, stored);
-            self.record_sightings(o.sightings_with(&ids)).await?;
-        }
+        resolve_placeholders(&mut alerts, &mut sightings, |i| ids.get(i).copied());
+        let created = self.create_alerts(alerts, sightings).await?;
         // The alerts are stored: aggregation failures are logged and counted
         // (vigil_incident_aggregation_errors_total), never fail the batch.
         if !created.is_empty()
@@ -784,6 +919,9 @@ impl StoreStage {
             metrics::counter!("vigil_pipeline_dead_letters_total", "input" => d.input.clone(), "reason" => d.reason.as_str())
                 .increment(1);
         }
+        // Handed to the dead-letter writer without waiting, once the batch is stored (a
+        // retried batch sends them once); see `deadletter`.
+        self.dead.send(std::mem::take(&mut p.dead));
         if let Some(oldest) = p.oldest {
             let lag = Timestamp::now()
                 .duration_since(oldest)
@@ -797,6 +935,100 @@ impl StoreStage {
             tracing::error!(error = %e, "pipeline: writing the spool checkpoint failed");
         }
         Ok(())
+    }
+}
+
+/// What makes two alerts the same for [`StoreStage::recover_alerts`].
+fn alert_key(a: &NewAlert) -> (OrgId, String, &'static str, Vec<EventId>) {
+    let mut ids = a.event_ids.clone();
+    ids.sort_unstable();
+    (a.org_id, a.rule_id.clone(), a.source.as_str(), ids)
+}
+
+/// The marker's record of a batch's alerts: the alerts and sightings with placeholder event
+/// ids, and where each event they name is.
+fn pending_alerts(
+    alerts: &[NewAlert],
+    sightings: &[(NewSighting, usize)],
+    metas: &[EventMeta],
+    offsets: &[u64],
+) -> PendingAlerts {
+    let mut named: Vec<usize> = alerts
+        .iter()
+        .flat_map(|a| a.event_ids.iter())
+        .chain(sightings.iter().filter_map(|(s, _)| s.event_id.as_ref()))
+        .filter_map(|id| placeholder_index(*id))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    PendingAlerts {
+        since: Timestamp::now(),
+        events: named
+            .into_iter()
+            .filter_map(|index| {
+                let m = metas.get(index)?;
+                Some(PendingEvent {
+                    index,
+                    offset: *offsets.get(index)?,
+                    org: m.org_id,
+                    timestamp: m.timestamp,
+                })
+            })
+            .collect(),
+        alerts: alerts.to_vec(),
+        sightings: sightings.to_vec(),
+    }
+}
+
+/// Replaces placeholder event ids by stored ones (`id_of` the batch index); a placeholder
+/// without a stored id is dropped from its alert (and leaves its sighting without event).
+fn resolve_placeholders(
+    alerts: &mut [NewAlert],
+    sightings: &mut [(NewSighting, usize)],
+    id_of: impl Fn(usize) -> Option<EventId>,
+) {
+    let resolve = |id: EventId| match placeholder_index(id) {
+        Some(i) => id_of(i),
+        None => Some(id),
+    };
+    for a in alerts {
+        a.event_ids = a.event_ids.iter().filter_map(|id| resolve(*id)).collect();
+    }
+    for (s, _) in sightings {
+        s.event_id = s.event_id.and_then(resolve);
+    }
+}
+
+/// Fault injection for tests: a stop (as by kill -9) between a batch's events and its alerts.
+#[doc(hidden)]
+pub mod failpoint {
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static ANY: AtomicBool = AtomicBool::new(false);
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    /// While on, the processor of the spool in `spool_dir` stores each batch's events and
+    /// then abandons the batch: no alerts, no sightings, no checkpoint.
+    pub fn stop_before_alerts_in(spool_dir: &Path, on: bool) {
+        let mut d = DIRS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.retain(|p| p != spool_dir);
+        if on {
+            d.push(spool_dir.to_path_buf());
+        }
+        ANY.store(!d.is_empty(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn stop_before_alerts(spool: &crate::spool::Spool) -> bool {
+        ANY.load(Ordering::Relaxed)
+            && DIRS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .any(|p| p == spool.dir())
     }
 }
 
@@ -873,8 +1105,6 @@ impl Worker {
 pub(crate) enum ProcessError {
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
-    #[error("writing dead letters: {0}")]
-    DeadLetters(std::io::Error),
     #[error("processing task: {0}")]
     Task(String),
 }

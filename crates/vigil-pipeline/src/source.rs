@@ -201,6 +201,15 @@ impl SourceSpec {
                 "must not contain '/' or control characters".into(),
             ));
         }
+        if name == crate::intake::HTTP_INPUT {
+            return Err(invalid(
+                "name",
+                format!(
+                    "'{}' is the HTTP bulk API's source name",
+                    crate::intake::HTTP_INPUT
+                ),
+            ));
+        }
         let kind_s = l.kind.clone().unwrap_or_default();
         let kind = ListenerKind::parse(&kind_s).ok_or_else(|| {
             invalid(

@@ -330,8 +330,10 @@ fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
 /// The batch the processor is storing, written (synced, renamed) before its events are
 /// appended when the batch holds HTTP events, and read at the next start: if the checkpoint
 /// is still at `start`, the probe event (`vigil.ingest.offset` = `probe`) tells whether the
-/// batch reached the store before the crash, so it is not stored twice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// batch reached the store before the crash, so it is not stored twice. `pending` holds the
+/// batch's alerts (and indicator sightings), made before its events were appended, so that a
+/// skipped batch's alerts are created at the next start when the crash came before they were.
+#[derive(Debug, Clone, PartialEq)]
 pub struct InFlight {
     pub start: u64,
     pub end: u64,
@@ -340,6 +342,42 @@ pub struct InFlight {
     /// That event's organization and time, to narrow the store lookup.
     pub org: OrgId,
     pub timestamp: Timestamp,
+    pub pending: Option<PendingAlerts>,
+}
+
+/// The alerts of a batch in flight, before its events have ids: `event_ids` and sighting
+/// event ids hold placeholders ([`placeholder`]) naming events of the batch, which `events`
+/// locates in the store (every event of a batch with HTTP events carries its spool offset).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingAlerts {
+    /// When the marker was written: alerts created for the batch before a crash are newer.
+    pub since: Timestamp,
+    pub events: Vec<PendingEvent>,
+    pub alerts: Vec<vigil_model::NewAlert>,
+    /// Sightings with the index of their alert in `alerts`.
+    pub sightings: Vec<(vigil_store::NewSighting, usize)>,
+}
+
+/// An event an alert of a batch in flight refers to.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingEvent {
+    /// Its index in the batch (the placeholder's).
+    pub index: usize,
+    /// Its spool offset, stored in its `vigil.ingest.offset` field.
+    pub offset: u64,
+    pub org: OrgId,
+    pub timestamp: Timestamp,
+}
+
+/// The stand-in event id of the batch's `index`-th event until the store assigns ids (stored
+/// ids are positive, placeholders negative).
+pub fn placeholder(index: usize) -> vigil_model::EventId {
+    -(index as i64) - 1
+}
+
+/// The batch index a [`placeholder`] stands for.
+pub fn placeholder_index(id: vigil_model::EventId) -> Option<usize> {
+    (id < 0).then(|| (-(id + 1)) as usize)
 }
 
 const INFLIGHT: &str = "inflight";
@@ -357,10 +395,24 @@ impl Spool {
             m.org.0,
             m.timestamp.as_nanosecond()
         );
-        let text = format!(
-            "vigil-inflight 1 {body} {}\n",
-            crc32fast::hash(body.as_bytes())
-        );
+        let text = match &m.pending {
+            None => format!(
+                "vigil-inflight 1 {body} {}\n",
+                crc32fast::hash(body.as_bytes())
+            ),
+            Some(p) => {
+                // One line of JSON after the header; the checksum covers both.
+                let json = serde_json::to_string(p).map_err(|e| SpoolError::Io {
+                    path: tmp.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                let mut h = crc32fast::Hasher::new();
+                h.update(body.as_bytes());
+                h.update(b"\n");
+                h.update(json.as_bytes());
+                format!("vigil-inflight 2 {body} {}\n{json}\n", h.finalize())
+            }
+        };
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
@@ -373,11 +425,35 @@ impl Spool {
     /// checkpoint (an older or damaged marker reads as `None`).
     pub fn read_inflight(&self) -> Option<InFlight> {
         let text = fs::read_to_string(self.shared.cfg.dir.join(INFLIGHT)).ok()?;
-        let rest = text.trim_end().strip_prefix("vigil-inflight 1 ")?;
+        let (head, json) = match text.split_once('\n') {
+            Some((h, rest)) => (h, rest.trim_end()),
+            None => (text.as_str(), ""),
+        };
+        let (version, rest) = head
+            .trim_end()
+            .strip_prefix("vigil-inflight ")?
+            .split_once(' ')?;
         let (body, crc) = rest.rsplit_once(' ')?;
-        if crc.parse::<u32>().ok()? != crc32fast::hash(body.as_bytes()) {
-            return None;
-        }
+        let crc = crc.parse::<u32>().ok()?;
+        let pending = match version {
+            "1" => {
+                if crc != crc32fast::hash(body.as_bytes()) {
+                    return None;
+                }
+                None
+            }
+            "2" => {
+                let mut h = crc32fast::Hasher::new();
+                h.update(body.as_bytes());
+                h.update(b"\n");
+                h.update(json.as_bytes());
+                if crc != h.finalize() {
+                    return None;
+                }
+                Some(serde_json::from_str::<PendingAlerts>(json).ok()?)
+            }
+            _ => return None,
+        };
         let mut it = body.split(' ');
         let start: u64 = it.next()?.parse().ok()?;
         let end: u64 = it.next()?.parse().ok()?;
@@ -391,6 +467,7 @@ impl Spool {
             probe,
             org,
             timestamp,
+            pending,
         };
         (m.start == self.committed()
             && m.start <= m.probe
@@ -576,6 +653,11 @@ impl Spool {
     /// Offset just past the last appended record.
     pub fn end(&self) -> u64 {
         self.shared.end.load(Ordering::Acquire)
+    }
+
+    /// The spool's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.cfg.dir
     }
 
     /// The persisted checkpoint: everything below it has been stored.

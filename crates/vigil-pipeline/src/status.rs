@@ -1,5 +1,5 @@
 //! What the pipeline shows of itself: every source with its state and counters, the spool,
-//! the processing lag, and the dead letters (searchable).
+//! and the processing lag (the dead letters themselves are in the store, see `deadletter`).
 //!
 //! Counters per source live in [`InputStats`], created once per configured listener when the
 //! pipeline starts and updated with relaxed atomics by the listener and processor tasks (the
@@ -7,13 +7,10 @@
 //! layer keeps to read them; it never blocks the pipeline.
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use base64::Engine as _;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -73,8 +70,8 @@ pub struct InputStats {
     /// `config` (`[[pipeline.listeners]]`) or `api` (defined at runtime).
     pub origin: &'static str,
     /// The kind and where it listens, which broker and topics, or which file patterns
-    /// (replaced when an administrator changes the source).
-    what: Mutex<(ListenerKind, String)>,
+    /// (replaced when an administrator changes the source); `None` for the HTTP bulk API.
+    what: Mutex<(Option<ListenerKind>, String)>,
     /// The address actually bound (port 0 in the settings), while listening.
     addr: Mutex<Option<SocketAddr>>,
     /// Why it last failed to start; cleared when it starts.
@@ -87,6 +84,9 @@ pub struct InputStats {
     pub rejected: AtomicU64,
     pub stored: AtomicU64,
     pub dead_letters: AtomicU64,
+    /// Records this source put in the spool itself (the HTTP bulk API; listeners share the
+    /// spool writer's queue, counted in the totals).
+    pub spooled: AtomicU64,
     /// Open TCP/TLS connections.
     pub connections: AtomicI64,
     /// Unix milliseconds of the last frame received; 0 when none yet.
@@ -120,7 +120,7 @@ impl InputStats {
         InputStats {
             name: cfg.name.clone(),
             origin,
-            what: Mutex::new((cfg.kind, endpoint_of(cfg))),
+            what: Mutex::new((Some(cfg.kind), endpoint_of(cfg))),
             addr: Mutex::new(None),
             last_error: Mutex::new(None),
             received: AtomicU64::new(0),
@@ -130,9 +130,33 @@ impl InputStats {
             rejected: AtomicU64::new(0),
             stored: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            spooled: AtomicU64::new(0),
             connections: AtomicI64::new(0),
             last_received_ms: AtomicI64::new(0),
             state: AtomicU8::new(InputState::Starting.as_u8()),
+        }
+    }
+
+    /// The HTTP bulk API (`POST /api/v1/events`) as a source of its own, named
+    /// [`crate::intake::HTTP_INPUT`]: always listening while the server runs.
+    pub(crate) fn http() -> Self {
+        InputStats {
+            name: crate::intake::HTTP_INPUT.to_string(),
+            origin: "builtin",
+            what: Mutex::new((None, "POST /api/v1/events".into())),
+            addr: Mutex::new(None),
+            last_error: Mutex::new(None),
+            received: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            frame_errors: AtomicU64::new(0),
+            parsed: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            spooled: AtomicU64::new(0),
+            connections: AtomicI64::new(0),
+            last_received_ms: AtomicI64::new(0),
+            state: AtomicU8::new(InputState::Listening.as_u8()),
         }
     }
 
@@ -144,14 +168,15 @@ impl InputStats {
         self.state.store(s.as_u8(), Ordering::Relaxed);
     }
 
-    pub fn kind(&self) -> ListenerKind {
-        self.what.lock().map_or(ListenerKind::SyslogTcp, |w| w.0)
+    /// The listener kind; `None` for the HTTP bulk API.
+    pub fn kind(&self) -> Option<ListenerKind> {
+        self.what.lock().ok().and_then(|w| w.0)
     }
 
     /// New settings for the same source: the counters stay.
     pub(crate) fn reconfigure(&self, cfg: &ListenerConfig) {
         if let Ok(mut w) = self.what.lock() {
-            *w = (cfg.kind, endpoint_of(cfg));
+            *w = (Some(cfg.kind), endpoint_of(cfg));
         }
     }
 
@@ -175,6 +200,13 @@ impl InputStats {
         self.last_error.lock().ok().and_then(|g| g.clone())
     }
 
+    /// Counts `n` received records (an HTTP request's lines) and remembers when.
+    pub fn note_received_many(&self, n: u64) {
+        self.received.fetch_add(n, Ordering::Relaxed);
+        self.last_received_ms
+            .store(Timestamp::now().as_millisecond(), Ordering::Relaxed);
+    }
+
     /// Counts one received frame and remembers when.
     pub fn note_received(&self) {
         self.received.fetch_add(1, Ordering::Relaxed);
@@ -189,7 +221,7 @@ impl InputStats {
             .what
             .lock()
             .map(|w| w.clone())
-            .unwrap_or((ListenerKind::SyslogTcp, String::new()));
+            .unwrap_or((None, String::new()));
         // Port 0 in the settings: show the address actually bound.
         if let Some(a) = self.addr() {
             let scheme = endpoint.split("://").next().unwrap_or("tcp").to_string();
@@ -197,7 +229,7 @@ impl InputStats {
         }
         InputStatus {
             name: self.name.clone(),
-            kind: kind.as_str(),
+            kind: kind.map_or("http", ListenerKind::as_str),
             origin: self.origin,
             endpoint,
             state: self.state(),
@@ -209,6 +241,7 @@ impl InputStats {
             rejected: g(&self.rejected),
             stored: g(&self.stored),
             dead_letters: g(&self.dead_letters),
+            spooled: g(&self.spooled),
             connections: self.connections.load(Ordering::Relaxed).max(0) as u64,
             last_received_at: (ms > 0)
                 .then(|| Timestamp::from_millisecond(ms).ok())
@@ -228,8 +261,15 @@ pub struct Inputs {
 type Registry = (HashMap<String, Arc<InputStats>>, Vec<Arc<InputStats>>);
 
 impl Inputs {
+    /// The HTTP bulk API's row first (unless a listener took its name), then the listeners.
     pub(crate) fn new(listeners: &[ListenerConfig]) -> Self {
         let i = Inputs::default();
+        if !listeners
+            .iter()
+            .any(|l| l.name == crate::intake::HTTP_INPUT)
+        {
+            i.insert(Arc::new(InputStats::http()));
+        }
         for l in listeners {
             i.insert(Arc::new(InputStats::new(l, "config")));
         }
@@ -274,8 +314,9 @@ impl Inputs {
 #[derive(Debug, Clone, Serialize)]
 pub struct InputStatus {
     pub name: String,
+    /// A listener kind, or `http` for the bulk API.
     pub kind: &'static str,
-    /// `config` or `api`.
+    /// `config`, `api`, or `builtin` (the HTTP bulk API).
     pub origin: &'static str,
     pub endpoint: String,
     pub state: InputState,
@@ -288,6 +329,7 @@ pub struct InputStatus {
     pub rejected: u64,
     pub stored: u64,
     pub dead_letters: u64,
+    pub spooled: u64,
     pub connections: u64,
     pub last_received_at: Option<Timestamp>,
 }
@@ -305,6 +347,10 @@ pub struct Totals {
     pub rejected: u64,
     pub unattributed: u64,
     pub dead_letters: u64,
+    /// Dead letters dropped on a full dead-letter queue.
+    pub dead_letters_dropped: u64,
+    /// Dead letters the store refused (dropped, logged).
+    pub dead_letter_store_errors: u64,
     pub stored: u64,
     pub alerts: u64,
     pub store_errors: u64,
@@ -341,7 +387,7 @@ pub struct Monitor {
     pub(crate) stats: Arc<Stats>,
     pub(crate) spool: Spool,
     pub(crate) spool_max: u64,
-    pub(crate) dead_letter_dir: PathBuf,
+    pub(crate) dead_letter_stats: Arc<crate::deadletter::SinkStats>,
     pub(crate) rules: usize,
     pub(crate) processing: bool,
     pub(crate) started_at: Timestamp,
@@ -369,6 +415,8 @@ impl Monitor {
                 rejected: g(&s.rejected),
                 unattributed: g(&s.unattributed),
                 dead_letters: g(&s.dead_letters),
+                dead_letters_dropped: g(&self.dead_letter_stats.dropped),
+                dead_letter_store_errors: g(&self.dead_letter_stats.store_errors),
                 stored: g(&s.stored),
                 alerts: g(&s.alerts),
                 store_errors: g(&s.store_errors),
@@ -387,284 +435,31 @@ impl Monitor {
     pub fn sources(&self) -> &crate::sources::SourceControl {
         &self.sources
     }
-
-    /// Searches the dead letters (blocking file IO: call from a blocking thread).
-    pub fn dead_letters(&self, q: &DeadLetterQuery) -> io::Result<DeadLetterPage> {
-        search_dead_letters(&self.dead_letter_dir, q)
-    }
-}
-
-/// Largest page of dead letters.
-pub const MAX_DEAD_LETTER_PAGE: usize = 200;
-
-/// Filters over the dead letters; every one given must hold.
-#[derive(Debug, Clone, Default)]
-pub struct DeadLetterQuery {
-    /// Exact input (listener) name.
-    pub input: Option<String>,
-    /// `parse`, `oversized`, `unattributed` or `invalid`.
-    pub reason: Option<String>,
-    /// Case-insensitive substring of the detail, the sender or the raw bytes (as text).
-    pub text: Option<String>,
-    pub since: Option<Timestamp>,
-    pub until: Option<Timestamp>,
-    /// Newest first; at most [`MAX_DEAD_LETTER_PAGE`].
-    pub limit: usize,
-}
-
-/// One dead letter as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetterView {
-    pub time: String,
-    pub reason: String,
-    pub detail: String,
-    pub input: String,
-    pub sender: Option<String>,
-    /// Length of the input; only the first 64 KiB are kept.
-    pub raw_len: u64,
-    /// The kept bytes as text (invalid UTF-8 replaced).
-    pub raw_text: String,
-    /// The kept bytes exactly, base64.
-    pub raw_b64: String,
-}
-
-/// A page of dead letters, newest first, and how many matched in all.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetterPage {
-    pub items: Vec<DeadLetterView>,
-    pub matched: u64,
-    /// Lines of the files that were not dead letters (a torn last line while writing).
-    pub unreadable_lines: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct Line {
-    time: String,
-    reason: String,
-    #[serde(default)]
-    detail: String,
-    input: String,
-    #[serde(default)]
-    sender: Option<String>,
-    #[serde(default)]
-    raw_len: u64,
-    #[serde(default)]
-    raw_b64: String,
-}
-
-/// The kept raw bytes of a dead letter as text (invalid UTF-8 replaced).
-fn decode_raw(b64: &str) -> String {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .unwrap_or_default();
-    String::from_utf8_lossy(&raw).into_owned()
-}
-
-/// Reads the rotated file, then the current one (oldest to newest), keeping the newest
-/// `limit` matches in a ring: memory is bounded by the page, whatever the files hold.
-pub fn search_dead_letters(dir: &Path, q: &DeadLetterQuery) -> io::Result<DeadLetterPage> {
-    let limit = q.limit.clamp(1, MAX_DEAD_LETTER_PAGE);
-    let needle = q
-        .text
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase);
-    let mut ring: std::collections::VecDeque<DeadLetterView> =
-        std::collections::VecDeque::with_capacity(limit);
-    let mut matched = 0u64;
-    let mut unreadable = 0u64;
-    for name in [crate::deadletter::OLD, crate::deadletter::FILE] {
-        let f = match std::fs::File::open(dir.join(name)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for line in BufReader::new(f).split(b'\n') {
-            let line = line?;
-            if line.is_empty() {
-                continue;
-            }
-            let Ok(l) = serde_json::from_slice::<Line>(&line) else {
-                unreadable += 1;
-                continue;
-            };
-            if q.input.as_deref().is_some_and(|i| i != l.input)
-                || q.reason.as_deref().is_some_and(|r| r != l.reason)
-            {
-                continue;
-            }
-            if q.since.is_some() || q.until.is_some() {
-                let Ok(t) = l.time.parse::<Timestamp>() else {
-                    continue;
-                };
-                if q.since.is_some_and(|s| t < s) || q.until.is_some_and(|u| t >= u) {
-                    continue;
-                }
-            }
-            // Without a text search the raw bytes are decoded only for the page kept, below.
-            let mut raw_text = String::new();
-            if let Some(n) = &needle {
-                raw_text = decode_raw(&l.raw_b64);
-                let hit = l.detail.to_lowercase().contains(n)
-                    || l.sender
-                        .as_deref()
-                        .is_some_and(|s| s.to_lowercase().contains(n))
-                    || raw_text.to_lowercase().contains(n);
-                if !hit {
-                    continue;
-                }
-            }
-            matched += 1;
-            if ring.len() == limit {
-                ring.pop_front();
-            }
-            ring.push_back(DeadLetterView {
-                time: l.time,
-                reason: l.reason,
-                detail: l.detail,
-                input: l.input,
-                sender: l.sender,
-                raw_len: l.raw_len,
-                raw_text,
-                raw_b64: l.raw_b64,
-            });
-        }
-    }
-    if needle.is_none() {
-        for d in &mut ring {
-            d.raw_text = decode_raw(&d.raw_b64);
-        }
-    }
-    Ok(DeadLetterPage {
-        items: ring.into_iter().rev().collect(),
-        matched,
-        unreadable_lines: unreadable,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deadletter::{DeadLetter, DeadLetterFile, Reason};
-
-    fn letter(i: u32, reason: Reason, input: &str, raw: &[u8]) -> DeadLetter {
-        DeadLetter {
-            reason,
-            detail: format!("problem {i}"),
-            input: input.into(),
-            sender: Some(format!("10.0.0.{i}:514")),
-            received_at: Timestamp::from_second(1_700_000_000 + i64::from(i)).expect("ts"),
-            raw: raw.to_vec(),
-        }
-    }
+    use crate::ListenerConfig;
 
     #[test]
-    fn search_filters_and_returns_newest_first_across_rotation() {
-        let dir = tempfile::tempdir().expect("tmp");
-        // Small limit: the early letters end up in the rotated file.
-        let mut f = DeadLetterFile::open(dir.path(), 4096).expect("open");
-        for i in 0..40 {
-            let (reason, input) = if i % 4 == 0 {
-                (Reason::Oversized, "udp")
-            } else {
-                (Reason::Parse, "tcp")
-            };
-            let raw = format!("<13>garbage number {i} \u{00e9}");
-            f.write(&[letter(i, reason, input, raw.as_bytes())])
-                .expect("write");
-        }
-        assert!(dir.path().join(crate::deadletter::OLD).exists());
-
-        let all = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                limit: 5,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        assert_eq!(all.items.len(), 5);
-        assert_eq!(all.items[0].detail, "problem 39", "newest first");
-        assert_eq!(all.items[4].detail, "problem 35");
-        assert!(all.matched <= 40 && all.matched >= 5);
-
-        let udp = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                input: Some("udp".into()),
-                reason: Some("oversized".into()),
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        assert!(!udp.items.is_empty());
-        assert!(
-            udp.items
-                .iter()
-                .all(|d| d.input == "udp" && d.reason == "oversized")
+    fn the_http_api_is_a_row_of_its_own_unless_a_listener_has_its_name() {
+        let inputs = Inputs::new(&[]);
+        let rows: Vec<_> = inputs.iter().map(|i| i.snapshot()).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].name, crate::intake::HTTP_INPUT);
+        assert_eq!((rows[0].kind, rows[0].origin), ("http", "builtin"));
+        assert_eq!(rows[0].state, InputState::Listening);
+        assert_eq!(rows[0].endpoint, "POST /api/v1/events");
+        let l = ListenerConfig::new(
+            crate::intake::HTTP_INPUT,
+            crate::ListenerKind::SyslogUdp,
+            "127.0.0.1:0".parse().expect("addr"),
         );
-
-        let text = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                text: Some("NUMBER 38 É".into()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        assert_eq!(text.matched, 1);
-        assert_eq!(text.items[0].raw_text, "<13>garbage number 38 \u{00e9}");
-        assert_eq!(text.items[0].sender.as_deref(), Some("10.0.0.38:514"));
-
-        let window = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                since: Some(Timestamp::from_second(1_700_000_036).expect("ts")),
-                until: Some(Timestamp::from_second(1_700_000_038).expect("ts")),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        let details: Vec<_> = window.items.iter().map(|d| d.detail.as_str()).collect();
-        assert_eq!(details, ["problem 37", "problem 36"]);
-    }
-
-    #[test]
-    fn torn_lines_are_counted_not_fatal_and_missing_files_are_empty() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let empty = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        assert_eq!(empty.matched, 0);
-        let mut f = DeadLetterFile::open(dir.path(), 1 << 20).expect("open");
-        f.write(&[letter(1, Reason::Unattributed, "mqtt", b"{\"a\":1}")])
-            .expect("write");
-        drop(f);
-        use std::io::Write as _;
-        let mut raw = std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.path().join(crate::deadletter::FILE))
-            .expect("open");
-        raw.write_all(b"{\"time\":\"2026-").expect("torn");
-        let page = search_dead_letters(
-            dir.path(),
-            &DeadLetterQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .expect("search");
-        assert_eq!(page.matched, 1);
-        assert_eq!(page.unreadable_lines, 1);
-        assert_eq!(page.items[0].reason, "unattributed");
+        let inputs = Inputs::new(std::slice::from_ref(&l));
+        let rows: Vec<_> = inputs.iter().map(|i| i.snapshot()).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].kind, "syslog_udp");
     }
 
     #[test]

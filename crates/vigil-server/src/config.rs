@@ -205,7 +205,12 @@ pub struct RawPipeline {
     pub spool_segment_mb: Option<u64>,
     pub spool_max_mb: Option<u64>,
     pub fsync: Option<String>,
+    /// No longer used (dead letters are in the store); accepted so older files still load.
     pub dead_letter_max_mb: Option<u64>,
+    /// Dead letters the store keeps at most (newest first); default 100,000.
+    pub dead_letter_keep: Option<u64>,
+    /// Days a dead letter is kept at most; 0 keeps them regardless of age; default 30.
+    pub dead_letter_keep_days: Option<u32>,
     pub directory_refresh_secs: Option<u64>,
     /// How often indicators are reloaded for live matching: `"60s"`, `"5m"`.
     pub intel_refresh: Option<String>,
@@ -772,8 +777,11 @@ fn resolve_pipeline(
             ));
         }
     }
-    if let Some(mb) = raw.dead_letter_max_mb {
-        c.dead_letter_max_bytes = in_range("pipeline.dead_letter_max_mb", mb, 1, 1 << 20)? << 20;
+    if let Some(n) = raw.dead_letter_keep {
+        c.dead_letters.keep = in_range("pipeline.dead_letter_keep", n, 1, 100_000_000)?;
+    }
+    if let Some(d) = raw.dead_letter_keep_days {
+        c.dead_letters.keep_days = in_range("pipeline.dead_letter_keep_days", d, 0, 36_500)?;
     }
     if let Some(s) = raw.directory_refresh_secs {
         c.directory_refresh =

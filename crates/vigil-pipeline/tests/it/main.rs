@@ -14,6 +14,7 @@ use vigil_store::sqlite::SqliteStore;
 use vigil_store::{AlertQuery, EventQuery, Store};
 use vigil_testkit::fixtures::{asset_spec, org_spec};
 
+mod crash;
 mod intel;
 mod overlap;
 mod retrohunt;
@@ -225,17 +226,54 @@ async fn syslog_over_tcp_and_udp_is_stored_attributed_and_detected() {
         .items;
     assert!(none_b.is_empty());
 
-    // Dead letters keep the reason and the raw bytes.
-    let dl = std::fs::read_to_string(w.data.join("deadletter/dead-letters.ndjson")).expect("dl");
-    let mut reasons: Vec<String> = dl
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            v["reason"].as_str().expect("reason").to_string()
-        })
-        .collect();
-    reasons.sort();
+    // Dead letters reach the store (written after the batch, off its path) with the reason,
+    // the source, the sender and the raw bytes.
+    let store = w.store.clone();
+    let letters = async || {
+        store
+            .search_dead_letters(Scope::All, &vigil_store::DeadLetterQuery::default())
+            .await
+            .expect("dead letters")
+            .items
+    };
+    until("2 dead letters in the store", async || {
+        letters().await.len() == 2
+    })
+    .await;
+    let mut dl = letters().await;
+    dl.sort_by_key(|d| d.reason.as_str());
+    let reasons: Vec<&str> = dl.iter().map(|d| d.reason.as_str()).collect();
     assert_eq!(reasons, vec!["oversized", "parse"]);
+    for d in &dl {
+        assert_eq!(d.source, "tcp", "{d:?}");
+        assert!(
+            d.sender
+                .as_deref()
+                .is_some_and(|s| s.starts_with("127.0.0.1:")),
+            "{d:?}"
+        );
+        assert!(!d.detail.is_empty());
+    }
+    assert!(
+        dl[0]
+            .raw
+            .starts_with(b"<13>1 2026-11-21T10:00:03Z otherhost app"),
+        "{:?}",
+        dl[0]
+    );
+    assert!(!dl[1].raw.is_empty());
+    let parse_only = w
+        .store
+        .search_dead_letters(
+            Scope::All,
+            &vigil_store::DeadLetterQuery {
+                reason: Some(vigil_store::DeadLetterReason::Parse),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("search");
+    assert_eq!(parse_only.items.len(), 1);
 
     p.shutdown().await;
 }

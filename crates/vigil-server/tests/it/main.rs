@@ -248,12 +248,15 @@ async fn the_api_shows_sources_counters_and_searchable_dead_letters() {
     let d = &letters["items"][0];
     assert_eq!(d["input"], "udp");
     assert_eq!(d["reason"], "oversized");
+    assert_eq!(d["raw_encoding"], "text", "{d}");
     assert!(
-        d["raw_text"]
+        d["raw"]
             .as_str()
             .is_some_and(|r| r.contains("oversized xxx")),
         "{d}"
     );
+    assert!(d["raw_b64"].is_string(), "{d}");
+    assert_eq!(letters["by_reason"]["oversized"], 1, "{letters}");
     assert!(
         d["sender"]
             .as_str()
@@ -278,7 +281,13 @@ async fn the_api_shows_sources_counters_and_searchable_dead_letters() {
     let (code, st) = s.get("/api/v1/pipeline", &analyst).await;
     assert_eq!(code, 200, "{st}");
     assert_eq!(st["enabled"], true);
-    let src = &st["inputs"][0];
+    // The HTTP bulk API is a source row of its own, first.
+    let http = &st["inputs"][0];
+    assert_eq!(http["name"], "api", "{st}");
+    assert_eq!(http["kind"], "http", "{http}");
+    assert_eq!(http["origin"], "builtin", "{http}");
+    assert_eq!(http["state"], "listening", "{http}");
+    let src = &st["inputs"][1];
     assert_eq!(src["name"], "udp");
     assert_eq!(src["kind"], "syslog_udp");
     assert_eq!(src["state"], "listening");
@@ -291,14 +300,30 @@ async fn the_api_shows_sources_counters_and_searchable_dead_letters() {
     assert_eq!(st["totals"]["dead_letters"], 1);
     assert!(st["spool"]["max_bytes"].as_u64().is_some_and(|m| m > 0));
 
-    // Organization users and auditors do not see the platform's intake.
+    // Organization users and auditors do not see the platform's intake; organization users
+    // see only the dead letters attributed to their organization (none here: UDP traffic
+    // has no sending organization).
     for role in [Role::OrgUser, Role::Auditor] {
         let t = s.token(role).await;
         let (code, _) = s.get("/api/v1/pipeline", &t).await;
         assert_eq!(code, 403, "{role:?}");
-        let (code, _) = s.get("/api/v1/pipeline/dead-letters", &t).await;
-        assert_eq!(code, 403, "{role:?}");
     }
+    let (code, _) = s
+        .get(
+            "/api/v1/pipeline/dead-letters",
+            &s.token(Role::Auditor).await,
+        )
+        .await;
+    assert_eq!(code, 403);
+    let (code, own) = s
+        .get(
+            "/api/v1/pipeline/dead-letters",
+            &s.token(Role::OrgUser).await,
+        )
+        .await;
+    assert_eq!(code, 200, "{own}");
+    assert_eq!(own["matched"], 0, "{own}");
+    assert_eq!(own["items"].as_array().map(Vec::len), Some(0), "{own}");
     s.stop().await;
 }
 
@@ -383,6 +408,18 @@ async fn http_events_go_through_the_spool_and_live_sigma_detection() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // The HTTP bulk API's own source row counts what it received, refused and spooled.
+    let (code, st) = s.get("/api/v1/pipeline", &analyst).await;
+    assert_eq!(code, 200, "{st}");
+    let http = st["inputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["name"] == "api"))
+        .expect("the HTTP source row");
+    assert_eq!(http["kind"], "http", "{http}");
+    assert_eq!(http["received"], 5, "{http}");
+    assert_eq!(http["spooled"], 4, "{http}");
+    assert_eq!(http["rejected"], 1, "{http}");
+    assert!(http["last_received_at"].is_string(), "{http}");
     let sshd: Vec<_> = events
         .iter()
         .filter(|e| e.event.message().starts_with("Failed password"))

@@ -265,6 +265,7 @@ pub async fn ingest(
     if let Some(intake) = intake {
         let spooled = spool_lines.len();
         let rejected = results.len() - spooled;
+        intake.note_rejected(rejected as u64);
         let position = if spool_lines.is_empty() {
             None
         } else {

@@ -80,6 +80,10 @@ fn need(method: &str, path: &str) -> Need {
         ("POST" | "PUT" | "PATCH" | "DELETE", p) if p.starts_with("/pipeline/sources") => {
             Need::Roles(&[Role::PlatformAdmin])
         }
+        // Organization users see the dead letters attributed to their organization.
+        ("GET", "/pipeline/dead-letters") => {
+            Need::Roles(&[Role::PlatformAdmin, Role::Analyst, Role::OrgUser])
+        }
         ("GET", p) if p.starts_with("/pipeline") => {
             Need::Roles(&[Role::PlatformAdmin, Role::Analyst])
         }

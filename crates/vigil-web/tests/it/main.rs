@@ -5,6 +5,7 @@ mod aggregation;
 mod api;
 mod asset_inventory;
 mod bad_input;
+mod dead_letters;
 mod evidence;
 mod filed_reports;
 mod harness;

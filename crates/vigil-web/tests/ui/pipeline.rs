@@ -248,3 +248,86 @@ async fn administrators_manage_sources_with_the_pipeline_form() {
     assert!(!page.body.contains("data-source=\"ui-tcp\""));
     p.shutdown().await;
 }
+
+/// The dead-letter section reads the store: reason, source, sender, time and the raw bytes
+/// (escaped text, or hex when they are not UTF-8), the filter form and a next-page link; the
+/// HTTP bulk API is a read-only source row of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_from_the_store_escaped_filtered_and_paged() {
+    let app = app().await;
+    let data = tempfile::tempdir().expect("tmp");
+    let p = running(&app, data.path()).await;
+    let letter = |i: i64, reason, raw: &[u8]| vigil_store::NewDeadLetter {
+        received_at: vigil_model::Timestamp::from_second(1_780_000_000 + i).expect("t"),
+        source: "ui-dl".into(),
+        sender: Some(format!("192.0.2.{i}:514")),
+        reason,
+        detail: format!("problem {i}"),
+        raw: raw.to_vec(),
+        org_id: None,
+    };
+    let mut batch = vec![
+        letter(
+            1,
+            vigil_store::DeadLetterReason::Parse,
+            b"<script>alert(1)</script>",
+        ),
+        letter(
+            2,
+            vigil_store::DeadLetterReason::Oversized,
+            b"\xff\x00\x01bin",
+        ),
+    ];
+    batch.extend((3..60).map(|i| letter(i, vigil_store::DeadLetterReason::Parse, b"filler")));
+    app.store.append_dead_letters(batch).await.expect("append");
+    let admin = login(&app, "admin").await;
+
+    let page = get(&app, "/pipeline?reason=oversized", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"dead-letter-search\""));
+    assert!(page.body.contains("name=\"since\""), "time filter");
+    assert!(page.body.contains("ff000162696e"), "hex of non-UTF-8 bytes");
+    assert!(page.body.contains("192.0.2.2:514"));
+    assert!(!page.body.contains("problem 1<"), "filtered by reason");
+    // The HTTP bulk API's row, without buttons.
+    assert!(page.body.contains("data-source=\"api\""));
+    assert!(page.body.contains("POST /api/v1/events"));
+    assert!(!page.body.contains("/pipeline/sources/api/delete"));
+
+    let page = get(&app, "/pipeline?q=script", Some(&admin)).await;
+    assert!(
+        page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            || page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "raw text escaped: {}",
+        page.body
+    );
+    assert!(!page.body.contains("<script>alert(1)"));
+
+    // 59 letters, 50 a page: a link to the older ones, which carries the filters.
+    let page = get(&app, "/pipeline?input=ui-dl", Some(&admin)).await;
+    assert!(
+        page.body.contains("id=\"dead-letter-next\""),
+        "next page link"
+    );
+    let href = page
+        .body
+        .split("href=\"/pipeline?")
+        .find(|s| s.contains("cursor="))
+        .and_then(|s| s.split('"').next())
+        .expect("next href")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+        .replace("&#61;", "=")
+        .replace("&#43;", "+")
+        .replace("&#47;", "/");
+    assert!(href.contains("input=ui-dl"), "{href}");
+    let next = get(&app, &format!("/pipeline?{href}"), Some(&admin)).await;
+    assert_eq!(next.status, StatusCode::OK);
+    assert!(
+        next.body.contains("problem 1<"),
+        "the oldest on the second page ({href}): {}",
+        next.body
+    );
+    assert!(!next.body.contains("id=\"dead-letter-next\""));
+    p.shutdown().await;
+}

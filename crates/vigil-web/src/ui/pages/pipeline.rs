@@ -3,7 +3,9 @@
 //! administrators, the form that defines sources at runtime and the buttons that enable,
 //! disable and delete them (through the same functions as `/api/v1/pipeline/sources`).
 
-use crate::api::pipeline::{DeadLetterParams, dead_letter_query, may_read_pipeline, search};
+use crate::api::pipeline::{
+    DeadLetterParams, dead_letter_query, may_read_pipeline, raw_view, search,
+};
 use crate::api::pipeline_sources::{
     create_source, delete_source, may_manage_sources, patch_source,
 };
@@ -24,7 +26,7 @@ use vigil_pipeline::status::InputState;
 pub struct SourceRow {
     pub name: String,
     pub kind: &'static str,
-    /// `config` or `api`.
+    /// `config`, `api` or `builtin` (the HTTP bulk API).
     pub origin: &'static str,
     pub enabled: bool,
     pub last_error: String,
@@ -32,6 +34,8 @@ pub struct SourceRow {
     pub state: &'static str,
     pub state_class: &'static str,
     pub received: u64,
+    /// Spooled by the source itself (the HTTP bulk API's row).
+    pub spooled: u64,
     pub stored: u64,
     pub rejected: u64,
     pub dead_letters: u64,
@@ -55,7 +59,10 @@ pub struct LetterRow {
     pub input: String,
     pub sender: String,
     pub detail: String,
+    /// The kept bytes as text, or as hex when they are not UTF-8 (escaped by the template).
     pub raw: String,
+    /// `text` or `hex`.
+    pub raw_encoding: &'static str,
     pub raw_len: u64,
 }
 
@@ -71,6 +78,10 @@ pub struct PipelinePage {
     pub input: String,
     pub reason: String,
     pub q: String,
+    pub since: String,
+    pub until: String,
+    /// The query string of the next page of dead letters; empty on the last one.
+    pub next: String,
     pub inputs: Vec<String>,
     pub reasons: [&'static str; 4],
     pub letters: Vec<LetterRow>,
@@ -339,9 +350,10 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         input: p.get("input").map(str::to_string),
         reason: p.get("reason").map(str::to_string),
         q: p.get("q").map(str::to_string),
-        since: None,
-        until: None,
+        since: p.get("since").map(str::to_string),
+        until: p.get("until").map(str::to_string),
         limit: Some(50),
+        cursor: p.get("cursor").map(str::to_string),
     };
     let query = dead_letter_query(&params)
         .map_err(|e| UiError::with_message(StatusCode::UNPROCESSABLE_ENTITY, t, &e.message))?;
@@ -355,6 +367,9 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
         input: params.input.clone().unwrap_or_default(),
         reason: params.reason.clone().unwrap_or_default(),
         q: params.q.clone().unwrap_or_default(),
+        since: params.since.clone().unwrap_or_default(),
+        until: params.until.clone().unwrap_or_default(),
+        next: String::new(),
         inputs: Vec::new(),
         reasons: ["parse", "oversized", "unattributed", "invalid"],
         letters: Vec::new(),
@@ -446,6 +461,7 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
             state,
             state_class,
             received: i.received,
+            spooled: i.spooled,
             stored: i.stored,
             rejected: i.rejected,
             dead_letters: i.dead_letters,
@@ -455,39 +471,49 @@ pub async fn page(State(st): State<AppState>, ui: UiAuth, RawQuery(raw): RawQuer
             last: i.last_received_at.map(view::fmt_time).unwrap_or_default(),
         });
     }
-    let page = search(&st, query)
+    let found = search(&st, &ui.principal, query)
         .await
         .map_err(|e| UiError::with_message(e.status, t, &e.message))?;
-    if let Some(page) = page {
-        out.matched = page.matched;
-        out.letters = page
-            .items
-            .into_iter()
-            .map(|d| {
-                let mut raw = d.raw_text;
-                if raw.len() > RAW_SHOWN {
-                    let mut cut = RAW_SHOWN;
-                    while !raw.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    raw.truncate(cut);
-                    raw.push('…');
-                }
-                LetterRow {
-                    time: d
-                        .time
-                        .parse::<jiff::Timestamp>()
-                        .map(view::fmt_time)
-                        .unwrap_or(d.time),
-                    reason: d.reason,
-                    input: d.input,
-                    sender: d.sender.unwrap_or_default(),
-                    detail: d.detail,
-                    raw,
-                    raw_len: d.raw_len,
-                }
-            })
-            .collect();
+    out.matched = found.matched();
+    if let Some(c) = &found.page.next_cursor {
+        let pairs: Vec<(&str, &str)> = [
+            ("input", out.input.as_str()),
+            ("reason", out.reason.as_str()),
+            ("q", out.q.as_str()),
+            ("since", out.since.as_str()),
+            ("until", out.until.as_str()),
+            ("cursor", c.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        out.next = serde_urlencoded::to_string(pairs).unwrap_or_default();
     }
+    out.letters = found
+        .page
+        .items
+        .into_iter()
+        .map(|d| {
+            let (raw_encoding, mut raw) = raw_view(&d.raw);
+            if raw.len() > RAW_SHOWN {
+                let mut cut = RAW_SHOWN;
+                while !raw.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                raw.truncate(cut);
+                raw.push('…');
+            }
+            LetterRow {
+                time: view::fmt_time(d.received_at),
+                reason: d.reason.as_str().to_string(),
+                input: d.source,
+                sender: d.sender.unwrap_or_default(),
+                detail: d.detail,
+                raw,
+                raw_encoding,
+                raw_len: d.raw_len,
+            }
+        })
+        .collect();
     Ok(html(&out))
 }
