@@ -117,33 +117,35 @@ fn endpoint_of(cfg: &ListenerConfig) -> String {
 
 impl InputStats {
     pub(crate) fn new(cfg: &ListenerConfig, origin: &'static str) -> Self {
-        InputStats {
-            name: cfg.name.clone(),
+        Self::fresh(
+            cfg.name.clone(),
             origin,
-            what: Mutex::new((Some(cfg.kind), endpoint_of(cfg))),
-            addr: Mutex::new(None),
-            last_error: Mutex::new(None),
-            received: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            frame_errors: AtomicU64::new(0),
-            parsed: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            stored: AtomicU64::new(0),
-            dead_letters: AtomicU64::new(0),
-            spooled: AtomicU64::new(0),
-            connections: AtomicI64::new(0),
-            last_received_ms: AtomicI64::new(0),
-            state: AtomicU8::new(InputState::Starting.as_u8()),
-        }
+            (Some(cfg.kind), endpoint_of(cfg)),
+            InputState::Starting,
+        )
     }
 
     /// The HTTP bulk API (`POST /api/v1/events`) as a source of its own, named
     /// [`crate::intake::HTTP_INPUT`]: always listening while the server runs.
     pub(crate) fn http() -> Self {
+        Self::fresh(
+            crate::intake::HTTP_INPUT.to_string(),
+            "builtin",
+            (None, "POST /api/v1/events".into()),
+            InputState::Listening,
+        )
+    }
+
+    fn fresh(
+        name: String,
+        origin: &'static str,
+        what: (Option<ListenerKind>, String),
+        state: InputState,
+    ) -> Self {
         InputStats {
-            name: crate::intake::HTTP_INPUT.to_string(),
-            origin: "builtin",
-            what: Mutex::new((None, "POST /api/v1/events".into())),
+            name,
+            origin,
+            what: Mutex::new(what),
             addr: Mutex::new(None),
             last_error: Mutex::new(None),
             received: AtomicU64::new(0),
@@ -156,7 +158,7 @@ impl InputStats {
             spooled: AtomicU64::new(0),
             connections: AtomicI64::new(0),
             last_received_ms: AtomicI64::new(0),
-            state: AtomicU8::new(InputState::Listening.as_u8()),
+            state: AtomicU8::new(state.as_u8()),
         }
     }
 

@@ -297,7 +297,9 @@ async fn dead_letters_are_listed_from_the_store_escaped_filtered_and_paged() {
     let page = get(&app, "/pipeline?q=script", Some(&admin)).await;
     assert!(
         page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
-            || page.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            || page
+                .body
+                .contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "raw text escaped: {}",
         page.body
     );
