@@ -5,28 +5,10 @@
 //! correlations with group-by (one of them chained).
 
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vigil_sigma::{CompileOptions, CorrelationEngine, LogSource, RuleSet, Scratch};
-
-fn read_tree(dir: &Path, ext: &str, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            read_tree(&p, ext, out);
-        } else if p.extension().is_some_and(|e| e == ext)
-            && let Ok(text) = std::fs::read_to_string(&p)
-        {
-            out.push((p.to_string_lossy().into_owned(), text));
-        }
-    }
-}
 
 fn benches(c: &mut Criterion) {
     let (Some(rules_dir), Some(reg_dir)) = (
@@ -35,8 +17,7 @@ fn benches(c: &mut Criterion) {
     ) else {
         return;
     };
-    let mut files = Vec::new();
-    read_tree(&rules_dir, "yml", &mut files);
+    let files = vigil_testkit::read_tree(&rules_dir, "yml");
     let opts = CompileOptions::with_mapping("evtx").expect("builtin mapping");
 
     let mut g = c.benchmark_group("load");
@@ -53,8 +34,7 @@ fn benches(c: &mut Criterion) {
         .cloned()
         .collect();
     let (set, _) = RuleSet::compile_with(&windows, &opts);
-    let mut jsons = Vec::new();
-    read_tree(&reg_dir, "json", &mut jsons);
+    let jsons = vigil_testkit::read_tree(&reg_dir, "json");
     let mut events = Vec::new();
     for (_, text) in &jsons {
         let stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();

@@ -9,26 +9,7 @@
 //!
 //! Instructions per event = the collected total / (passes × events printed).
 
-use std::path::Path;
-
 use vigil_sigma::{CompileOptions, LogSource, RuleSet, Scratch};
-
-fn read_tree(dir: &Path, ext: &str, out: &mut Vec<(String, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            read_tree(&p, ext, out);
-        } else if p.extension().is_some_and(|e| e == ext)
-            && let Ok(text) = std::fs::read_to_string(&p)
-        {
-            out.push((p.to_string_lossy().into_owned(), text));
-        }
-    }
-}
 
 fn main() {
     let passes: usize = std::env::args()
@@ -41,16 +22,14 @@ fn main() {
     ) else {
         return;
     };
-    let mut files = Vec::new();
-    read_tree(&rules_dir.join("rules/windows"), "yml", &mut files);
+    let mut files = vigil_testkit::read_tree(&rules_dir.join("rules/windows"), "yml");
     files.retain(|(_, t)| t.contains("product: windows"));
     let Some(opts) = CompileOptions::with_mapping("evtx") else {
         eprintln!("no evtx mapping");
         return;
     };
     let (set, _) = RuleSet::compile_with(&files, &opts);
-    let mut jsons = Vec::new();
-    read_tree(&reg_dir, "json", &mut jsons);
+    let jsons = vigil_testkit::read_tree(&reg_dir, "json");
     let mut events = Vec::new();
     for (_, text) in &jsons {
         let stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
