@@ -414,13 +414,10 @@ impl TaxiiFeed {
 }
 
 /// How long to wait after a poll: the interval after a success, after failures `retry_min`
-/// doubled per consecutive failure, at most the interval.
+/// doubled per consecutive failure, at most the interval — the one formula the feeds page
+/// also shows (`intel_share::feed_delay`).
 pub fn next_delay(feed: &TaxiiFeed, consecutive_failures: u32) -> Duration {
-    if consecutive_failures == 0 {
-        return feed.interval;
-    }
-    let factor = 1u32 << consecutive_failures.saturating_sub(1).min(20);
-    feed.retry_min.saturating_mul(factor).min(feed.interval)
+    vigil_web::api::intel_share::feed_delay(feed.interval, feed.retry_min, consecutive_failures)
 }
 
 /// Until the first poll after a start: what is left of the interval since the last attempt

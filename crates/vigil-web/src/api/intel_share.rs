@@ -365,16 +365,26 @@ pub struct TaxiiFeedSchedule {
 }
 
 impl TaxiiFeedSchedule {
-    /// The wait after a poll, as the scheduler (`vigil-server`'s `taxii_feeds::next_delay`)
-    /// computes it: the interval after a success, `retry_min` doubled per consecutive failure
+    /// The wait after a poll (the scheduler, `vigil-server`'s `taxii_feeds::next_delay`,
+    /// calls this): the interval after a success, `retry_min` doubled per consecutive failure
     /// after failures, at most the interval.
     pub fn next_delay(&self, consecutive_failures: u32) -> std::time::Duration {
-        if consecutive_failures == 0 {
-            return self.interval;
-        }
-        let factor = 1u32 << consecutive_failures.saturating_sub(1).min(20);
-        self.retry_min.saturating_mul(factor).min(self.interval)
+        feed_delay(self.interval, self.retry_min, consecutive_failures)
     }
+}
+
+/// The wait after a TAXII feed poll: `interval` after a success, after failures `retry_min`
+/// doubled per consecutive failure, at most `interval`.
+pub fn feed_delay(
+    interval: std::time::Duration,
+    retry_min: std::time::Duration,
+    consecutive_failures: u32,
+) -> std::time::Duration {
+    if consecutive_failures == 0 {
+        return interval;
+    }
+    let factor = 1u32 << consecutive_failures.saturating_sub(1).min(20);
+    retry_min.saturating_mul(factor).min(interval)
 }
 
 /// One feed: configured, polled, or both.
