@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
@@ -148,7 +149,13 @@ const SEP: u8 = 0xFF;
 struct Scanner {
     /// `None` scans every string of the event (keywords).
     slot: Option<u32>,
-    ac: Option<AhoCorasick>,
+    /// The needles' bytes (lowercase), in automaton pattern order.
+    patterns: Vec<Vec<u8>>,
+    /// The automata over `patterns`, built on first use: a rule set loads thousands of
+    /// per-field automata and a given log stream reaches only some of them (building them
+    /// all was 28% of compiling the SigmaHQ Windows rules). Sets too big to be sure to build
+    /// are built at compile time instead, where a failure is reported ([`EAGER_PATTERN_BYTES`]).
+    automata: OnceLock<Option<Automata>>,
     /// The length of the shortest pattern: shorter values cannot match and are not scanned.
     min_len: usize,
     /// The needle stamped when a value has a non-ASCII character.
@@ -158,11 +165,38 @@ struct Scanner {
     joined: bool,
     /// Per automaton pattern: the needles it stands for.
     pats: Csr<(StrOp, u32)>,
+}
+
+#[derive(Debug)]
+struct Automata {
+    ac: AhoCorasick,
     /// For small pattern sets: the same patterns in a leftmost-first automaton, whose
     /// packed (SIMD) prefilter answers "does any pattern occur" much faster than the
     /// overlapping search (which has no packed prefilter). Long texts are checked with it
     /// first and skipped when nothing occurs: any occurrence makes it report a match.
     gate: Option<AhoCorasick>,
+}
+
+/// Pattern sets with more bytes than this are built when the rules compile, not on first
+/// use. Below it an automaton cannot exceed aho-corasick's state limits (one state per
+/// pattern byte at most, far under its 32-bit state ids), so a lazy build cannot fail.
+const EAGER_PATTERN_BYTES: usize = 16 << 20;
+
+fn build_automata(patterns: &[Vec<u8>]) -> Result<Automata, aho_corasick::BuildError> {
+    let gate = if patterns.len() <= GATE_MAX_PATTERNS {
+        AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(patterns)
+            .ok()
+    } else {
+        None
+    };
+    // The automaton kind is left to aho-corasick: forcing a DFA (for all fields, or for
+    // those with at most 1,000 needles) measured slower on the Windows rules.
+    let ac = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::Standard)
+        .build(patterns)?;
+    Ok(Automata { ac, gate })
 }
 
 /// The most patterns a [`Scanner::gate`] is built for (the packed searchers' limit).
@@ -171,6 +205,18 @@ const GATE_MAX_PATTERNS: usize = 64;
 const GATE_MIN_TEXT: usize = 64;
 
 impl Scanner {
+    /// The automata, built on the first call (`None` when the scanner has no patterns).
+    fn automata(&self) -> Option<&Automata> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        self.automata
+            .get_or_init(|| build_automata(&self.patterns).ok())
+            .as_ref()
+    }
+}
+
+impl Automata {
     /// False when no pattern can occur in `text` (which is lowercased).
     fn may_match(&self, text: &[u8]) -> bool {
         match &self.gate {
@@ -817,62 +863,48 @@ impl Builder<'_> {
             jobs.extend(slots.into_iter().map(|(slot, sb)| (gi, slot, sb)));
             groups.push(gb);
         }
-        let built = par_map(&jobs, self.threads, |(_, _, sb)| {
-            if sb.patterns.is_empty() {
-                return Ok((None, None));
-            }
-            let gate = if sb.patterns.len() <= GATE_MAX_PATTERNS {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .build(&sb.patterns)
-                    .ok()
-            } else {
-                None
-            };
-            // The automaton kind is left to aho-corasick: forcing a DFA (for all fields, or
-            // for those with at most 1,000 needles) measured slower on the Windows rules.
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&sb.patterns)
-                .map(|ac| (Some(ac), gate))
+        // Only sets too big to be sure to build are built now (in parallel); the rest on
+        // first use.
+        let eager = par_map(&jobs, self.threads, |(_, _, sb)| {
+            let bytes: usize = sb.patterns.iter().map(Vec::len).sum();
+            (bytes > EAGER_PATTERN_BYTES).then(|| build_automata(&sb.patterns))
         });
         let mut scanners: Vec<Vec<Scanner>> = groups.iter().map(|_| Vec::new()).collect();
-        for ((gi, slot, sb), ac) in jobs.into_iter().zip(built) {
+        for ((gi, slot, sb), eager) in jobs.into_iter().zip(eager) {
             // Every needle is scanned for, not only the triggers: testing the others
             // directly on candidate rules (re-reading the field per value) measured
             // 2.8x slower on the SigmaHQ Windows rules.
             let (patterns, pats) = (sb.patterns, sb.pats);
-            match ac {
-                Ok((None, _)) => scanners[gi].push(Scanner {
-                    slot,
-                    ac: None,
-                    min_len: usize::MAX,
-                    joined: slot.is_none(),
-                    nonascii: sb.nonascii,
-                    pats: Csr::from_lists(pats),
-                    gate: None,
-                }),
-                Ok((Some(ac), gate)) => scanners[gi].push(Scanner {
-                    slot,
-                    ac: Some(ac),
-                    min_len: patterns.iter().map(Vec::len).min().unwrap_or(0),
-                    joined: slot.is_none()
-                        && patterns.iter().all(|p| !p.is_empty() && !p.contains(&SEP))
-                        && pats.iter().flatten().all(|(op, _)| *op == StrOp::Contains),
-                    nonascii: sb.nonascii,
-                    pats: Csr::from_lists(pats),
-                    gate,
-                }),
-                Err(e) => problems.push(Problem::new(
-                    Code::TooManyAlternatives,
-                    "",
-                    Pos::default(),
-                    format!(
-                        "the literal automaton of log source {} cannot be built: {e}",
-                        groups[gi].logsource
-                    ),
-                )),
+            let automata = OnceLock::new();
+            match eager {
+                None => {}
+                Some(Ok(a)) => {
+                    let _ = automata.set(Some(a));
+                }
+                Some(Err(e)) => {
+                    problems.push(Problem::new(
+                        Code::TooManyAlternatives,
+                        "",
+                        Pos::default(),
+                        format!(
+                            "the literal automaton of log source {} cannot be built: {e}",
+                            groups[gi].logsource
+                        ),
+                    ));
+                    continue;
+                }
             }
+            scanners[gi].push(Scanner {
+                slot,
+                min_len: patterns.iter().map(Vec::len).min().unwrap_or(usize::MAX),
+                joined: slot.is_none()
+                    && patterns.iter().all(|p| !p.is_empty() && !p.contains(&SEP))
+                    && pats.iter().flatten().all(|(op, _)| *op == StrOp::Contains),
+                nonascii: sb.nonascii,
+                pats: Csr::from_lists(pats),
+                patterns,
+                automata,
+            });
         }
         for (gb, scanners) in groups.into_iter().zip(scanners) {
             self.set.groups.push(Group {
@@ -1230,6 +1262,19 @@ impl RuleSet {
         }
     }
 
+    /// How many scanners have their automata built, of how many that have patterns.
+    #[cfg(test)]
+    pub(crate) fn automata_built(&self) -> (usize, usize) {
+        let scanners = self.groups.iter().flat_map(|g| &g.scanners);
+        let with = scanners.filter(|sc| !sc.patterns.is_empty());
+        let (mut built, mut all) = (0, 0);
+        for sc in with {
+            all += 1;
+            built += usize::from(sc.automata.get().is_some());
+        }
+        (built, all)
+    }
+
     /// The compiled rules' metadata.
     pub fn rules(&self) -> impl Iterator<Item = &RuleInfo> {
         self.rules.iter().map(|r| &r.info)
@@ -1344,19 +1389,21 @@ impl RuleSet {
                     {
                         stamp(n);
                     }
-                    let Some(ac) = &sc.ac else { return false };
                     if t.len() < sc.min_len {
                         return false;
                     }
+                    let Some(au) = sc.automata() else {
+                        return false;
+                    };
                     // The automata hold lowercase needles and match case-sensitively, which
                     // lets aho-corasick use its packed (SIMD) prefilters.
                     lower.clear();
                     lower.extend_from_slice(t);
                     lower.make_ascii_lowercase();
-                    if !sc.may_match(lower) {
+                    if !au.may_match(lower) {
                         return false;
                     }
-                    for m in ac.find_overlapping_iter(lower.as_slice()) {
+                    for m in au.ac.find_overlapping_iter(lower.as_slice()) {
                         for &(op, n) in sc.pats.get(m.pattern().as_u32()) {
                             let ok = match op {
                                 StrOp::Eq => m.start() == 0 && m.end() == t.len(),
@@ -1394,10 +1441,10 @@ impl RuleSet {
                         {
                             stamp(n);
                         }
-                        if let Some(ac) = &sc.ac
-                            && sc.may_match(joined)
+                        if let Some(au) = sc.automata()
+                            && au.may_match(joined)
                         {
-                            for m in ac.find_overlapping_iter(joined.as_slice()) {
+                            for m in au.ac.find_overlapping_iter(joined.as_slice()) {
                                 for &(_, n) in sc.pats.get(m.pattern().as_u32()) {
                                     stamp(n);
                                 }

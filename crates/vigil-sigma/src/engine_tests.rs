@@ -840,6 +840,8 @@ fn parallel_compile_equals_serial() {
     let files = many_rules();
     let opts = CompileOptions::default();
     let (serial, sp) = RuleSet::compile_threads(&files, &opts, 1);
+    // Before any evaluation: automata are built on first use.
+    let serial_groups = format!("{:?}", serial.groups);
     let events: Vec<Json> = vec![
         json!({"Image": "C:\\x\\TOOL0.exe", "User": "bob"}),
         json!({"Image": "C:\\x\\TOOL0.exe", "User": "trusted"}),
@@ -856,7 +858,7 @@ fn parallel_compile_equals_serial() {
         assert_eq!(pp, sp, "problems with {threads} threads");
         assert_eq!(par.stats(), serial.stats());
         assert!(par.rules().eq(serial.rules()));
-        assert_eq!(format!("{:?}", par.groups), format!("{:?}", serial.groups));
+        assert_eq!(format!("{:?}", par.groups), serial_groups);
         assert_eq!(outcome(&par, &events), want);
     }
     assert!(sp.iter().any(|p| p.code == Code::DuplicateId));
@@ -892,4 +894,26 @@ fn json_events_and_maps_agree() {
         got.push(a.len());
     }
     assert_eq!(got, vec![1, 0, 1, 1]);
+}
+
+#[test]
+fn automata_are_built_on_first_use_of_their_log_source() {
+    let a = "title: a\nid: a\nlogsource: {product: pa}\ndetection:\n  sel:\n    F|contains: needle\n  condition: sel\n";
+    let b = "title: b\nid: b\nlogsource: {product: pb}\ndetection:\n  sel:\n    G|endswith: tail\n    H: exact\n  condition: sel\n";
+    let (set, problems) = RuleSet::compile(&[("a.yml", a), ("b.yml", b)]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(set.automata_built(), (0, 3), "nothing is built at compile time");
+    let pa = LogSource::new().product("pa");
+    assert_eq!(set.matches(&json!({"F": "a NEEDLE here"}), &pa).count(), 1);
+    assert_eq!(set.automata_built(), (1, 3), "only pa's field automaton");
+    let pb = LogSource::new().product("pb");
+    assert_eq!(set.matches(&json!({"G": "x"}), &pb).count(), 0);
+    assert_eq!(set.automata_built(), (1, 3), "values shorter than every needle");
+    assert_eq!(set.matches(&json!({"G": "no match"}), &pb).count(), 0);
+    assert_eq!(set.automata_built(), (2, 3), "H is absent from the event");
+    assert_eq!(
+        set.matches(&json!({"G": "the TAIL", "H": "Exact"}), &pb).count(),
+        1
+    );
+    assert_eq!(set.automata_built(), (3, 3));
 }
