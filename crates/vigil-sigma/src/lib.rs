@@ -64,6 +64,7 @@ pub mod problem;
 pub mod rule;
 pub mod value;
 mod yaml;
+mod yaml_fast;
 
 pub use correlation::{
     CorrelationEngine, CorrelationLimits, CorrelationMatch, CorrelationStats, RuleRef,
@@ -73,3 +74,7 @@ pub use event::{Event, FieldPath, Value};
 pub use mapping::{FieldMapping, LogSourceTable, MappingError};
 pub use problem::{Code, Problem, Severity};
 pub use rule::{Correlation, CorrelationType, Level, LogSource, RuleInfo};
+#[doc(hidden)]
+pub use yaml_fast::{
+    equivalence as yaml_fast_equivalence, fallback_line as yaml_fast_fallback_line,
+};

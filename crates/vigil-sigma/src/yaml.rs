@@ -173,17 +173,31 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Parses every document of a file. The budget bounds nesting, anchors and aliases so a
-/// hostile file ("billion laughs") costs little.
+fn file_too_large(len: usize) -> YamlError {
+    YamlError {
+        pos: Pos::default(),
+        message: format!("file is {len} bytes, more than the limit of {MAX_FILE_BYTES}"),
+    }
+}
+
+/// Parses every document of a file: with the fast reader of [`crate::yaml_fast`] when the
+/// file is in its subset, else with serde-saphyr under a budget that bounds nesting, anchors
+/// and aliases so a hostile file ("billion laughs") costs little.
 pub fn parse_documents(text: &str) -> Result<Vec<SNode>, YamlError> {
     if text.len() > MAX_FILE_BYTES {
-        return Err(YamlError {
-            pos: Pos::default(),
-            message: format!(
-                "file is {} bytes, more than the limit of {MAX_FILE_BYTES}",
-                text.len()
-            ),
-        });
+        return Err(file_too_large(text.len()));
+    }
+    if let Some(docs) = crate::yaml_fast::parse(text) {
+        return Ok(docs);
+    }
+    parse_documents_saphyr(text)
+}
+
+/// [`parse_documents`] by serde-saphyr alone: for files outside the fast reader's subset,
+/// and the reference the fast reader is tested against.
+pub(crate) fn parse_documents_saphyr(text: &str) -> Result<Vec<SNode>, YamlError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(file_too_large(text.len()));
     }
     let budget = serde_saphyr::budget! {
         max_depth: 64,

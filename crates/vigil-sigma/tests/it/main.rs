@@ -7,5 +7,6 @@ mod differential;
 mod errors;
 mod match_set;
 mod regression;
+mod yaml_fast;
 
 pub use vigil_testkit::read_tree;
