@@ -46,6 +46,7 @@ fn parse_or_line(text: &str) -> Result<Vec<SNode>, u32> {
         return Err(0);
     }
     let lines = split_lines(text);
+    let ascii = text.is_ascii();
     let mut docs = Vec::new();
     let mut start = 0;
     let mut explicit_start = false;
@@ -69,6 +70,7 @@ fn parse_or_line(text: &str) -> Result<Vec<SNode>, u32> {
                 lines: doc_lines,
                 i: 0,
                 nodes: 0,
+                ascii,
             };
             match p.document() {
                 Some(doc) => docs.push(doc),
@@ -174,6 +176,8 @@ struct Parser<'a> {
     /// The current line.
     i: usize,
     nodes: usize,
+    /// The whole text is ASCII: columns are byte offsets.
+    ascii: bool,
 }
 
 /// What follows an indicator (`key:` or `- `) on its line.
@@ -204,7 +208,11 @@ impl<'a> Parser<'a> {
     fn pos(&self, line: &Line, at: usize) -> Pos {
         let before = &self.bytes[line.start..at];
         // Columns count characters: count the bytes that start one.
-        let column = before.iter().filter(|&&b| (b as i8) >= -0x40).count() + 1;
+        let column = if self.ascii {
+            before.len() + 1
+        } else {
+            before.iter().filter(|&&b| (b as i8) >= -0x40).count() + 1
+        };
         Pos {
             line: line.no,
             column: u32::try_from(column).unwrap_or(u32::MAX),
@@ -415,15 +423,18 @@ impl<'a> Parser<'a> {
             // `- - x`: a compact nested sequence.
             return None;
         }
-        if find_key_colon(self.bytes, at, line.end).is_some() {
-            return match ctx {
-                Ctx::SeqItem => self.compact_map(line, at, depth),
-                Ctx::MapValue => None,
-            };
-        }
-        let end = plain_end(self.bytes, at, line.end);
+        let end = match scan_plain(self.bytes, at, line.end) {
+            Plain::Key(_) => {
+                return match ctx {
+                    Ctx::SeqItem => self.compact_map(line, at, depth),
+                    Ctx::MapValue => None,
+                };
+            }
+            // Without a key colon there is no `: ` in the scalar.
+            Plain::Value(end) => end,
+        };
         let raw = &self.text[at..end];
-        if !plain_start_ok(raw.as_bytes(), false) || raw.contains(": ") {
+        if !plain_start_ok(raw.as_bytes(), false) {
             return None;
         }
         self.count_node()?;
@@ -446,36 +457,32 @@ impl<'a> Parser<'a> {
         let q = self.bytes[at];
         let mut out = String::new();
         let mut i = at + 1;
-        let mut run = i;
-        while i < end {
-            let b = self.bytes[i];
-            if q == b'\'' {
-                if b == b'\'' {
-                    out.push_str(&self.text[run..i]);
-                    if self.bytes.get(i + 1) == Some(&b'\'') && i + 1 < end {
-                        out.push('\'');
-                        i += 2;
-                        run = i;
-                        continue;
-                    }
-                    return Some((out, i + 1));
-                }
-                i += 1;
-            } else if b == b'"' {
-                out.push_str(&self.text[run..i]);
-                return Some((out, i + 1));
-            } else if b == b'\\' {
-                out.push_str(&self.text[run..i]);
-                let (c, len) = escape(&self.bytes[i + 1..end])?;
-                out.push(c);
-                i += 1 + len;
-                run = i;
+        loop {
+            let rest = &self.bytes[i..end];
+            let found = if q == b'\'' {
+                memchr::memchr(b'\'', rest)
             } else {
-                i += 1;
+                memchr::memchr2(b'"', b'\\', rest)
+            };
+            // None: the scalar runs past the line; multi-line quoted scalars fold lines and
+            // are not in the subset.
+            let j = i + found?;
+            out.push_str(&self.text[i..j]);
+            if q == b'\'' {
+                if j + 1 < end && self.bytes[j + 1] == b'\'' {
+                    out.push('\'');
+                    i = j + 2;
+                    continue;
+                }
+                return Some((out, j + 1));
             }
+            if self.bytes[j] == b'"' {
+                return Some((out, j + 1));
+            }
+            let (c, len) = escape(&self.bytes[j + 1..end])?;
+            out.push(c);
+            i = j + 1 + len;
         }
-        // Runs past the line: multi-line quoted scalars fold lines; not in the subset.
-        None
     }
 
     /// A one-line flow sequence of scalars opening at `at`.
@@ -702,36 +709,43 @@ fn rest_is_blank(bytes: &[u8], at: usize, end: usize) -> bool {
     i == end || (bytes[i] == b'#' && i > at)
 }
 
-/// The `:` ending a plain key that starts at `at`: the first `:` followed by a space or
-/// the line end, unless a comment (` #`) comes first.
-fn find_key_colon(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
-    let mut i = at;
-    while i < end {
-        match bytes[i] {
-            b':' if i + 1 == end || bytes[i + 1] == b' ' => return Some(i),
-            b'#' if i > at && bytes[i - 1] == b' ' => return None,
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+enum Plain {
+    /// A key: where its `:` is.
+    Key(usize),
+    /// A scalar: where it ends.
+    Value(usize),
 }
 
-/// End of a one-line plain scalar in block context: before a comment, trailing spaces cut.
-fn plain_end(bytes: &[u8], at: usize, end: usize) -> usize {
-    let mut stop = end;
+/// One pass over a plain scalar starting at `at` in block context: the first `:` followed
+/// by a space or the line end makes it a key, unless a comment (` #`) comes first; else it
+/// ends before a comment, trailing spaces cut.
+fn scan_plain(bytes: &[u8], at: usize, end: usize) -> Plain {
     let mut i = at;
-    while i < end {
-        if bytes[i] == b'#' && i > at && bytes[i - 1] == b' ' {
-            stop = i;
+    let mut stop = end;
+    while let Some(off) = memchr::memchr2(b':', b'#', &bytes[i..end]) {
+        let j = i + off;
+        if bytes[j] == b':' {
+            if j + 1 == end || bytes[j + 1] == b' ' {
+                return Plain::Key(j);
+            }
+        } else if j > at && bytes[j - 1] == b' ' {
+            stop = j;
             break;
         }
-        i += 1;
+        i = j + 1;
     }
     while stop > at && bytes[stop - 1] == b' ' {
         stop -= 1;
     }
-    stop
+    Plain::Value(stop)
+}
+
+/// The `:` ending a plain key that starts at `at` (see [`scan_plain`]).
+fn find_key_colon(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+    match scan_plain(bytes, at, end) {
+        Plain::Key(colon) => Some(colon),
+        Plain::Value(_) => None,
+    }
 }
 
 /// Whether a plain scalar may start like this (YAML indicators may not start one).
