@@ -902,17 +902,26 @@ fn automata_are_built_on_first_use_of_their_log_source() {
     let b = "title: b\nid: b\nlogsource: {product: pb}\ndetection:\n  sel:\n    G|endswith: tail\n    H: exact\n  condition: sel\n";
     let (set, problems) = RuleSet::compile(&[("a.yml", a), ("b.yml", b)]);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(set.automata_built(), (0, 3), "nothing is built at compile time");
+    assert_eq!(
+        set.automata_built(),
+        (0, 3),
+        "nothing is built at compile time"
+    );
     let pa = LogSource::new().product("pa");
     assert_eq!(set.matches(&json!({"F": "a NEEDLE here"}), &pa).count(), 1);
     assert_eq!(set.automata_built(), (1, 3), "only pa's field automaton");
     let pb = LogSource::new().product("pb");
     assert_eq!(set.matches(&json!({"G": "x"}), &pb).count(), 0);
-    assert_eq!(set.automata_built(), (1, 3), "values shorter than every needle");
+    assert_eq!(
+        set.automata_built(),
+        (1, 3),
+        "values shorter than every needle"
+    );
     assert_eq!(set.matches(&json!({"G": "no match"}), &pb).count(), 0);
     assert_eq!(set.automata_built(), (2, 3), "H is absent from the event");
     assert_eq!(
-        set.matches(&json!({"G": "the TAIL", "H": "Exact"}), &pb).count(),
+        set.matches(&json!({"G": "the TAIL", "H": "Exact"}), &pb)
+            .count(),
         1
     );
     assert_eq!(set.automata_built(), (3, 3));

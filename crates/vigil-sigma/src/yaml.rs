@@ -190,7 +190,29 @@ pub fn parse_documents(text: &str) -> Result<Vec<SNode>, YamlError> {
     if let Some(docs) = crate::yaml_fast::parse(text) {
         return Ok(docs);
     }
-    parse_documents_saphyr(text)
+    on_big_stack(text)
+}
+
+/// The stack serde-saphyr runs on: it recurses per nesting level, and a debug build
+/// overflowed a 2 MiB thread stack at about 40 levels, under its budget's depth limit. Rule
+/// files reach here rarely (outside the fast reader's subset, or broken), so a thread of its
+/// own per such file costs nothing measurable and keeps a hostile file from aborting the
+/// process whatever thread compiles it.
+const SAPHYR_STACK: usize = 64 << 20;
+
+fn on_big_stack(text: &str) -> Result<Vec<SNode>, YamlError> {
+    let run = || parse_documents_saphyr(text);
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("vigil-yaml".into())
+            .stack_size(SAPHYR_STACK)
+            .spawn_scoped(s, run)
+        {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: parse here.
+            Err(_) => run(),
+        }
+    })
 }
 
 /// [`parse_documents`] by serde-saphyr alone: for files outside the fast reader's subset,
@@ -270,6 +292,30 @@ mod tests {
     fn syntax_errors_have_positions() {
         let err = parse_documents("a: [1, 2\nb: 3\n").expect_err("invalid");
         assert!(err.pos.line >= 1, "{err:?}");
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        // On a test thread's 2 MiB stack serde-saphyr alone overflowed (aborting the
+        // process) at about 40 levels in a debug build; its budget stops at 64.
+        for text in [
+            format!("a: {}x{}\n", "[".repeat(5_000), "]".repeat(5_000)),
+            format!("a: {}\n", "{b: ".repeat(2_000)),
+            (0..200).fold(String::new(), |mut s, i| {
+                s.push_str(&" ".repeat(i));
+                s.push_str("k:\n");
+                s
+            }),
+        ] {
+            let err = parse_documents(&text).expect_err("too deep");
+            assert!(!err.message.is_empty());
+        }
+        let ok = (0..30).fold(String::new(), |mut s, i| {
+            s.push_str(&" ".repeat(i));
+            s.push_str(if i == 29 { "k: v\n" } else { "k:\n" });
+            s
+        });
+        assert!(parse_documents(&ok).is_ok());
     }
 
     #[test]
