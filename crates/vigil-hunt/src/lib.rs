@@ -363,6 +363,27 @@ enum Route {
     None,
 }
 
+/// Every record of the EVTX files under `paths` (files, or directories walked recursively,
+/// in path order) as the JSON values `vigil hunt` evaluates; what cannot be read is skipped.
+/// For benchmarks and tools that evaluate the same events again and again.
+pub fn read_evtx_values(paths: &[PathBuf]) -> Vec<Value> {
+    let (inputs, _) = input::collect_inputs(paths);
+    let mut events = Vec::new();
+    for i in inputs.iter().filter(|i| i.kind == input::Kind::Evtx) {
+        let Ok(parser) = evtx::EvtxParser::from_path(&i.path) else {
+            continue;
+        };
+        let mut parser = parser.with_configuration(evtx::ParserSettings::new().num_threads(1));
+        events.extend(
+            parser
+                .records_json_value()
+                .filter_map(Result::ok)
+                .map(|r| r.data),
+        );
+    }
+    events
+}
+
 fn windows() -> LogSource {
     LogSource::new().product("windows")
 }
