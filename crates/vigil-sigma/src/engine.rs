@@ -361,6 +361,12 @@ pub struct RuleSet {
     names: FastMap<String, u32>,
     /// Per needle: the rules it triggers.
     triggers: Csr<u32>,
+    /// Per path of [`RuleSet::index`]: the field scanners reading it, as (group, scanner
+    /// in the group, scanner number in the set). JSON events are scanned from the paths they
+    /// have, not by trying every field of every routed group.
+    path_scanners: Csr<(u32, u32, u32)>,
+    /// How many scanners all groups have.
+    scanner_count: usize,
     classifiers: Vec<Classifier>,
     correlations: Vec<Correlation>,
     /// Evaluation plans of `correlations`, index for index.
@@ -410,6 +416,10 @@ pub struct Scratch {
     /// The ASCII-lowercased text being scanned.
     lower: Vec<u8>,
     groups: Vec<u32>,
+    /// Per group: the epoch of the last event routed to it.
+    group_stamp: Vec<u32>,
+    /// Per scanner (numbered across groups): the epoch of the last event it scanned.
+    scanner_stamp: Vec<u32>,
     cats: Vec<u32>,
     svcs: Vec<u32>,
     /// Per-event field values, lent to a [`Fields`] during evaluation.
@@ -489,6 +499,12 @@ impl Scratch {
         if self.rule_stamp.len() < set.rules.len() {
             self.rule_stamp.resize(set.rules.len(), 0);
         }
+        if self.group_stamp.len() < set.groups.len() {
+            self.group_stamp.resize(set.groups.len(), 0);
+        }
+        if self.scanner_stamp.len() < set.scanner_count {
+            self.scanner_stamp.resize(set.scanner_count, 0);
+        }
         if self.fields.seen.len() < set.slots.len() {
             self.fields.seen.resize(set.slots.len(), 0);
             self.fields.pos.resize(set.slots.len(), 0);
@@ -498,6 +514,8 @@ impl Scratch {
             self.rule_stamp.iter_mut().for_each(|s| *s = 0);
             self.fields.seen.iter_mut().for_each(|s| *s = 0);
             self.leaves.seen.iter_mut().for_each(|s| *s = 0);
+            self.group_stamp.iter_mut().for_each(|s| *s = 0);
+            self.scanner_stamp.iter_mut().for_each(|s| *s = 0);
             self.epoch = 0;
         }
         // Stamps only ever hold past generations, so sharing a scratch between rule sets
@@ -507,6 +525,67 @@ impl Scratch {
         self.groups.clear();
         self.cats.clear();
         self.svcs.clear();
+    }
+}
+
+/// Marks needles found in an event, and the rules they trigger as candidates.
+struct Stamper<'a> {
+    set: &'a RuleSet,
+    epoch: u32,
+    needle_stamp: &'a mut [u32],
+    rule_stamp: &'a mut [u32],
+    candidates: &'a mut Vec<u32>,
+}
+
+impl Stamper<'_> {
+    fn stamp(&mut self, n: u32) {
+        if self.needle_stamp[n as usize] != self.epoch {
+            self.needle_stamp[n as usize] = self.epoch;
+            for &r in self.set.triggers.get(n) {
+                if self.rule_stamp[r as usize] != self.epoch {
+                    self.rule_stamp[r as usize] = self.epoch;
+                    self.candidates.push(r);
+                }
+            }
+        }
+    }
+
+    /// Scans one value `t` of a field with `sc` (`lower` is a buffer for its lowercase
+    /// copy). Returns false: every value is scanned.
+    fn text(&mut self, sc: &Scanner, t: &[u8], lower: &mut Vec<u8>) -> bool {
+        if let Some(n) = sc.nonascii
+            && !t.is_ascii()
+        {
+            self.stamp(n);
+        }
+        if t.len() < sc.min_len {
+            return false;
+        }
+        let Some(au) = sc.automata() else {
+            return false;
+        };
+        // The automata hold lowercase needles and match case-sensitively, which lets
+        // aho-corasick use its packed (SIMD) prefilters.
+        lower.clear();
+        lower.extend_from_slice(t);
+        lower.make_ascii_lowercase();
+        if !au.may_match(lower) {
+            return false;
+        }
+        for m in au.ac.find_overlapping_iter(lower.as_slice()) {
+            for &(op, n) in sc.pats.get(m.pattern().as_u32()) {
+                let ok = match op {
+                    StrOp::Eq => m.start() == 0 && m.end() == t.len(),
+                    StrOp::Prefix => m.start() == 0,
+                    StrOp::Suffix => m.end() == t.len(),
+                    StrOp::Contains => true,
+                };
+                if ok {
+                    self.stamp(n);
+                }
+            }
+        }
+        false
     }
 }
 
@@ -906,7 +985,19 @@ impl Builder<'_> {
                 automata,
             });
         }
-        for (gb, scanners) in groups.into_iter().zip(scanners) {
+        let mut by_path: Vec<Vec<(u32, u32, u32)>> = vec![Vec::new(); self.set.index.len()];
+        let mut number = 0u32;
+        for (gi, (gb, scanners)) in groups.into_iter().zip(scanners).enumerate() {
+            let g = u32::try_from(gi).unwrap_or(u32::MAX);
+            for (si, sc) in scanners.iter().enumerate() {
+                let si = u32::try_from(si).unwrap_or(u32::MAX);
+                if let Some(slot) = sc.slot {
+                    for &p in &self.set.slots[slot as usize].ids {
+                        by_path[p as usize].push((g, si, number));
+                    }
+                }
+                number += 1;
+            }
             self.set.groups.push(Group {
                 logsource: gb.logsource,
                 scanners,
@@ -914,6 +1005,8 @@ impl Builder<'_> {
                 rules: gb.rules,
             });
         }
+        self.set.path_scanners = Csr::from_lists(by_path);
+        self.set.scanner_count = number as usize;
         for t in &self.opts.tables {
             let product = self.name_id(&Some(t.product.clone()));
             let pls = LogSource::new().product(&t.product);
@@ -1169,6 +1262,8 @@ impl RuleSet {
                 group_index: FastMap::default(),
                 names: FastMap::default(),
                 triggers: Csr::default(),
+                path_scanners: Csr::default(),
+                scanner_count: 0,
                 classifiers: Vec::new(),
                 correlations: Vec::new(),
                 plans: Vec::new(),
@@ -1361,70 +1456,31 @@ impl RuleSet {
         // Whether `s.joined` holds this event's strings, and whether one is non-ASCII.
         let mut joined_ready = false;
         let mut joined_nonascii = false;
+        // A JSON event's field scanners are found from the paths it has (below): an event
+        // has a few dozen of the hundreds of fields its groups' rules name.
+        let by_path = f.leaves.is_some();
         for gi in 0..s.groups.len() {
             let g = &self.groups[s.groups[gi] as usize];
+            s.group_stamp[s.groups[gi] as usize] = epoch;
             for sc in &g.scanners {
-                let Scratch {
-                    needle_stamp,
-                    rule_stamp,
-                    candidates,
-                    joined,
-                    lower,
-                    ..
-                } = &mut *s;
-                let mut stamp = |n: u32| {
-                    if needle_stamp[n as usize] != epoch {
-                        needle_stamp[n as usize] = epoch;
-                        for &r in self.triggers.get(n) {
-                            if rule_stamp[r as usize] != epoch {
-                                rule_stamp[r as usize] = epoch;
-                                candidates.push(r);
-                            }
-                        }
-                    }
-                };
-                let mut on_text = |t: &[u8]| -> bool {
-                    if let Some(n) = sc.nonascii
-                        && !t.is_ascii()
-                    {
-                        stamp(n);
-                    }
-                    if t.len() < sc.min_len {
-                        return false;
-                    }
-                    let Some(au) = sc.automata() else {
-                        return false;
-                    };
-                    // The automata hold lowercase needles and match case-sensitively, which
-                    // lets aho-corasick use its packed (SIMD) prefilters.
-                    lower.clear();
-                    lower.extend_from_slice(t);
-                    lower.make_ascii_lowercase();
-                    if !au.may_match(lower) {
-                        return false;
-                    }
-                    for m in au.ac.find_overlapping_iter(lower.as_slice()) {
-                        for &(op, n) in sc.pats.get(m.pattern().as_u32()) {
-                            let ok = match op {
-                                StrOp::Eq => m.start() == 0 && m.end() == t.len(),
-                                StrOp::Prefix => m.start() == 0,
-                                StrOp::Suffix => m.end() == t.len(),
-                                StrOp::Contains => true,
-                            };
-                            if ok {
-                                stamp(n);
-                            }
-                        }
-                    }
-                    false
-                };
                 match sc.slot {
-                    Some(slot) => {
-                        if let Some(v) = self.field(&mut f, slot) {
-                            v.any_text(&mut on_text);
-                        }
-                    }
+                    Some(_) if by_path => {}
+                    Some(slot) => self.scan_field(sc, slot, &mut f, s),
                     None if sc.joined => {
+                        let Scratch {
+                            needle_stamp,
+                            rule_stamp,
+                            candidates,
+                            joined,
+                            ..
+                        } = &mut *s;
+                        let mut stamp = Stamper {
+                            set: self,
+                            epoch,
+                            needle_stamp,
+                            rule_stamp,
+                            candidates,
+                        };
                         if !joined_ready {
                             joined.clear();
                             event.any_string(&mut |t| {
@@ -1439,20 +1495,34 @@ impl RuleSet {
                         if let Some(n) = sc.nonascii
                             && joined_nonascii
                         {
-                            stamp(n);
+                            stamp.stamp(n);
                         }
                         if let Some(au) = sc.automata()
                             && au.may_match(joined)
                         {
                             for m in au.ac.find_overlapping_iter(joined.as_slice()) {
                                 for &(_, n) in sc.pats.get(m.pattern().as_u32()) {
-                                    stamp(n);
+                                    stamp.stamp(n);
                                 }
                             }
                         }
                     }
                     None => {
-                        event.any_string(&mut on_text);
+                        let Scratch {
+                            needle_stamp,
+                            rule_stamp,
+                            candidates,
+                            lower,
+                            ..
+                        } = &mut *s;
+                        let mut stamp = Stamper {
+                            set: self,
+                            epoch,
+                            needle_stamp,
+                            rule_stamp,
+                            candidates,
+                        };
+                        event.any_string(&mut |t| stamp.text(sc, t, lower));
                     }
                 }
             }
@@ -1460,6 +1530,26 @@ impl RuleSet {
                 if s.rule_stamp[r as usize] != epoch {
                     s.rule_stamp[r as usize] = epoch;
                     s.candidates.push(r);
+                }
+            }
+        }
+        if by_path {
+            let present = f.leaves.as_ref().map_or(0, Leaves::found);
+            for k in 0..present {
+                let Some(path) = f.leaves.as_ref().and_then(|l| l.found_id(k)) else {
+                    break;
+                };
+                for &(g, si, number) in self.path_scanners.get(path) {
+                    if s.group_stamp[g as usize] != epoch
+                        || s.scanner_stamp[number as usize] == epoch
+                    {
+                        continue;
+                    }
+                    s.scanner_stamp[number as usize] = epoch;
+                    let sc = &self.groups[g as usize].scanners[si as usize];
+                    if let Some(slot) = sc.slot {
+                        self.scan_field(sc, slot, &mut f, s);
+                    }
                 }
             }
         }
@@ -1490,6 +1580,35 @@ impl RuleSet {
             }
         }
         f.give_back(s);
+    }
+
+    /// Scans the values of field `slot` with its scanner `sc`, stamping the needles found.
+    fn scan_field<E: Event + ?Sized>(
+        &self,
+        sc: &Scanner,
+        slot: u32,
+        f: &mut Fields<'_, E>,
+        s: &mut Scratch,
+    ) {
+        let Some(v) = self.field(f, slot) else {
+            return;
+        };
+        let Scratch {
+            epoch,
+            needle_stamp,
+            rule_stamp,
+            candidates,
+            lower,
+            ..
+        } = s;
+        let mut stamp = Stamper {
+            set: self,
+            epoch: *epoch,
+            needle_stamp,
+            rule_stamp,
+            candidates,
+        };
+        v.any_text(&mut |t| stamp.text(sc, t, lower));
     }
 
     fn name(&self, n: &Option<String>) -> u32 {

@@ -135,6 +135,8 @@ pub(crate) struct Leaves<'e> {
     /// Per path: its value's index in `vals` (valid when `seen` holds the epoch).
     pos: Vec<u32>,
     vals: Vec<&'e Json>,
+    /// The paths found, in the order found (`ids[k]` is the path of `vals[k]`).
+    ids: Vec<u32>,
 }
 
 /// [`Leaves`] storage between events.
@@ -143,6 +145,7 @@ pub(crate) struct LeafCache {
     pub(crate) seen: Vec<u32>,
     pos: Vec<u32>,
     vals: Vec<&'static Json>,
+    ids: Vec<u32>,
 }
 
 /// Reuses a vector's buffer for references of another lifetime (the in-place `collect` of
@@ -162,11 +165,14 @@ impl<'e> Leaves<'e> {
     /// Takes the cache for an event of generation `epoch` over `paths` paths. Stamps in the
     /// cache only hold earlier generations (the caller clears them when the counter wraps).
     pub(crate) fn lend(c: LeafCache, epoch: u32, paths: usize) -> Leaves<'e> {
+        let mut ids = c.ids;
+        ids.clear();
         let mut l = Leaves {
             epoch,
             seen: c.seen,
             pos: c.pos,
             vals: recycle(c.vals),
+            ids,
         };
         if l.seen.len() < paths {
             l.seen.resize(paths, 0);
@@ -180,6 +186,7 @@ impl<'e> Leaves<'e> {
             seen: self.seen,
             pos: self.pos,
             vals: recycle(self.vals),
+            ids: self.ids,
         }
     }
 
@@ -190,7 +197,18 @@ impl<'e> Leaves<'e> {
             self.seen[i] = self.epoch;
             self.pos[i] = u32::try_from(self.vals.len()).unwrap_or(u32::MAX);
             self.vals.push(v);
+            self.ids.push(id);
         }
+    }
+
+    /// How many paths the event has.
+    pub(crate) fn found(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The `k`-th path found.
+    pub(crate) fn found_id(&self, k: usize) -> Option<u32> {
+        self.ids.get(k).copied()
     }
 
     /// The value of path `id`, when present in the event.
