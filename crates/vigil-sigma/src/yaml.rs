@@ -187,7 +187,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<SNode>, YamlError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(file_too_large(text.len()));
     }
-    if let Some(docs) = crate::yaml_fast::parse(text) {
+    // The fast reader is hand-written code on untrusted input: should it ever panic, the
+    // file is read by serde-saphyr instead of taking the process down.
+    if let Ok(Some(docs)) = std::panic::catch_unwind(|| crate::yaml_fast::parse(text)) {
         return Ok(docs);
     }
     on_big_stack(text)

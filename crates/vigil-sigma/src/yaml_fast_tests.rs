@@ -287,3 +287,17 @@ fn size_limit_stays_first() {
     let err = crate::yaml::parse_documents(&big).expect_err("too large");
     assert!(err.message.contains("more than the limit"), "{err:?}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2_000))]
+
+    /// Any text, however broken, gets an answer and no panic; when it is `Some`, it is
+    /// serde-saphyr's.
+    #[test]
+    fn arbitrary_text_never_panics(text in "([ \n:#'\"|>\\[\\],{}&*!%@`?\\\\-]|[a-c0-9]|é|\\.|---|\t){0,120}") {
+        if let Some(fast) = parse(&text) {
+            let slow = crate::yaml::parse_documents_saphyr(&text);
+            proptest::prop_assert_eq!(Some(fast), slow.ok());
+        }
+    }
+}
