@@ -460,11 +460,17 @@ struct Fields<'e, E: ?Sized> {
 impl<'e, E: Event + ?Sized> Fields<'e, E> {
     fn lend(event: &'e E, set: &RuleSet, s: &mut Scratch) -> Fields<'e, E> {
         let c = std::mem::take(&mut s.fields);
-        let leaves = event.json_map().map(|root| {
+        let leaves = if let Some(root) = event.json_map() {
             let mut l = Leaves::lend(std::mem::take(&mut s.leaves), s.epoch, set.index.len());
             set.index.fill(root, &mut l);
-            l
-        });
+            Some(l)
+        } else if let Some(root) = event.json_tree() {
+            let mut l = Leaves::lend(std::mem::take(&mut s.leaves), s.epoch, set.index.len());
+            set.index.fill_tree(root, &mut l);
+            Some(l)
+        } else {
+            None
+        };
         Fields {
             event,
             leaves,

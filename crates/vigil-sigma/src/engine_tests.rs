@@ -868,8 +868,18 @@ fn parallel_compile_equals_serial() {
 
 #[test]
 fn json_events_and_maps_agree() {
-    // JSON values and maps resolve fields through the per-event path index; B-tree maps
-    // through one lookup per path. Same rules, same events, same matches and fields.
+    // JSON values, JSON maps and B-tree maps resolve fields through the per-event path
+    // index (B-tree maps flat key first); an event that is none of them through one lookup
+    // per path, trying every field of its groups. Same rules, same events, same matches.
+    struct Plain<'a>(&'a Json);
+    impl Event for Plain<'_> {
+        fn field(&self, path: &FieldPath) -> Option<crate::event::Value<'_>> {
+            self.0.field(path)
+        }
+        fn any_string(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+            self.0.any_string(f)
+        }
+    }
     let opts = CompileOptions::with_mapping("evtx").expect("evtx");
     let rule = "title: T\nlogsource: {product: windows}\ndetection:\n  sel:\n    Image|endswith: '\\a.exe'\n    Provider_Name: P\n  op:\n    Target: t\n  condition: sel or op\n";
     let (set, problems) = RuleSet::compile_with(&[("t.yml", rule)], &opts);
@@ -889,8 +899,10 @@ fn json_events_and_maps_agree() {
         let a: Vec<Match> = set.matches(e, &ls).collect();
         let b: Vec<Match> = set.matches(m, &ls).collect();
         let c: Vec<Match> = set.matches(&tree, &ls).collect();
+        let d: Vec<Match> = set.matches(&Plain(e), &ls).collect();
         assert_eq!(a, b);
         assert_eq!(a, c, "{e}");
+        assert_eq!(a, d, "{e}");
         got.push(a.len());
     }
     assert_eq!(got, vec![1, 0, 1, 1]);

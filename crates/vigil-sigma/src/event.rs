@@ -160,6 +160,13 @@ pub trait Event {
     fn json_map(&self) -> Option<&serde_json::Map<String, Json>> {
         None
     }
+
+    /// The event as a B-tree map of JSON values, when it is one whose [`Event::field`] is
+    /// the B-tree lookup (a flat key holding the dots first, then nested objects): resolved in
+    /// one walk like [`Event::json_map`].
+    fn json_tree(&self) -> Option<&BTreeMap<String, Json>> {
+        None
+    }
 }
 
 /// Follows `segs` down nested objects; a `*` segment stands for any one key (the first
@@ -237,6 +244,9 @@ impl Event for BTreeMap<String, Json> {
     fn any_string(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
         self.values().any(|v| any_string_json(v, f))
     }
+    fn json_tree(&self) -> Option<&BTreeMap<String, Json>> {
+        Some(self)
+    }
 }
 
 /// Vigil's normalized events: the ECS `fields` (dotted names, as flat keys or nested).
@@ -246,6 +256,9 @@ impl Event for vigil_model::NewEvent {
     }
     fn any_string(&self, f: &mut dyn FnMut(&[u8]) -> bool) -> bool {
         self.fields.any_string(f)
+    }
+    fn json_tree(&self) -> Option<&BTreeMap<String, Json>> {
+        Some(&self.fields)
     }
 }
 

@@ -91,7 +91,22 @@ impl PathIndex {
     /// Records in `out` the value of every known path present in `root`.
     pub(crate) fn fill<'e>(&self, root: &'e Map<String, Json>, out: &mut Leaves<'e>) {
         // Nested lookups first: they win over a flat key of the same name.
-        self.walk(0, root, out);
+        self.walk(0, root.iter(), out);
+        self.flat(root.iter(), out);
+    }
+
+    /// [`PathIndex::fill`] for a B-tree map event, whose lookup tries the flat key first
+    /// (`BTreeMap`'s and `NewEvent`'s [`crate::Event::field`]).
+    pub(crate) fn fill_tree<'e>(
+        &self,
+        root: &'e std::collections::BTreeMap<String, Json>,
+        out: &mut Leaves<'e>,
+    ) {
+        self.flat(root.iter(), out);
+        self.walk(0, root.iter(), out);
+    }
+
+    fn flat<'e>(&self, root: impl Iterator<Item = (&'e String, &'e Json)>, out: &mut Leaves<'e>) {
         for (k, v) in root {
             if let Some(ids) = self.flat.get(k.as_str()) {
                 for &id in ids {
@@ -101,7 +116,12 @@ impl PathIndex {
         }
     }
 
-    fn walk<'e>(&self, node: usize, obj: &'e Map<String, Json>, out: &mut Leaves<'e>) {
+    fn walk<'e>(
+        &self,
+        node: usize,
+        obj: impl Iterator<Item = (&'e String, &'e Json)>,
+        out: &mut Leaves<'e>,
+    ) {
         let n = &self.nodes[node];
         for (k, v) in obj {
             if let Some(&c) = n.children.get(k.as_str()) {
@@ -121,7 +141,7 @@ impl PathIndex {
         if n.has_children()
             && let Json::Object(m) = v
         {
-            self.walk(node, m, out);
+            self.walk(node, m.iter(), out);
         }
     }
 }
@@ -242,6 +262,18 @@ mod tests {
                 let want = event.field(&FieldPath::new(p));
                 let got = leaves.get(*id).map(Value::from_json);
                 assert_eq!(got, want, "path {p} in {event}");
+            }
+        }
+        // The same event as a B-tree map, whose lookup tries the flat key first.
+        let tree: std::collections::BTreeMap<String, Json> =
+            root.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for epoch in [3, 4] {
+            let mut leaves = Leaves::lend(LeafCache::default(), epoch, idx.len());
+            idx.fill_tree(&tree, &mut leaves);
+            for (p, id) in paths.iter().zip(&ids) {
+                let want = tree.field(&FieldPath::new(p));
+                let got = leaves.get(*id).map(Value::from_json);
+                assert_eq!(got, want, "path {p} in {event} as a B-tree map");
             }
         }
     }
