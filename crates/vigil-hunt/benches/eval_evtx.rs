@@ -28,13 +28,7 @@ fn benches(c: &mut Criterion) {
     let events = vigil_hunt::read_evtx_values(std::slice::from_ref(&evtx_dir));
     let ls = LogSource::new().product("windows");
     let mut scratch = Scratch::new();
-    let mut out = Vec::new();
-    let mut hits = 0;
-    for e in &events {
-        out.clear();
-        set.matches_into(e, &ls, &mut scratch, &mut out);
-        hits += out.len();
-    }
+    let hits = set.count_matches(&events, &ls, &mut scratch);
     println!(
         "eval_evtx: {} Windows rules, {} events from {}, {hits} rule matches in one pass",
         set.stats().rules,
@@ -46,15 +40,7 @@ fn benches(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(10));
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("windows_rules_on_evtx_samples", |b| {
-        b.iter(|| {
-            let mut n = 0;
-            for e in &events {
-                out.clear();
-                set.matches_into(black_box(e), &ls, &mut scratch, &mut out);
-                n += out.len();
-            }
-            black_box(n)
-        })
+        b.iter(|| black_box(set.count_matches(black_box(&events), &ls, &mut scratch)))
     });
     g.finish();
 }

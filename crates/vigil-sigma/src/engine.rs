@@ -534,6 +534,32 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// The stamping state for the current event, and the joined-text and lowercase buffers.
+    fn stamper<'a>(
+        &'a mut self,
+        set: &'a RuleSet,
+    ) -> (Stamper<'a>, &'a mut Vec<u8>, &'a mut Vec<u8>) {
+        let Scratch {
+            epoch,
+            needle_stamp,
+            rule_stamp,
+            candidates,
+            joined,
+            lower,
+            ..
+        } = self;
+        let stamp = Stamper {
+            set,
+            epoch: *epoch,
+            needle_stamp,
+            rule_stamp,
+            candidates,
+        };
+        (stamp, joined, lower)
+    }
+}
+
 /// Marks needles found in an event, and the rules they trigger as candidates.
 struct Stamper<'a> {
     set: &'a RuleSet,
@@ -1447,6 +1473,24 @@ impl RuleSet {
         out
     }
 
+    /// Evaluates every event of `events` (all of log source `ls`) and counts the matches:
+    /// the loop throughput benchmarks and tools run, with the caller's scratch.
+    pub fn count_matches<E: Event>(
+        &self,
+        events: &[E],
+        ls: &LogSource,
+        scratch: &mut Scratch,
+    ) -> usize {
+        let mut out = Vec::new();
+        let mut n = 0;
+        for e in events {
+            out.clear();
+            self.matches_into(e, ls, scratch, &mut out);
+            n += out.len();
+        }
+        n
+    }
+
     /// The allocation-free core: appends the matches of `event` to `out`.
     pub fn matches_into<'r, E: Event + ?Sized>(
         &'r self,
@@ -1473,20 +1517,7 @@ impl RuleSet {
                     Some(_) if by_path => {}
                     Some(slot) => self.scan_field(sc, slot, &mut f, s),
                     None if sc.joined => {
-                        let Scratch {
-                            needle_stamp,
-                            rule_stamp,
-                            candidates,
-                            joined,
-                            ..
-                        } = &mut *s;
-                        let mut stamp = Stamper {
-                            set: self,
-                            epoch,
-                            needle_stamp,
-                            rule_stamp,
-                            candidates,
-                        };
+                        let (mut stamp, joined, _) = s.stamper(self);
                         if !joined_ready {
                             joined.clear();
                             event.any_string(&mut |t| {
@@ -1514,20 +1545,7 @@ impl RuleSet {
                         }
                     }
                     None => {
-                        let Scratch {
-                            needle_stamp,
-                            rule_stamp,
-                            candidates,
-                            lower,
-                            ..
-                        } = &mut *s;
-                        let mut stamp = Stamper {
-                            set: self,
-                            epoch,
-                            needle_stamp,
-                            rule_stamp,
-                            candidates,
-                        };
+                        let (mut stamp, _, lower) = s.stamper(self);
                         event.any_string(&mut |t| stamp.text(sc, t, lower));
                     }
                 }
@@ -1599,21 +1617,7 @@ impl RuleSet {
         let Some(v) = self.field(f, slot) else {
             return;
         };
-        let Scratch {
-            epoch,
-            needle_stamp,
-            rule_stamp,
-            candidates,
-            lower,
-            ..
-        } = s;
-        let mut stamp = Stamper {
-            set: self,
-            epoch: *epoch,
-            needle_stamp,
-            rule_stamp,
-            candidates,
-        };
+        let (mut stamp, _, lower) = s.stamper(self);
         v.any_text(&mut |t| stamp.text(sc, t, lower));
     }
 
