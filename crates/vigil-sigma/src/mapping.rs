@@ -216,6 +216,26 @@ impl LogSourceTable {
     pub fn product(&self) -> &str {
         &self.product
     }
+
+    /// The event field naming the channel.
+    pub fn channel_field(&self) -> &str {
+        &self.channel_field
+    }
+
+    /// The event field holding the event id.
+    pub fn event_id_field(&self) -> &str {
+        &self.event_id_field
+    }
+
+    /// Channel → the services its events belong to.
+    pub fn services(&self) -> &HashMap<String, Vec<String>> {
+        &self.services
+    }
+
+    /// Channel → (event id, or `None` for any id) → category.
+    pub fn categories(&self) -> &HashMap<String, Vec<(Option<i64>, String)>> {
+        &self.categories
+    }
 }
 
 #[cfg(test)]

@@ -7,20 +7,18 @@
 //!     --evtx ../shared/data/evtx-samples [--passes 5]
 //! ```
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use rsigma_eval::{Engine, JsonEvent};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use vigil_sigma::{CompileOptions, LogSource, RuleSet, Scratch, Severity};
 
 /// vigil-sigma's own Windows log source table: the same data Vigil routes with, read here
 /// so that rsigma (which has no channel/event id classifier) can be routed the same way.
-const WINDOWS_TABLE: &str = include_str!("../../../crates/vigil-sigma/data/logsources/windows.yml");
 
 struct Args {
     rules: PathBuf,
@@ -125,24 +123,6 @@ fn flatten(rec: &Value) -> Option<Value> {
     Some(Value::Object(out))
 }
 
-#[derive(Deserialize)]
-struct TableFile {
-    product: String,
-    channel_field: String,
-    event_id_field: String,
-    #[serde(default)]
-    services: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    categories: BTreeMap<String, Vec<CategoryEntry>>,
-}
-
-#[derive(Deserialize)]
-struct CategoryEntry {
-    channel: String,
-    #[serde(default)]
-    event_ids: Vec<i64>,
-}
-
 /// rsigma log sources per channel: for event ids the table names, and for any other id.
 #[derive(Default)]
 struct ChannelRoutes {
@@ -161,27 +141,19 @@ struct Router {
 }
 
 impl Router {
-    fn new(text: &str) -> Result<Router, String> {
-        let t: TableFile = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    fn new(t: &vigil_sigma::LogSourceTable) -> Router {
         let mut svc: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (s, chans) in &t.services {
-            for c in chans {
-                svc.entry(c.as_str()).or_default().push(s.as_str());
-            }
+        for (ch, services) in t.services() {
+            svc.insert(ch.as_str(), services.iter().map(String::as_str).collect());
         }
         let mut cats: HashMap<&str, Vec<(Option<i64>, &str)>> = HashMap::new();
-        for (cat, entries) in &t.categories {
-            for e in entries {
-                let slot = cats.entry(e.channel.as_str()).or_default();
-                if e.event_ids.is_empty() {
-                    slot.push((None, cat.as_str()));
-                }
-                for id in &e.event_ids {
-                    slot.push((Some(*id), cat.as_str()));
-                }
-            }
+        for (ch, entries) in t.categories() {
+            cats.insert(
+                ch.as_str(),
+                entries.iter().map(|(id, c)| (*id, c.as_str())).collect(),
+            );
         }
-        let product = t.product.clone();
+        let product = t.product().to_owned();
         let sources = |services: &[&str], categories: &[&str]| {
             let mut v = Vec::new();
             let services: Vec<Option<&str>> = if services.is_empty() {
@@ -232,12 +204,12 @@ impl Router {
             }
             channels.insert(ch.to_owned(), r);
         }
-        Ok(Router {
-            channel_field: t.channel_field,
-            event_id_field: t.event_id_field,
+        Router {
+            channel_field: t.channel_field().to_owned(),
+            event_id_field: t.event_id_field().to_owned(),
             channels,
             unknown: sources(&[], &[]),
-        })
+        }
     }
 
     fn route(&self, e: &Value) -> &[rsigma_parser::LogSource] {
@@ -404,7 +376,9 @@ fn run(args: &Args) -> Result<(), String> {
         filters_failed,
         correlations
     );
-    let router = Router::new(WINDOWS_TABLE)?;
+    let table = vigil_sigma::LogSourceTable::windows()
+        .ok_or("vigil-sigma's built-in Windows log source table did not load")?;
+    let router = Router::new(&table);
 
     // Events.
     let evtx_paths = files(&args.evtx, "evtx")?;
