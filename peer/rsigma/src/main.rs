@@ -17,9 +17,6 @@ use rsigma_eval::{Engine, JsonEvent};
 use serde_json::{Map, Value};
 use vigil_sigma::{CompileOptions, LogSource, RuleSet, Scratch, Severity};
 
-/// vigil-sigma's own Windows log source table: the same data Vigil routes with, read here
-/// so that rsigma (which has no channel/event id classifier) can be routed the same way.
-
 struct Args {
     rules: PathBuf,
     evtx: PathBuf,
