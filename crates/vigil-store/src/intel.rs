@@ -568,6 +568,36 @@ impl IndicatorVersionQuery {
     }
 }
 
+/// The SQL conditions (to be OR-ed) that pick the versions `sels` asks for from one table:
+/// `indicators i` (the current versions) when `current`, else `indicator_versions v`. Both
+/// backends use them; `at` binds a `modified` time and returns its placeholder. Empty when
+/// none of the selections can match in that table.
+pub(crate) fn version_conditions(
+    sels: &[crate::stix::StixVersion],
+    current: bool,
+    mut at: impl FnMut(Timestamp) -> String,
+) -> Vec<String> {
+    use crate::stix::StixVersion;
+    let mut conds = Vec::new();
+    for s in sels {
+        match (s, current) {
+            (StixVersion::All, _) | (StixVersion::Last, true) => conds.push("1 = 1".to_string()),
+            (StixVersion::Last, false) => {}
+            (StixVersion::First, true) => conds.push(
+                "NOT EXISTS (SELECT 1 FROM indicator_versions w WHERE w.indicator_id = i.id)"
+                    .to_string(),
+            ),
+            (StixVersion::First, false) => conds.push(
+                "modified = (SELECT min(w.modified) FROM indicator_versions w \
+                 WHERE w.indicator_id = v.indicator_id)"
+                    .to_string(),
+            ),
+            (StixVersion::At(t), _) => conds.push(format!("modified = {}", at(*t))),
+        }
+    }
+    conds
+}
+
 /// Merges the current versions and the replaced ones (each fetched in `(date_added,
 /// indicator_id)` order, `limit + 1` at most) into one ordered list of at most `limit + 1`.
 pub(crate) fn merge_versions(

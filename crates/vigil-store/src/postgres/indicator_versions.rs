@@ -6,8 +6,8 @@ use super::query::{Query, uuid_cursor};
 use super::{PgStore, Ts, micros};
 use crate::intel::{
     IndicatorId, IndicatorVersion, IndicatorVersionQuery, IntelSourceId, merge_versions,
+    version_conditions,
 };
-use crate::stix::StixVersion;
 use crate::{Cursor, Result, page_size};
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -48,26 +48,7 @@ impl PgStore {
             )
         };
         let mut query = Query::new(base);
-        let mut conds = Vec::new();
-        for s in q.selections() {
-            match (s, current) {
-                (StixVersion::All, _) | (StixVersion::Last, true) => conds.push("true".into()),
-                (StixVersion::Last, false) => {}
-                (StixVersion::First, true) => conds.push(
-                    "NOT EXISTS (SELECT 1 FROM indicator_versions w WHERE w.indicator_id = i.id)"
-                        .to_string(),
-                ),
-                (StixVersion::First, false) => conds.push(
-                    "modified = (SELECT min(w.modified) FROM indicator_versions w \
-                     WHERE w.indicator_id = v.indicator_id)"
-                        .to_string(),
-                ),
-                (StixVersion::At(t), _) => {
-                    let p = query.arg(Ts(micros(t)));
-                    conds.push(format!("modified = {p}"));
-                }
-            }
-        }
+        let conds = version_conditions(&q.selections(), current, |t| query.arg(Ts(micros(t))));
         if conds.is_empty() {
             return Ok(Vec::new());
         }

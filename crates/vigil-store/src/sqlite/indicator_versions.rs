@@ -4,6 +4,7 @@
 use super::sql::{Filter, get_json, get_opt_ts, get_ts, get_uuid, page, text, us, uuid_cursor};
 use crate::intel::{
     IndicatorId, IndicatorVersion, IndicatorVersionQuery, IntelSourceId, merge_versions,
+    version_conditions,
 };
 use crate::stix::StixVersion;
 use crate::{Cursor, Result, page_size};
@@ -52,26 +53,10 @@ fn common(q: &IndicatorVersionQuery, id_col: &str) -> Result<Filter> {
 
 /// `(cond OR cond ...)` of the selections for one table, `None` when none can match there.
 fn selection(sels: &[StixVersion], current: bool, params: &mut Vec<Value>) -> Option<String> {
-    let mut conds = Vec::new();
-    for s in sels {
-        match (s, current) {
-            (StixVersion::All, _) | (StixVersion::Last, true) => conds.push("1 = 1".to_string()),
-            (StixVersion::Last, false) => {}
-            (StixVersion::First, true) => conds.push(
-                "NOT EXISTS (SELECT 1 FROM indicator_versions w WHERE w.indicator_id = i.id)"
-                    .to_string(),
-            ),
-            (StixVersion::First, false) => conds.push(
-                "modified = (SELECT min(w.modified) FROM indicator_versions w \
-                 WHERE w.indicator_id = v.indicator_id)"
-                    .to_string(),
-            ),
-            (StixVersion::At(t), _) => {
-                conds.push("modified = ?".to_string());
-                params.push(Value::Integer(us(*t)));
-            }
-        }
-    }
+    let conds = version_conditions(sels, current, |t| {
+        params.push(Value::Integer(us(t)));
+        "?".to_string()
+    });
     (!conds.is_empty()).then(|| format!("({})", conds.join(" OR ")))
 }
 
