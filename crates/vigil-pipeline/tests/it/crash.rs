@@ -9,7 +9,7 @@ use vigil_pipeline::Pipeline;
 use vigil_pipeline::spool::{Record, RecordKind};
 use vigil_store::{AlertQuery, Store};
 
-use super::{World, config, events_of, get, prespool, until, world};
+use super::{World, config, events_of, prespool, restart_skipping_the_stored_batch, until, world};
 
 const SIGMA_RULE: &str = "5d2c8f0e-7a41-4c55-9b1e-0a6f3c2d1e01";
 const CORRELATION_RULE: &str = "5d2c8f0e-7a41-4c55-9b1e-0a6f3c2d1e02";
@@ -129,19 +129,7 @@ async fn alerts_of_a_batch_stored_before_a_crash_are_created_at_the_next_start_o
 
     // The next start: the batch is skipped (not stored again) and its alerts are created,
     // linked to the stored events.
-    let start_again = async || {
-        let p = Pipeline::start(config(&w, &[]), w.store.clone())
-            .await
-            .expect("restart");
-        let spool = p.spool().clone();
-        until("checkpoint past the batch", async || {
-            spool.committed() == spool.end()
-        })
-        .await;
-        assert_eq!(get(&p.stats().stored), 0, "the stored batch was skipped");
-        p.shutdown().await;
-    };
-    start_again().await;
+    restart_skipping_the_stored_batch(&w).await;
     let a = events_of(w.store.as_ref(), w.org_a).await;
     let b = events_of(w.store.as_ref(), w.org_b).await;
     assert_eq!((a.len(), b.len()), (3, 1), "events stored once");
@@ -166,7 +154,7 @@ async fn alerts_of_a_batch_stored_before_a_crash_are_created_at_the_next_start_o
         format!("vigil-spool 1 {off} {}\n", crc32fast::hash(off.as_bytes())),
     )
     .expect("rewind checkpoint");
-    start_again().await;
+    restart_skipping_the_stored_batch(&w).await;
     assert_eq!(all_alerts(w.store.as_ref()).await.len(), alerts.len());
     assert_eq!(events_of(w.store.as_ref(), w.org_a).await.len(), 3);
 }

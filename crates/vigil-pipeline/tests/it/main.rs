@@ -92,6 +92,21 @@ async fn until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Starts the pipeline again over the spool left by a crash, waits until it has replayed
+/// everything, and checks that the batch already in the store was skipped, not stored again.
+async fn restart_skipping_the_stored_batch(w: &World) {
+    let p = Pipeline::start(config(w, &[]), w.store.clone())
+        .await
+        .expect("restart");
+    let spool = p.spool().clone();
+    until("checkpoint past the batch", async || {
+        spool.committed() == spool.end()
+    })
+    .await;
+    assert_eq!(get(&p.stats().stored), 0, "the stored batch was skipped");
+    p.shutdown().await;
+}
+
 fn get(c: &AtomicU64) -> u64 {
     Stats::get(c)
 }
@@ -1238,16 +1253,7 @@ async fn http_events_are_detected_and_a_stored_batch_in_flight_is_not_stored_twi
         .expect("rewind checkpoint");
     };
     rewind();
-    let p = Pipeline::start(config(&w, &[]), w.store.clone())
-        .await
-        .expect("restart");
-    let spool = p.spool().clone();
-    until("checkpoint past the batch", async || {
-        spool.committed() == spool.end()
-    })
-    .await;
-    assert_eq!(get(&p.stats().stored), 0, "the stored batch was skipped");
-    p.shutdown().await;
+    restart_skipping_the_stored_batch(&w).await;
     assert_eq!(events_of(w.store.as_ref(), w.org_b).await.len(), 1);
     assert_eq!(events_of(w.store.as_ref(), w.org_a).await.len(), 1);
 
